@@ -1,0 +1,60 @@
+// Parsed X.509 certificates, private keys and certificate chains.
+//
+// Certificate is immutable and cheap to copy (the parsed form is shared), so the peer
+// chain of a connection can be handed out without copying DER.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tlsock {
+
+class Certificate {
+ public:
+  // Throws std::invalid_argument when the bytes are not one well-formed certificate.
+  [[nodiscard]] static Certificate from_der(std::string_view der);
+  // The first CERTIFICATE block of a PEM text.
+  [[nodiscard]] static Certificate from_pem(std::string_view pem);
+  // Every certificate in a PEM bundle, or the one certificate of a DER file.
+  // Throws std::system_error when the file cannot be read, std::invalid_argument when it
+  // holds no certificate.
+  [[nodiscard]] static std::vector<Certificate> load(const std::filesystem::path& path);
+
+  [[nodiscard]] const std::string& der() const noexcept;
+  [[nodiscard]] std::string pem() const;
+  [[nodiscard]] std::string subject() const;        // "CN=localhost, O=..."
+  [[nodiscard]] std::string issuer() const;
+  [[nodiscard]] std::string serial_number() const;  // hex, colon-separated
+  [[nodiscard]] std::chrono::system_clock::time_point not_before() const;
+  [[nodiscard]] std::chrono::system_clock::time_point not_after() const;
+  // DNS names the certificate is valid for: its dNSName SANs, else a domain-like common name.
+  [[nodiscard]] std::vector<std::string> valid_domains() const;
+  // IP addresses from its iPAddress SANs, in text form ("127.0.0.1", "::1").
+  [[nodiscard]] std::vector<std::string> valid_ips() const;
+  // Issuer equals subject and the certificate's own key verifies its signature.
+  [[nodiscard]] bool self_signed() const;
+  [[nodiscard]] bool is_ca() const;
+  [[nodiscard]] std::string hash_algorithm() const;   // "sha256", "sha1", "md5", ...
+  [[nodiscard]] std::string key_algorithm() const;    // "rsa", "ec", ...
+  [[nodiscard]] std::size_t key_bits() const;
+  [[nodiscard]] std::string sha256_fingerprint() const;  // lower-case hex, no separators
+
+  friend bool operator==(const Certificate& a, const Certificate& b) noexcept { return a.der() == b.der(); }
+
+  struct Impl;  // defined by the backend
+  explicit Certificate(std::shared_ptr<const Impl> impl) noexcept;
+  [[nodiscard]] const Impl& impl() const noexcept { return *impl_; }
+
+ private:
+  std::shared_ptr<const Impl> impl_;
+};
+
+// Renders a time point as oscrypto does in its messages: "2001-01-02 00:00:00Z".
+[[nodiscard]] std::string format_utc(std::chrono::system_clock::time_point time);
+
+}  // namespace tlsock

@@ -1,0 +1,79 @@
+// TLSSession: a client policy (protocols, trust, verification) and a resumption cache,
+// shared by many TLSSockets and safe to use from many threads at once.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "tlsock/certificate.hpp"
+#include "tlsock/protocol.hpp"
+
+namespace tlsock {
+
+// A certificate to trust in addition to the OS trust roots.
+class TrustRoot {
+ public:
+  TrustRoot(Certificate certificate);             // NOLINT(google-explicit-constructor): as oscrypto
+  TrustRoot(const std::filesystem::path& path);   // NOLINT(google-explicit-constructor): PEM bundle or DER
+  TrustRoot(const char* path) : TrustRoot(std::filesystem::path(path)) {}  // NOLINT
+  [[nodiscard]] static TrustRoot der(std::string_view der_bytes);
+
+  // The certificates this root stands for (a PEM bundle may hold several).
+  [[nodiscard]] const std::vector<Certificate>& certificates() const noexcept { return certificates_; }
+
+ private:
+  explicit TrustRoot(std::vector<Certificate> certificates) : certificates_(std::move(certificates)) {}
+  std::vector<Certificate> certificates_;
+};
+
+class TLSSession {
+ public:
+  struct Options {
+    ProtocolSet protocols = default_protocols();
+    // Skip chain and hostname validation. The connection is then encrypted but not
+    // authenticated: for tests and pinned setups only.
+    bool manual_validation = false;
+    std::vector<TrustRoot> extra_trust_roots{};
+    // Application protocols to offer (ALPN), in order of preference, e.g. {"http/1.1"}.
+    std::vector<std::string> alpn_protocols{};
+    // Diffie-Hellman groups smaller than this are refused ("weak DH parameters").
+    unsigned minimum_dh_bits = 1024;
+    // IANA cipher-suite names, in order of preference; empty means tlsock's defaults
+    // (forward-secret AEAD suites first; never RC4, DES, 3DES, NULL, anonymous or export).
+    std::vector<std::string> cipher_suites{};
+    // Keep sessions for resumption (by session ID and by ticket).
+    bool session_cache = true;
+    // Most bytes read_until/read_line may buffer while looking for their marker.
+    std::size_t max_buffered_bytes = 4 * 1024 * 1024;
+  };
+
+  TLSSession();
+  explicit TLSSession(Options options);
+  explicit TLSSession(ProtocolSet protocols, bool manual_validation = false,
+                      std::vector<TrustRoot> extra_trust_roots = {});
+  ~TLSSession();
+  TLSSession(const TLSSession&) = delete;
+  TLSSession& operator=(const TLSSession&) = delete;
+
+  [[nodiscard]] const Options& options() const noexcept;
+  [[nodiscard]] const ProtocolSet& protocols() const noexcept { return options().protocols; }
+  [[nodiscard]] bool manual_validation() const noexcept { return options().manual_validation; }
+  [[nodiscard]] const std::vector<TrustRoot>& extra_trust_roots() const noexcept {
+    return options().extra_trust_roots;
+  }
+  // Forgets every cached session.
+  void clear_cache();
+
+  struct Impl;  // the library's side: shared backend config and the cache
+  [[nodiscard]] Impl& impl() const noexcept { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tlsock

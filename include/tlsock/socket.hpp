@@ -1,0 +1,94 @@
+// TLSSocket: a blocking TLS client socket with the semantics of oscrypto.tls.TLSSocket.
+//
+//   tlsock::TLSSocket s("example.com", 443);
+//   s.write("GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n");
+//   std::string status = s.read_line();
+//
+// Every blocking call is bounded by the socket's timeout (one deadline per call); past it,
+// tlsock::TimeoutError. A peer's close_notify is reported, after its data, as
+// TLSGracefulDisconnectError; a TCP close without it as TLSDisconnectError.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tlsock/certificate.hpp"
+#include "tlsock/session.hpp"
+#include "tlsock/types.hpp"
+
+namespace tlsock {
+
+enum class SessionReuse { new_session, reused };
+[[nodiscard]] std::string_view to_string(SessionReuse reuse);  // "new" / "reused"
+
+class TLSSocket {
+ public:
+  // Resolves address (IPv4 and IPv6, each address tried in order), connects and handshakes,
+  // all within timeout. session defaults to a new TLSSession with oscrypto's defaults.
+  TLSSocket(std::string_view address, std::uint16_t port,
+            Timeout timeout = std::chrono::seconds(10), std::shared_ptr<TLSSession> session = nullptr);
+  // Adds TLS to a connected socket and takes ownership of it (closed on failure too).
+  // hostname is verified against the certificate and sent as SNI (unless an IP literal).
+  [[nodiscard]] static TLSSocket wrap(NativeSocket socket, std::string_view hostname,
+                                      std::shared_ptr<TLSSession> session = nullptr,
+                                      Timeout timeout = std::chrono::seconds(10));
+
+  TLSSocket(TLSSocket&&) noexcept;
+  TLSSocket& operator=(TLSSocket&&) noexcept;
+  TLSSocket(const TLSSocket&) = delete;
+  TLSSocket& operator=(const TLSSocket&) = delete;
+  ~TLSSocket();
+
+  // Up to max_length bytes; blocks until at least one is available.
+  [[nodiscard]] std::string read(std::size_t max_length);
+  // One line, with its ending ("\r\n", "\r" or "\n") kept.
+  [[nodiscard]] std::string read_line();
+  // Everything up to and including marker.
+  [[nodiscard]] std::string read_until(std::string_view marker);
+  [[nodiscard]] std::string read_until(const std::regex& marker);
+  // Exactly num_bytes; a connection that ends sooner raises and returns nothing.
+  [[nodiscard]] std::string read_exactly(std::size_t num_bytes);
+  // True when read() would return without waiting on the network, or data arrives within timeout.
+  [[nodiscard]] bool select_read(Timeout timeout = std::nullopt);
+  // Sends all of data.
+  void write(std::string_view data);
+  [[nodiscard]] bool select_write(Timeout timeout = std::nullopt);
+  // Sends close_notify, then shuts the socket down for writing.
+  void shutdown();
+  // shutdown(), then closes the descriptor. Safe to call twice.
+  void close();
+
+  // The timeout applied to each later call (read, write, ...).
+  void set_timeout(Timeout timeout);
+  [[nodiscard]] Timeout timeout() const noexcept;
+
+  [[nodiscard]] const std::string& hostname() const noexcept;
+  [[nodiscard]] std::uint16_t port() const noexcept;
+  // The peer's leaf certificate and the intermediates it sent, as sent.
+  [[nodiscard]] const Certificate& certificate() const;
+  [[nodiscard]] const std::vector<Certificate>& intermediates() const;
+  [[nodiscard]] std::string_view protocol() const noexcept;      // "TLSv1.2"
+  [[nodiscard]] std::string_view cipher_suite() const noexcept;  // IANA name
+  [[nodiscard]] bool compression() const noexcept;
+  [[nodiscard]] std::optional<SessionReuse> session_id() const noexcept;
+  [[nodiscard]] std::optional<SessionReuse> session_ticket() const noexcept;
+  // The ALPN protocol the server chose; empty when none.
+  [[nodiscard]] std::string_view alpn_protocol() const noexcept;
+  [[nodiscard]] const std::shared_ptr<TLSSession>& session() const noexcept;
+  // The descriptor; -1 (INVALID_SOCKET) once closed.
+  [[nodiscard]] NativeSocket socket() const noexcept;
+
+  struct Impl;
+
+ private:
+  explicit TLSSocket(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tlsock

@@ -1,0 +1,10 @@
+// tlsock: a TLS socket as easy to use as a plain one. Include this for the whole public API.
+#pragma once
+
+#include "tlsock/certificate.hpp"
+#include "tlsock/errors.hpp"
+#include "tlsock/protocol.hpp"
+#include "tlsock/session.hpp"
+#include "tlsock/socket.hpp"
+#include "tlsock/types.hpp"
+#include "tlsock/version.hpp"

@@ -1,0 +1,86 @@
+// The message factory (see messages.hpp).
+#include "engine/messages.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+
+#include "engine/hostname.hpp"
+
+namespace tlsock::messages {
+namespace {
+
+constexpr std::string_view verification_prefix = "Server certificate verification failed";
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+}  // namespace
+
+TLSVerificationError hostname_mismatch(const Certificate& certificate, std::string_view host) {
+  std::string message(verification_prefix);
+  message += engine::is_ip_address(host) ? " - IP address " : " - domain name ";
+  message += std::string(host) + " does not match";
+  std::string domains = join(certificate.valid_domains());
+  std::string ips = join(certificate.valid_ips());
+  if (!domains.empty()) message += " valid domains: " + domains;
+  if (!domains.empty() && !ips.empty()) message += " or";
+  if (!ips.empty()) message += " valid IP addresses: " + ips;
+  return {message, certificate};
+}
+
+TLSVerificationError expired_or_not_yet_valid(const Certificate& certificate) {
+  auto now = std::chrono::system_clock::now();
+  if (certificate.not_before() > now)
+    return {std::string(verification_prefix) + " - certificate not valid until " + format_utc(certificate.not_before()),
+            certificate};
+  return {std::string(verification_prefix) + " - certificate expired " + format_utc(certificate.not_after()),
+          certificate};
+}
+
+TLSVerificationError self_signed(const Certificate& certificate) {
+  return {std::string(verification_prefix) + " - certificate is self-signed", certificate};
+}
+
+TLSVerificationError no_issuer(const Certificate& certificate) {
+  return {std::string(verification_prefix) + " - certificate issuer not found in trusted root certificate store",
+          certificate};
+}
+
+TLSVerificationError weak_signature(const Certificate& certificate) {
+  return {std::string(verification_prefix) + " - weak certificate signature algorithm", certificate};
+}
+
+TLSVerificationError verification_failed(std::optional<Certificate> certificate) {
+  return {std::string(verification_prefix), std::move(certificate)};
+}
+
+TLSError client_auth_required() { return TLSError("TLS handshake failed - client authentication required"); }
+TLSError weak_dh_parameters() { return TLSError("TLS handshake failed - weak DH parameters"); }
+TLSError protocol_version() { return TLSError("TLS handshake failed - protocol version error"); }
+TLSError handshake_failed() { return TLSError("TLS handshake failed"); }
+
+TLSError protocol_error(std::string_view other_protocol) {
+  if (other_protocol.empty()) return TLSError("TLS protocol error - server responded using a different protocol");
+  return TLSError("TLS protocol error - server responded using " + std::string(other_protocol));
+}
+
+std::string detect_other_protocol(std::string_view bytes) {
+  auto starts = [&](std::string_view prefix) { return bytes.substr(0, prefix.size()) == prefix; };
+  if (starts("HTTP/")) return "HTTP";
+  if (starts("220 ")) {
+    std::string_view line = bytes.substr(0, bytes.find_first_of("\r\n"));
+    std::string lowered(line);
+    std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](unsigned char c) { return std::tolower(c); });
+    return lowered.find("ftp") != std::string::npos ? "FTP" : "SMTP";
+  }
+  if (starts("220-")) return "FTP";
+  if (starts("+OK ")) return "POP3";
+  if (starts("* OK") || starts("* PREAUTH")) return "IMAP";
+  return {};
+}
+
+}  // namespace tlsock::messages

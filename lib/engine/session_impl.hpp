@@ -1,0 +1,20 @@
+// TLSSession::Impl: the options, the backend config built from them once, and the cache.
+#pragma once
+
+#include "internal.hpp"
+
+#include <memory>
+
+#include "engine/session_cache.hpp"
+#include "mbedtls/backend.hpp"
+#include "tlsock/session.hpp"
+
+namespace tlsock {
+
+struct TLSSession::Impl {
+  Options options;
+  std::shared_ptr<const mbed::Config> config;
+  engine::SessionCache cache;
+};
+
+}  // namespace tlsock

@@ -1,0 +1,116 @@
+// Handshake message parsing (see transcript.hpp). Every read is bounds-checked: the bytes
+// come from the network.
+#include "engine/transcript.hpp"
+
+namespace tlsock::engine {
+namespace {
+
+// A cursor over untrusted bytes: reads past the end yield zeros and mark it broken.
+class Cursor {
+ public:
+  explicit Cursor(std::string_view data) : data_(data) {}
+  unsigned u8() { return take(1).empty() ? 0 : static_cast<unsigned char>(last_[0]); }
+  unsigned u16() {
+    std::string_view b = take(2);
+    return b.size() < 2 ? 0 : (static_cast<unsigned char>(b[0]) << 8) | static_cast<unsigned char>(b[1]);
+  }
+  std::string_view take(std::size_t n) {
+    if (data_.size() - pos_ < n) {
+      ok_ = false;
+      pos_ = data_.size();
+      return last_ = {};
+    }
+    last_ = data_.substr(pos_, n);
+    pos_ += n;
+    return last_;
+  }
+  [[nodiscard]] bool ok() const { return ok_; }
+  [[nodiscard]] bool done() const { return pos_ >= data_.size(); }
+
+ private:
+  std::string_view data_, last_;
+  std::size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+constexpr unsigned ext_session_ticket = 35;
+constexpr unsigned ext_pre_shared_key = 41;
+constexpr unsigned ext_supported_versions = 43;
+
+template <typename F>
+void for_each_extension(Cursor& c, F f) {
+  if (c.done()) return;
+  Cursor all(c.take(c.u16()));
+  while (all.ok() && !all.done()) {
+    unsigned type = all.u16();
+    std::string_view body = all.take(all.u16());
+    if (all.ok()) f(type, body);
+  }
+}
+
+}  // namespace
+
+void Transcript::client_bytes(std::string_view bytes) {
+  client_.feed(bytes, [this](unsigned type, std::string_view body) {
+    if (type != 1) return;  // ClientHello
+    Cursor c(body);
+    c.take(2 + 32);
+    facts_.client_session_id = std::string(c.take(c.u8()));
+    c.take(c.u16());  // cipher suites
+    c.take(c.u8());   // compression methods
+    facts_.ticket_offered = false;
+    for_each_extension(c, [this](unsigned ext, std::string_view data) {
+      if (ext == ext_session_ticket && !data.empty()) facts_.ticket_offered = true;
+    });
+  });
+}
+
+void Transcript::server_bytes(std::string_view bytes, bool (*is_dhe)(std::uint16_t)) {
+  server_.feed(bytes, [this, is_dhe](unsigned type, std::string_view body) {
+    Cursor c(body);
+    switch (type) {
+      case 2: {  // ServerHello
+        facts_.server_hello = true;
+        facts_.server_version = static_cast<std::uint16_t>(c.u16());
+        c.take(32);
+        facts_.server_session_id = std::string(c.take(c.u8()));
+        facts_.cipher_suite = static_cast<std::uint16_t>(c.u16());
+        facts_.compression = static_cast<std::uint8_t>(c.u8());
+        for_each_extension(c, [this](unsigned ext, std::string_view data) {
+          if (ext == ext_session_ticket) facts_.server_ticket_extension = true;
+          if (ext == ext_pre_shared_key) facts_.psk_accepted = true;
+          if (ext == ext_supported_versions && data.size() == 2)
+            facts_.server_version = static_cast<std::uint16_t>((static_cast<unsigned char>(data[0]) << 8) |
+                                                               static_cast<unsigned char>(data[1]));
+        });
+        break;
+      }
+      case 4: facts_.new_session_ticket = true; break;
+      case 11: facts_.server_certificate = true; break;
+      case 12:  // ServerKeyExchange: for DHE it opens with the prime p
+        if (is_dhe != nullptr && is_dhe(facts_.cipher_suite)) {
+          std::string_view p = c.take(c.u16());
+          if (c.ok()) {
+            std::size_t skip = 0;
+            while (skip < p.size() && p[skip] == 0) ++skip;  // leading zero bytes do not count
+            unsigned bits = static_cast<unsigned>((p.size() - skip) * 8);
+            if (skip < p.size())
+              for (unsigned char top = static_cast<unsigned char>(p[skip]); top < 0x80; top <<= 1) --bits;
+            facts_.dh_prime_bits = bits;
+          }
+        }
+        break;
+      case 13: facts_.certificate_request = true; break;
+      default: break;
+    }
+  });
+}
+
+bool Transcript::resumed() const noexcept {
+  // TLS 1.3 echoes the legacy session ID whatever happens; only pre_shared_key means resumption.
+  if (facts_.server_version == 0x0304) return facts_.psk_accepted;
+  return facts_.server_hello && !facts_.server_session_id.empty() &&
+         facts_.server_session_id == facts_.client_session_id && !facts_.server_certificate;
+}
+
+}  // namespace tlsock::engine

@@ -1,0 +1,118 @@
+// Reads the plaintext part of a TLS handshake off the wire, in both directions, to learn
+// what mbedTLS does not tell: whether a session was resumed (by ID or ticket), whether the
+// server asked for a client certificate, the size of its DH group, and which protocol a
+// non-TLS server spoke. Bounded: it stops recording after a fixed number of bytes.
+#pragma once
+
+#include "internal.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tlsock::engine {
+
+// Incremental parser of one direction's records: handshake messages are reassembled across
+// records; parsing stops at ChangeCipherSpec (what follows is encrypted) or the size cap.
+class RecordReader {
+ public:
+  // Calls on_message(type, body) for each complete plaintext handshake message.
+  template <typename F>
+  void feed(std::string_view bytes, F&& on_message);
+  [[nodiscard]] bool stopped() const noexcept { return stopped_; }
+  // The first bytes seen, for detecting a server that does not speak TLS.
+  [[nodiscard]] std::string_view first_bytes() const noexcept { return first_bytes_; }
+  // False once bytes arrived that cannot be a TLS record header.
+  [[nodiscard]] bool looks_like_tls() const noexcept { return looks_like_tls_; }
+
+ private:
+  static constexpr std::size_t cap = 256 * 1024;
+  std::string records_;    // unparsed record bytes
+  std::string handshake_;  // reassembled handshake-message bytes
+  std::string first_bytes_;
+  std::size_t seen_ = 0;
+  bool stopped_ = false;
+  bool looks_like_tls_ = true;
+};
+
+struct HandshakeFacts {
+  // ClientHello
+  std::string client_session_id;
+  bool ticket_offered = false;  // a non-empty session_ticket extension
+  // ServerHello
+  bool server_hello = false;
+  std::uint16_t server_version = 0;  // legacy_version, or supported_versions for TLS 1.3
+  std::string server_session_id;
+  std::uint16_t cipher_suite = 0;
+  std::uint8_t compression = 0;
+  bool server_ticket_extension = false;
+  bool psk_accepted = false;  // TLS 1.3 pre_shared_key in ServerHello
+  // Later server messages (TLS 1.2; TLS 1.3 encrypts them)
+  bool certificate_request = false;
+  bool new_session_ticket = false;
+  bool server_certificate = false;
+  std::optional<unsigned> dh_prime_bits;  // from a DHE ServerKeyExchange
+};
+
+class Transcript {
+ public:
+  void client_bytes(std::string_view bytes);
+  // is_dhe tells whether a suite id is a finite-field DHE suite (the backend knows).
+  void server_bytes(std::string_view bytes, bool (*is_dhe)(std::uint16_t));
+  [[nodiscard]] const HandshakeFacts& facts() const noexcept { return facts_; }
+  [[nodiscard]] std::string_view server_first_bytes() const noexcept { return server_.first_bytes(); }
+  [[nodiscard]] bool server_looks_like_tls() const noexcept { return server_.looks_like_tls(); }
+  // A TLS 1.2 abbreviated handshake: the server echoed the session ID we offered.
+  [[nodiscard]] bool resumed() const noexcept;
+
+ private:
+  RecordReader client_;
+  RecordReader server_;
+  HandshakeFacts facts_;
+};
+
+template <typename F>
+void RecordReader::feed(std::string_view bytes, F&& on_message) {
+  if (first_bytes_.size() < 64) first_bytes_.append(bytes.substr(0, 64 - first_bytes_.size()));
+  if (stopped_) return;
+  seen_ += bytes.size();
+  if (seen_ > cap) {
+    stopped_ = true;
+    return;
+  }
+  records_.append(bytes);
+  std::size_t pos = 0;
+  while (!stopped_ && records_.size() - pos >= 5) {
+    auto type = static_cast<unsigned char>(records_[pos]);
+    auto major = static_cast<unsigned char>(records_[pos + 1]);
+    if (type < 20 || type > 24 || major != 3) {
+      looks_like_tls_ = false;
+      stopped_ = true;
+      break;
+    }
+    std::size_t length = (static_cast<unsigned char>(records_[pos + 3]) << 8) | static_cast<unsigned char>(records_[pos + 4]);
+    if (records_.size() - pos < 5 + length) break;
+    if (type == 20) {  // ChangeCipherSpec: the rest of this direction is encrypted
+      stopped_ = true;
+      break;
+    }
+    if (type == 22) {
+      handshake_.append(records_, pos + 5, length);
+      std::size_t h = 0;
+      while (handshake_.size() - h >= 4) {
+        std::size_t body = (static_cast<unsigned char>(handshake_[h + 1]) << 16) |
+                           (static_cast<unsigned char>(handshake_[h + 2]) << 8) |
+                           static_cast<unsigned char>(handshake_[h + 3]);
+        if (handshake_.size() - h < 4 + body) break;
+        on_message(static_cast<unsigned char>(handshake_[h]), std::string_view(handshake_).substr(h + 4, body));
+        h += 4 + body;
+      }
+      handshake_.erase(0, h);
+    }
+    pos += 5 + length;
+  }
+  records_.erase(0, pos);
+}
+
+}  // namespace tlsock::engine

@@ -1,0 +1,158 @@
+// The backend's interface to the rest of the library. It names no mbedTLS type: the engine
+// above it compiles against this header alone.
+//
+// Config is the immutable, shared part (mbedtls_ssl_config, trust roots, suites); Tls is one
+// connection's mbedTLS context running over memory buffers (bytes in, bytes out).
+#pragma once
+
+#include "internal.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tlsock/certificate.hpp"
+#include "tlsock/protocol.hpp"
+
+namespace tlsock::mbed {
+
+[[nodiscard]] ProtocolSet supported_protocols();
+[[nodiscard]] std::string_view version_text();
+
+// IANA name of a cipher suite ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256") from its wire id;
+// empty when mbedTLS does not know it.
+[[nodiscard]] std::string suite_name(std::uint16_t id);
+// The same from mbedTLS's own name ("TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256").
+[[nodiscard]] std::string iana_suite_name(std::string_view mbedtls_name);
+// True for finite-field Diffie-Hellman suites (their ServerKeyExchange carries p).
+[[nodiscard]] bool suite_uses_dhe(std::uint16_t id);
+
+// What the client asks of every connection made with one TLSSession.
+struct ClientPolicy {
+  ProtocolSet protocols;
+  bool manual_validation = false;
+  std::vector<Certificate> extra_roots;
+  std::vector<std::string> alpn;
+  unsigned minimum_dh_bits = 1024;
+  std::vector<std::string> cipher_suites;  // IANA names; empty: defaults
+  bool session_tickets = true;
+};
+
+class Config {
+ public:
+  // Validates the policy (std::invalid_argument naming the bad option) and builds the config.
+  // The OS trust roots are parsed once per process, only when a verifying config needs them.
+  [[nodiscard]] static std::shared_ptr<const Config> client(const ClientPolicy& policy);
+  ~Config();
+  Config(const Config&) = delete;
+  Config& operator=(const Config&) = delete;
+
+  [[nodiscard]] bool manual_validation() const noexcept;
+
+  struct Impl;
+  explicit Config(std::unique_ptr<Impl> impl);
+  [[nodiscard]] const Impl& impl() const noexcept { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Verification problems, one set per certificate of the chain.
+enum VerifyProblem : unsigned {
+  expired = 1u << 0,
+  not_yet_valid = 1u << 1,
+  not_trusted = 1u << 2,        // no path to a trusted root
+  weak_signature = 1u << 3,     // signed with a hash the profile refuses (MD5, SHA-1)
+  bad_key_usage = 1u << 4,      // key usage / extended key usage unfit for a TLS server
+  hostname_mismatch = 1u << 5,  // the leaf is not valid for the name we connected to
+  weak_key = 1u << 6,
+  revoked = 1u << 7,
+  other_problem = 1u << 8,
+};
+
+struct CertificateVerdict {
+  int depth = 0;            // 0 = leaf
+  Certificate certificate;  // as mbedTLS saw it in the chain it built
+  unsigned problems = 0;    // VerifyProblem bits
+};
+
+// How a call into the TLS context ended.
+enum class Status {
+  ok,           // done (handshake finished, bytes read/written)
+  want_read,    // needs more bytes from the wire
+  closed,       // the peer sent close_notify
+  eof,          // the wire ended without close_notify
+  failed,       // fatal: see Tls::error()
+};
+
+// Why a call failed, in backend-neutral terms.
+enum class Failure {
+  none,
+  verification,      // the certificate chain failed verification (see verdicts())
+  alert,             // the peer sent a fatal alert (see alert())
+  protocol_version,  // the peer chose a version we did not offer
+  bad_record,        // the bytes are not TLS records
+  bad_key_exchange,  // a ServerKeyExchange we refused (e.g. a DH group below the minimum)
+  other,
+};
+
+struct TlsError {
+  Failure failure = Failure::none;
+  int code = 0;                // mbedTLS's error code, for the text
+  std::uint8_t alert = 0;      // when failure == alert
+  [[nodiscard]] std::string text() const;  // "SSL - ... (-0x7780)"
+};
+
+class Tls {
+ public:
+  // hostname: sent as SNI (empty: no SNI). check_hostname: our matcher for the leaf, run
+  // during verification so a mismatch aborts the handshake like any other problem.
+  Tls(std::shared_ptr<const Config> config, const std::string& hostname,
+      std::function<bool(const Certificate&)> check_hostname);
+  ~Tls();
+  Tls(const Tls&) = delete;
+  Tls& operator=(const Tls&) = delete;
+
+  // Offers a saved session (from save_session) for resumption; false if the blob is stale.
+  bool load_session(std::string_view blob);
+  [[nodiscard]] std::string save_session() const;
+
+  // Wire input: the caller writes up to span.size() bytes into the span, then commits.
+  [[nodiscard]] std::span<char> input_space(std::size_t at_least);
+  void commit_input(std::size_t size);
+  void input_eof() noexcept;
+  [[nodiscard]] std::size_t input_buffered() const noexcept;
+  // True when a complete record waits (unprocessed) or decrypted bytes wait inside mbedTLS.
+  [[nodiscard]] bool readable_without_wire() const noexcept;
+
+  // Wire output: bytes to send, and how many were sent.
+  [[nodiscard]] std::string_view output() const noexcept;
+  void consume_output(std::size_t size) noexcept;
+
+  [[nodiscard]] Status handshake();
+  [[nodiscard]] Status read(char* data, std::size_t size, std::size_t& got);
+  [[nodiscard]] Status write(const char* data, std::size_t size, std::size_t& written);
+  [[nodiscard]] Status close_notify();
+
+  [[nodiscard]] const TlsError& error() const noexcept;
+  [[nodiscard]] const std::vector<CertificateVerdict>& verdicts() const noexcept;
+
+  // Facts of the finished handshake.
+  [[nodiscard]] Protocol protocol() const;
+  [[nodiscard]] std::string cipher_suite() const;  // IANA
+  [[nodiscard]] std::vector<Certificate> peer_chain() const;
+  [[nodiscard]] std::string alpn() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tlsock::mbed

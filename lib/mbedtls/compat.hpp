@@ -1,0 +1,112 @@
+// The one place that knows which mbedTLS line is linked. Every MBEDTLS_VERSION_NUMBER
+// test of the project lives here; the rest of lib/mbedtls tests the capability macros.
+#pragma once
+
+#include "internal.hpp"
+
+#include <mbedtls/version.h>
+
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+#include <mbedtls/config.h>
+#else
+#include <mbedtls/build_info.h>
+#endif
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/pem.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ciphersuites.h>
+#include <mbedtls/x509_crt.h>
+
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#define TLSOCK_MBEDTLS_3 1
+#include <psa/crypto.h>
+#define TLSOCK_PRIVATE(member) MBEDTLS_PRIVATE(member)
+#else
+#define TLSOCK_MBEDTLS_3 0
+#define TLSOCK_PRIVATE(member) member
+#endif
+
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+#define TLSOCK_HAS_TLS13 1
+#else
+#define TLSOCK_HAS_TLS13 0
+#endif
+
+#if !TLSOCK_MBEDTLS_3 && defined(MBEDTLS_SSL_PROTO_TLS1)
+#define TLSOCK_HAS_TLS10 1
+#else
+#define TLSOCK_HAS_TLS10 0
+#endif
+
+#if !TLSOCK_MBEDTLS_3 && defined(MBEDTLS_SSL_PROTO_TLS1_1)
+#define TLSOCK_HAS_TLS11 1
+#else
+#define TLSOCK_HAS_TLS11 0
+#endif
+
+#if defined(MBEDTLS_SSL_SESSION_TICKETS)
+#define TLSOCK_HAS_SESSION_TICKETS 1
+#else
+#define TLSOCK_HAS_SESSION_TICKETS 0
+#endif
+
+namespace tlsock::mbed::compat {
+
+// Accessors for fields that mbedTLS 3 made private.
+inline const mbedtls_x509_buf& raw(const mbedtls_x509_crt& crt) { return crt.raw; }
+inline int version_of(const mbedtls_x509_crt& crt) { return crt.TLSOCK_PRIVATE(version); }
+inline mbedtls_md_type_t sig_md(const mbedtls_x509_crt& crt) { return crt.TLSOCK_PRIVATE(sig_md); }
+inline const mbedtls_x509_time& valid_from(const mbedtls_x509_crt& crt) { return crt.valid_from; }
+inline const mbedtls_x509_time& valid_to(const mbedtls_x509_crt& crt) { return crt.valid_to; }
+
+// The alert description of the fatal alert that ended the connection.
+inline unsigned char received_alert(const mbedtls_ssl_context& ssl) {
+  return ssl.TLSOCK_PRIVATE(in_msg)[1];
+}
+
+inline int parse_key(mbedtls_pk_context* pk, const unsigned char* key, std::size_t size,
+                     const unsigned char* password, std::size_t password_size,
+                     int (*f_rng)(void*, unsigned char*, std::size_t), void* p_rng) {
+#if TLSOCK_MBEDTLS_3
+  return mbedtls_pk_parse_key(pk, key, size, password, password_size, f_rng, p_rng);
+#else
+  (void)f_rng;
+  (void)p_rng;
+  return mbedtls_pk_parse_key(pk, key, size, password, password_size);
+#endif
+}
+
+inline int sha256(const unsigned char* data, std::size_t size, unsigned char out[32]) {
+#if TLSOCK_MBEDTLS_3
+  return mbedtls_sha256(data, size, out, 0);
+#else
+  return mbedtls_sha256_ret(data, size, out, 0);
+#endif
+}
+
+// Protocol bounds as (major 3, minor 1..4): TLS 1.0 = 1 ... TLS 1.3 = 4.
+inline void set_version_bounds(mbedtls_ssl_config* conf, int min_minor, int max_minor) {
+#if TLSOCK_MBEDTLS_3
+  mbedtls_ssl_conf_min_tls_version(conf, static_cast<mbedtls_ssl_protocol_version>(0x0300 | min_minor));
+  mbedtls_ssl_conf_max_tls_version(conf, static_cast<mbedtls_ssl_protocol_version>(0x0300 | max_minor));
+#else
+  mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, min_minor);
+  mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, max_minor);
+#endif
+}
+
+// Once per process, before any handshake (mbedTLS 3 with PSA).
+inline void init_crypto() {
+#if TLSOCK_MBEDTLS_3 && defined(MBEDTLS_PSA_CRYPTO_C)
+  psa_crypto_init();
+#endif
+}
+
+inline const char* version_text() { return MBEDTLS_VERSION_STRING_FULL; }
+
+}  // namespace tlsock::mbed::compat

@@ -1,0 +1,42 @@
+// Pieces the backend's own files share: the process-wide DRBG, the parsed form behind
+// Certificate, and error text. Includes mbedTLS; only lib/mbedtls/*.cpp include this.
+#pragma once
+
+#include "mbedtls/compat.hpp"
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "tlsock/certificate.hpp"
+
+namespace tlsock {
+
+// The parsed certificate: its DER and mbedTLS's parse of exactly that DER.
+struct Certificate::Impl {
+  std::string der;
+  mbedtls_x509_crt crt{};
+  Impl() { mbedtls_x509_crt_init(&crt); }
+  ~Impl() { mbedtls_x509_crt_free(&crt); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+};
+
+}  // namespace tlsock
+
+namespace tlsock::mbed {
+
+// A thread-safe random generator for mbedTLS callbacks: one CTR-DRBG per process, seeded
+// once from the OS entropy source, guarded by a mutex.
+int random(void* unused, unsigned char* out, std::size_t size);
+
+// A Certificate wrapping a copy of crt's DER (one certificate, not the rest of its list).
+[[nodiscard]] Certificate certificate_from(const mbedtls_x509_crt& crt);
+
+// "X509 - Certificate verification failed (-0x2700)".
+[[nodiscard]] std::string error_text(int code);
+
+// Throws std::invalid_argument("<what>: <mbedTLS text>") when code is an error.
+void check(int code, std::string_view what);
+
+}  // namespace tlsock::mbed

@@ -1,0 +1,259 @@
+// Tls: one mbedTLS connection over memory buffers. The engine moves bytes between these
+// buffers and the wire; nothing here does I/O.
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "mbedtls/config_impl.hpp"
+
+namespace tlsock::mbed {
+namespace {
+
+constexpr std::size_t record_header = 5;
+
+unsigned problems_from(uint32_t flags) {
+  unsigned out = 0;
+  if (flags & MBEDTLS_X509_BADCERT_EXPIRED) out |= expired;
+  if (flags & MBEDTLS_X509_BADCERT_FUTURE) out |= not_yet_valid;
+  if (flags & (MBEDTLS_X509_BADCERT_NOT_TRUSTED | MBEDTLS_X509_BADCERT_MISSING)) out |= not_trusted;
+  if (flags & MBEDTLS_X509_BADCERT_BAD_MD) out |= weak_signature;
+  if (flags & (MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE | MBEDTLS_X509_BADCERT_NS_CERT_TYPE))
+    out |= bad_key_usage;
+  if (flags & (MBEDTLS_X509_BADCERT_BAD_KEY | MBEDTLS_X509_BADCERT_BAD_PK)) out |= weak_key;
+  if (flags & MBEDTLS_X509_BADCERT_REVOKED) out |= revoked;
+  uint32_t known = MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE | MBEDTLS_X509_BADCERT_NOT_TRUSTED |
+                   MBEDTLS_X509_BADCERT_MISSING | MBEDTLS_X509_BADCERT_BAD_MD | MBEDTLS_X509_BADCERT_KEY_USAGE |
+                   MBEDTLS_X509_BADCERT_EXT_KEY_USAGE | MBEDTLS_X509_BADCERT_NS_CERT_TYPE |
+                   MBEDTLS_X509_BADCERT_BAD_KEY | MBEDTLS_X509_BADCERT_BAD_PK | MBEDTLS_X509_BADCERT_REVOKED |
+                   MBEDTLS_X509_BADCERT_CN_MISMATCH;
+  if (flags & ~known) out |= other_problem;
+  return out;
+}
+
+Failure classify(int code) {
+  switch (code) {
+    case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED: return Failure::verification;
+    case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE: return Failure::alert;
+#if defined(MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION)
+    case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION: return Failure::protocol_version;
+#endif
+#if defined(MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION)
+    case MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION: return Failure::protocol_version;
+#endif
+#if defined(MBEDTLS_ERR_SSL_BAD_HS_SERVER_KEY_EXCHANGE)
+    case MBEDTLS_ERR_SSL_BAD_HS_SERVER_KEY_EXCHANGE: return Failure::bad_key_exchange;
+#endif
+    case MBEDTLS_ERR_SSL_INVALID_RECORD:
+    case MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE: return Failure::bad_record;
+    default: return Failure::other;
+  }
+}
+
+}  // namespace
+
+std::string TlsError::text() const { return error_text(code); }
+
+struct Tls::Impl {
+  std::shared_ptr<const Config> config;
+  mbedtls_ssl_context ssl{};
+  std::unique_ptr<char[]> in;
+  std::size_t in_capacity = 0, in_begin = 0, in_end = 0;
+  bool in_eof = false;
+  std::string out;
+  std::size_t out_begin = 0;
+  TlsError error;
+  std::vector<CertificateVerdict> verdicts;
+  std::optional<Certificate> leaf;  // parsed once during verification, reused by peer_chain()
+  std::function<bool(const Certificate&)> check_hostname;
+
+  Impl() { mbedtls_ssl_init(&ssl); }
+  ~Impl() { mbedtls_ssl_free(&ssl); }
+
+  static int send(void* context, const unsigned char* data, std::size_t size) {
+    auto* self = static_cast<Impl*>(context);
+    if (self->out_begin == self->out.size()) {
+      self->out.clear();
+      self->out_begin = 0;
+    }
+    self->out.append(reinterpret_cast<const char*>(data), size);
+    return static_cast<int>(size);
+  }
+
+  static int receive(void* context, unsigned char* data, std::size_t size) {
+    auto* self = static_cast<Impl*>(context);
+    std::size_t available = self->in_end - self->in_begin;
+    if (available == 0) return self->in_eof ? 0 : MBEDTLS_ERR_SSL_WANT_READ;
+    std::size_t n = std::min(size, available);
+    std::memcpy(data, self->in.get() + self->in_begin, n);
+    self->in_begin += n;
+    if (self->in_begin == self->in_end) self->in_begin = self->in_end = 0;
+    return static_cast<int>(n);
+  }
+
+  static int verify(void* context, mbedtls_x509_crt* crt, int depth, uint32_t* flags) {
+    auto* self = static_cast<Impl*>(context);
+    // Hostnames are matched by our own rules (IP SANs, RFC 6125 wildcards), not mbedTLS's.
+    *flags &= ~static_cast<uint32_t>(MBEDTLS_X509_BADCERT_CN_MISMATCH);
+    unsigned problems = problems_from(*flags);
+    if (depth == 0) {
+      self->leaf = certificate_from(*crt);
+      if (self->check_hostname && !self->check_hostname(*self->leaf)) {
+        problems |= hostname_mismatch;
+        *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+      }
+    }
+    if (problems != 0)
+      self->verdicts.push_back({depth, depth == 0 ? *self->leaf : certificate_from(*crt), problems});
+    return 0;
+  }
+
+  Status status_of(int rc) {
+    if (rc >= 0) return Status::ok;
+    switch (rc) {
+      case MBEDTLS_ERR_SSL_WANT_READ:
+      case MBEDTLS_ERR_SSL_WANT_WRITE: return Status::want_read;
+      case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY: return Status::closed;
+      case MBEDTLS_ERR_SSL_CONN_EOF: return Status::eof;
+      default: break;
+    }
+    error.code = rc;
+    error.failure = classify(rc);
+    if (error.failure == Failure::alert) error.alert = compat::received_alert(ssl);
+    return Status::failed;
+  }
+};
+
+Tls::Tls(std::shared_ptr<const Config> config, const std::string& hostname,
+         std::function<bool(const Certificate&)> check_hostname)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->config = std::move(config);
+  impl_->check_hostname = std::move(check_hostname);
+  check(mbedtls_ssl_setup(&impl_->ssl, &impl_->config->impl().conf), "TLS context");
+  mbedtls_ssl_set_bio(&impl_->ssl, impl_.get(), Impl::send, Impl::receive, nullptr);
+  mbedtls_ssl_set_verify(&impl_->ssl, Impl::verify, impl_.get());
+  if (!hostname.empty()) check(mbedtls_ssl_set_hostname(&impl_->ssl, hostname.c_str()), "hostname");
+}
+
+Tls::~Tls() = default;
+
+bool Tls::load_session(std::string_view blob) {
+  mbedtls_ssl_session session;
+  mbedtls_ssl_session_init(&session);
+  bool ok = mbedtls_ssl_session_load(&session, reinterpret_cast<const unsigned char*>(blob.data()), blob.size()) == 0 &&
+            mbedtls_ssl_set_session(&impl_->ssl, &session) == 0;
+  mbedtls_ssl_session_free(&session);
+  return ok;
+}
+
+std::string Tls::save_session() const {
+  mbedtls_ssl_session session;
+  mbedtls_ssl_session_init(&session);
+  std::string blob;
+  if (mbedtls_ssl_get_session(&impl_->ssl, &session) == 0) {
+    std::size_t size = 0;
+    mbedtls_ssl_session_save(&session, nullptr, 0, &size);
+    blob.resize(size);
+    if (mbedtls_ssl_session_save(&session, reinterpret_cast<unsigned char*>(blob.data()), blob.size(), &size) != 0)
+      blob.clear();
+  }
+  mbedtls_ssl_session_free(&session);
+  return blob;
+}
+
+std::span<char> Tls::input_space(std::size_t at_least) {
+  Impl& s = *impl_;
+  if (s.in_capacity - s.in_end < at_least) {
+    std::size_t used = s.in_end - s.in_begin;
+    if (s.in_capacity - used >= at_least) {
+      std::memmove(s.in.get(), s.in.get() + s.in_begin, used);
+    } else {
+      std::size_t capacity = std::max(used + at_least, s.in_capacity * 2);
+      auto bigger = std::make_unique<char[]>(capacity);
+      std::memcpy(bigger.get(), s.in.get() + s.in_begin, used);
+      s.in = std::move(bigger);
+      s.in_capacity = capacity;
+    }
+    s.in_begin = 0;
+    s.in_end = used;
+  }
+  return {s.in.get() + s.in_end, s.in_capacity - s.in_end};
+}
+
+void Tls::commit_input(std::size_t size) { impl_->in_end += size; }
+void Tls::input_eof() noexcept { impl_->in_eof = true; }
+std::size_t Tls::input_buffered() const noexcept { return impl_->in_end - impl_->in_begin; }
+
+bool Tls::readable_without_wire() const noexcept {
+  const Impl& s = *impl_;
+  if (mbedtls_ssl_get_bytes_avail(&s.ssl) > 0 || mbedtls_ssl_check_pending(&s.ssl)) return true;
+  std::size_t available = s.in_end - s.in_begin;
+  if (available < record_header) return false;
+  const auto* p = reinterpret_cast<const unsigned char*>(s.in.get() + s.in_begin);
+  return available >= record_header + ((std::size_t{p[3]} << 8) | p[4]);
+}
+
+std::string_view Tls::output() const noexcept {
+  return std::string_view(impl_->out).substr(impl_->out_begin);
+}
+
+void Tls::consume_output(std::size_t size) noexcept {
+  impl_->out_begin += size;
+  if (impl_->out_begin >= impl_->out.size()) {
+    impl_->out.clear();
+    impl_->out_begin = 0;
+  }
+}
+
+Status Tls::handshake() { return impl_->status_of(mbedtls_ssl_handshake(&impl_->ssl)); }
+
+Status Tls::read(char* data, std::size_t size, std::size_t& got) {
+  got = 0;
+  int rc = mbedtls_ssl_read(&impl_->ssl, reinterpret_cast<unsigned char*>(data), size);
+  if (rc == 0) return Status::eof;  // the transport ended without close_notify
+  Status status = impl_->status_of(rc);
+  if (status == Status::ok) got = static_cast<std::size_t>(rc);
+  return status;
+}
+
+Status Tls::write(const char* data, std::size_t size, std::size_t& written) {
+  written = 0;
+  int rc = mbedtls_ssl_write(&impl_->ssl, reinterpret_cast<const unsigned char*>(data), size);
+  Status status = impl_->status_of(rc);
+  if (status == Status::ok) written = static_cast<std::size_t>(rc);
+  return status;
+}
+
+Status Tls::close_notify() { return impl_->status_of(mbedtls_ssl_close_notify(&impl_->ssl)); }
+
+const TlsError& Tls::error() const noexcept { return impl_->error; }
+const std::vector<CertificateVerdict>& Tls::verdicts() const noexcept { return impl_->verdicts; }
+
+Protocol Tls::protocol() const {
+  std::string_view v = mbedtls_ssl_get_version(&impl_->ssl);
+  if (v == "TLSv1.3") return Protocol::TLSv1_3;
+  if (v == "TLSv1.1") return Protocol::TLSv1_1;
+  if (v == "TLSv1.0" || v == "TLSv1") return Protocol::TLSv1;
+  return Protocol::TLSv1_2;
+}
+
+std::string Tls::cipher_suite() const { return iana_suite_name(mbedtls_ssl_get_ciphersuite(&impl_->ssl)); }
+
+std::vector<Certificate> Tls::peer_chain() const {
+  std::vector<Certificate> chain;
+  for (const mbedtls_x509_crt* crt = mbedtls_ssl_get_peer_cert(&impl_->ssl); crt != nullptr && crt->raw.p != nullptr;
+       crt = crt->next) {
+    if (chain.empty() && impl_->leaf && impl_->leaf->der().size() == crt->raw.len &&
+        std::memcmp(impl_->leaf->der().data(), crt->raw.p, crt->raw.len) == 0)
+      chain.push_back(*impl_->leaf);
+    else
+      chain.push_back(certificate_from(*crt));
+  }
+  return chain;
+}
+
+std::string Tls::alpn() const {
+  const char* p = mbedtls_ssl_get_alpn_protocol(&impl_->ssl);
+  return p == nullptr ? std::string() : std::string(p);
+}
+
+}  // namespace tlsock::mbed

@@ -1,0 +1,265 @@
+// Certificate: parsing and accessors, on mbedTLS's X.509 parser.
+#include <mbedtls/base64.h>
+#include <mbedtls/md.h>
+#include <mbedtls/oid.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <regex>
+#include <stdexcept>
+#include <system_error>
+
+#include "mbedtls/shared.hpp"
+#include "trust/trust.hpp"
+
+namespace tlsock {
+namespace {
+
+std::shared_ptr<const Certificate::Impl> parse_der(std::string der) {
+  auto impl = std::make_shared<Certificate::Impl>();
+  impl->der = std::move(der);
+  // nocopy: the parse points into impl->der, which never moves (Impl is pinned).
+  int rc = mbedtls_x509_crt_parse_der_nocopy(&impl->crt, reinterpret_cast<const unsigned char*>(impl->der.data()),
+                                             impl->der.size());
+  if (rc != 0) throw std::invalid_argument("certificate: not a valid DER certificate: " + mbed::error_text(rc));
+  // A DER buffer with trailing bytes after the certificate is not one certificate.
+  if (impl->crt.raw.len != impl->der.size()) throw std::invalid_argument("certificate: trailing bytes after the DER certificate");
+  return impl;
+}
+
+// Every certificate of a PEM text, in order. Blocks that fail to parse are an error.
+std::vector<Certificate> parse_pem_bundle(std::string_view pem, std::string_view source) {
+  std::vector<Certificate> out;
+  static constexpr std::string_view begin = "-----BEGIN CERTIFICATE-----";
+  static constexpr std::string_view end = "-----END CERTIFICATE-----";
+  std::size_t pos = 0;
+  while ((pos = pem.find(begin, pos)) != std::string_view::npos) {
+    std::size_t stop = pem.find(end, pos);
+    if (stop == std::string_view::npos) throw std::invalid_argument(std::string(source) + ": unterminated PEM certificate block");
+    std::string body;
+    for (char c : pem.substr(pos + begin.size(), stop - pos - begin.size()))
+      if (!std::isspace(static_cast<unsigned char>(c))) body.push_back(c);
+    std::size_t size = 0;
+    mbedtls_base64_decode(nullptr, 0, &size, reinterpret_cast<const unsigned char*>(body.data()), body.size());
+    std::string der(size, '\0');
+    int rc = mbedtls_base64_decode(reinterpret_cast<unsigned char*>(der.data()), der.size(), &size,
+                                   reinterpret_cast<const unsigned char*>(body.data()), body.size());
+    if (rc != 0) throw std::invalid_argument(std::string(source) + ": bad base64 in PEM certificate block");
+    der.resize(size);
+    out.emplace_back(parse_der(std::move(der)));
+    pos = stop + end.size();
+  }
+  return out;
+}
+
+std::chrono::system_clock::time_point to_time_point(const mbedtls_x509_time& t) {
+  using namespace std::chrono;
+  auto day = sys_days{year{t.year} / month{static_cast<unsigned>(t.mon)} / static_cast<unsigned>(t.day)};
+  return time_point_cast<system_clock::duration>(day + hours{t.hour} + minutes{t.min} + seconds{t.sec});
+}
+
+std::string dn_text(const mbedtls_x509_name& name) {
+  char buffer[1024];
+  int n = mbedtls_x509_dn_gets(buffer, sizeof buffer, &name);
+  return n < 0 ? std::string() : std::string(buffer, static_cast<std::size_t>(n));
+}
+
+std::string ip_text(const unsigned char* p, std::size_t len) {
+  char buffer[64];
+  if (len == 4) {
+    std::snprintf(buffer, sizeof buffer, "%u.%u.%u.%u", p[0], p[1], p[2], p[3]);
+    return buffer;
+  }
+  if (len != 16) return {};
+  // RFC 5952 text: longest run of zero groups (length >= 2) becomes "::".
+  unsigned groups[8];
+  for (int i = 0; i < 8; ++i) groups[i] = (p[2 * i] << 8) | p[2 * i + 1];
+  int best = -1, best_len = 0;
+  for (int i = 0; i < 8;) {
+    if (groups[i] != 0) { ++i; continue; }
+    int j = i;
+    while (j < 8 && groups[j] == 0) ++j;
+    if (j - i > best_len && j - i >= 2) { best = i; best_len = j - i; }
+    i = j;
+  }
+  std::string out;
+  for (int i = 0; i < 8; ++i) {
+    if (i == best) { out += "::"; i += best_len - 1; continue; }
+    if (!out.empty() && out.back() != ':') out += ':';
+    std::snprintf(buffer, sizeof buffer, "%x", groups[i]);
+    out += buffer;
+  }
+  return out;
+}
+
+// Calls f(tag number, bytes, size) for each subjectAltName entry.
+template <typename F>
+void for_each_san(const mbedtls_x509_crt& crt, F f) {
+  for (const mbedtls_x509_sequence* s = &crt.subject_alt_names; s != nullptr && s->buf.p != nullptr; s = s->next)
+    f(s->buf.tag & MBEDTLS_ASN1_TAG_VALUE_MASK, s->buf.p, s->buf.len);
+}
+
+}  // namespace
+
+Certificate::Certificate(std::shared_ptr<const Impl> impl) noexcept : impl_(std::move(impl)) {}
+
+Certificate Certificate::from_der(std::string_view der) {
+  if (der.empty()) throw std::invalid_argument("der: empty certificate");
+  return Certificate(parse_der(std::string(der)));
+}
+
+Certificate Certificate::from_pem(std::string_view pem) {
+  auto all = parse_pem_bundle(pem, "pem");
+  if (all.empty()) throw std::invalid_argument("pem: no CERTIFICATE block found");
+  return all.front();
+}
+
+std::vector<Certificate> Certificate::load(const std::filesystem::path& path) {
+  std::string bytes = trust::read_file(path);
+  if (bytes.find("-----BEGIN") != std::string::npos) {
+    auto all = parse_pem_bundle(bytes, path.string());
+    if (all.empty()) throw std::invalid_argument(path.string() + ": no CERTIFICATE block found");
+    return all;
+  }
+  if (bytes.empty()) throw std::invalid_argument(path.string() + ": empty file");
+  try {
+    return {Certificate(parse_der(std::move(bytes)))};
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(path.string() + ": " + e.what());
+  }
+}
+
+const std::string& Certificate::der() const noexcept { return impl_->der; }
+
+std::string Certificate::pem() const {
+  std::size_t size = 0;
+  const auto* der_bytes = reinterpret_cast<const unsigned char*>(impl_->der.data());
+  mbedtls_base64_encode(nullptr, 0, &size, der_bytes, impl_->der.size());
+  std::string b64(size, '\0');
+  mbedtls_base64_encode(reinterpret_cast<unsigned char*>(b64.data()), b64.size(), &size, der_bytes, impl_->der.size());
+  b64.resize(size);
+  std::string out = "-----BEGIN CERTIFICATE-----\n";
+  for (std::size_t i = 0; i < b64.size(); i += 64) out.append(b64, i, 64).push_back('\n');
+  out += "-----END CERTIFICATE-----\n";
+  return out;
+}
+
+std::string Certificate::subject() const { return dn_text(impl_->crt.subject); }
+std::string Certificate::issuer() const { return dn_text(impl_->crt.issuer); }
+
+std::string Certificate::serial_number() const {
+  char buffer[256];
+  int n = mbedtls_x509_serial_gets(buffer, sizeof buffer, &impl_->crt.serial);
+  return n < 0 ? std::string() : std::string(buffer, static_cast<std::size_t>(n));
+}
+
+std::chrono::system_clock::time_point Certificate::not_before() const {
+  return to_time_point(mbed::compat::valid_from(impl_->crt));
+}
+std::chrono::system_clock::time_point Certificate::not_after() const {
+  return to_time_point(mbed::compat::valid_to(impl_->crt));
+}
+
+std::vector<std::string> Certificate::valid_domains() const {
+  std::vector<std::string> out;
+  for_each_san(impl_->crt, [&](int tag, const unsigned char* p, std::size_t len) {
+    std::string name(reinterpret_cast<const char*>(p), len);
+    if (tag == 2 && std::find(out.begin(), out.end(), name) == out.end()) out.push_back(std::move(name));
+  });
+  bool has_san = impl_->crt.subject_alt_names.buf.p != nullptr;
+  if (!has_san) {
+    // RFC 6125 6.4.4: the common name counts only without a SAN extension, and only when it
+    // looks like a domain name.
+    static const std::regex domain(R"(^(\*\.)?(?:[a-zA-Z0-9](?:[a-zA-Z0-9\-]*[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}$)");
+    for (const mbedtls_x509_name* n = &impl_->crt.subject; n != nullptr; n = n->next) {
+      if (n->oid.p == nullptr || MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) != 0) continue;
+      std::string value(reinterpret_cast<const char*>(n->val.p), n->val.len);
+      if (std::regex_match(value, domain)) out.push_back(std::move(value));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Certificate::valid_ips() const {
+  std::vector<std::string> out;
+  for_each_san(impl_->crt, [&](int tag, const unsigned char* p, std::size_t len) {
+    if (tag != 7) return;
+    std::string ip = ip_text(p, len);
+    if (!ip.empty() && std::find(out.begin(), out.end(), ip) == out.end()) out.push_back(std::move(ip));
+  });
+  return out;
+}
+
+bool Certificate::self_signed() const {
+  const mbedtls_x509_crt& crt = impl_->crt;
+  if (crt.issuer_raw.len != crt.subject_raw.len ||
+      std::memcmp(crt.issuer_raw.p, crt.subject_raw.p, crt.issuer_raw.len) != 0)
+    return false;
+  const mbedtls_md_info_t* md = mbedtls_md_info_from_type(mbed::compat::sig_md(crt));
+  if (md == nullptr) return false;
+  unsigned char hash[MBEDTLS_MD_MAX_SIZE];
+  if (mbedtls_md(md, crt.tbs.p, crt.tbs.len, hash) != 0) return false;
+  const mbedtls_x509_buf& sig = crt.TLSOCK_PRIVATE(sig);
+  auto* pk = const_cast<mbedtls_pk_context*>(&crt.pk);
+  return mbedtls_pk_verify(pk, mbed::compat::sig_md(crt), hash, mbedtls_md_get_size(md), sig.p, sig.len) == 0;
+}
+
+bool Certificate::is_ca() const { return impl_->crt.TLSOCK_PRIVATE(ca_istrue) != 0; }
+
+std::string Certificate::hash_algorithm() const {
+  const mbedtls_md_info_t* md = mbedtls_md_info_from_type(mbed::compat::sig_md(impl_->crt));
+  if (md == nullptr) return "unknown";
+  std::string name = mbedtls_md_get_name(md);
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  return name;
+}
+
+std::string Certificate::key_algorithm() const {
+  switch (mbedtls_pk_get_type(&impl_->crt.pk)) {
+    case MBEDTLS_PK_RSA:
+    case MBEDTLS_PK_RSASSA_PSS: return "rsa";
+    case MBEDTLS_PK_ECKEY:
+    case MBEDTLS_PK_ECKEY_DH:
+    case MBEDTLS_PK_ECDSA: return "ec";
+    default: return "unknown";
+  }
+}
+
+std::size_t Certificate::key_bits() const { return mbedtls_pk_get_bitlen(&impl_->crt.pk); }
+
+std::string Certificate::sha256_fingerprint() const {
+  unsigned char digest[32];
+  mbed::compat::sha256(reinterpret_cast<const unsigned char*>(impl_->der.data()), impl_->der.size(), digest);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out.push_back(hex[b >> 4]);
+    out.push_back(hex[b & 15]);
+  }
+  return out;
+}
+
+std::string format_utc(std::chrono::system_clock::time_point time) {
+  using namespace std::chrono;
+  auto day = floor<days>(time);
+  year_month_day ymd{day};
+  hh_mm_ss hms{floor<seconds>(time - day)};
+  char buffer[40];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02u %02d:%02d:%02dZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()));
+  return buffer;
+}
+
+}  // namespace tlsock
+
+namespace tlsock::mbed {
+
+Certificate certificate_from(const mbedtls_x509_crt& crt) {
+  return Certificate(parse_der(std::string(reinterpret_cast<const char*>(crt.raw.p), crt.raw.len)));
+}
+
+}  // namespace tlsock::mbed

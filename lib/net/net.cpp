@@ -1,0 +1,475 @@
+// POSIX and Winsock implementations of the socket layer declared in net.hpp. The Winsock
+// branches are kept beside their POSIX twins so the two cannot drift apart unnoticed.
+#include "net/net.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+
+#include "tlsock/errors.hpp"
+
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#endif
+
+namespace tlsock::net {
+namespace {
+
+#ifdef _WIN32
+using SockLen = int;
+using IoSize = int;
+#else
+using SockLen = socklen_t;
+using IoSize = std::size_t;
+#endif
+
+// The longest name DNS can carry in text form (RFC 1035: 255 octets on the wire).
+constexpr std::size_t max_host_length = 253;
+
+// ---- errors ---------------------------------------------------------------------------
+
+int last_error_value() noexcept {
+#ifdef _WIN32
+  return WSAGetLastError();
+#else
+  return errno;
+#endif
+}
+
+std::error_code os_error(int value) noexcept { return {value, std::system_category()}; }
+
+bool is_interrupted(int error) noexcept {
+#ifdef _WIN32
+  return error == WSAEINTR;
+#else
+  return error == EINTR;
+#endif
+}
+
+bool is_would_block(int error) noexcept {
+#ifdef _WIN32
+  return error == WSAEWOULDBLOCK;
+#elif EAGAIN == EWOULDBLOCK
+  return error == EAGAIN;
+#else
+  // They differ on some systems, and POSIX allows either.
+  return error == EAGAIN || error == EWOULDBLOCK;
+#endif
+}
+
+bool is_connect_in_progress(int error) noexcept {
+#ifdef _WIN32
+  return error == WSAEWOULDBLOCK || error == WSAEINPROGRESS;
+#else
+  // An interrupted non-blocking connect keeps going in the background, like EINPROGRESS.
+  return error == EINPROGRESS || error == EINTR;
+#endif
+}
+
+bool is_reset(int error) noexcept {
+#ifdef _WIN32
+  return error == WSAECONNRESET || error == WSAECONNABORTED;
+#else
+  return error == ECONNRESET || error == EPIPE;
+#endif
+}
+
+class ResolveCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "getaddrinfo"; }
+  std::string message(int value) const override {
+#ifdef _WIN32
+    // EAI_* are WSA error codes, and gai_strerrorA uses a shared static buffer.
+    return std::system_category().message(value);
+#else
+    return ::gai_strerror(value);
+#endif
+  }
+};
+
+// ---- descriptors ----------------------------------------------------------------------
+
+void close_native(NativeSocket fd) noexcept {
+#ifdef _WIN32
+  ::closesocket(fd);
+#else
+  // Not retried on EINTR: Linux has released the descriptor by then, and a retry could
+  // close one that another thread just opened.
+  ::close(fd);
+#endif
+}
+
+void ensure_winsock() {
+#ifdef _WIN32
+  static const int result = [] {
+    WSADATA data;
+    return ::WSAStartup(MAKEWORD(2, 2), &data);
+  }();
+  if (result != 0) throw std::system_error(os_error(result), "WSAStartup failed");
+#endif
+}
+
+void set_nonblocking(NativeSocket fd) {
+#ifdef _WIN32
+  u_long on = 1;
+  if (::ioctlsocket(fd, FIONBIO, &on) != 0)
+    throw std::system_error(os_error(last_error_value()), "ioctlsocket(FIONBIO) failed");
+#else
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags == -1 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
+    throw std::system_error(os_error(errno), "fcntl(O_NONBLOCK) failed");
+#endif
+}
+
+// A child process must not inherit (and so keep open) a TLS connection's socket.
+void set_cloexec(NativeSocket fd) {
+#ifdef _WIN32
+  if (!::SetHandleInformation(reinterpret_cast<HANDLE>(fd), HANDLE_FLAG_INHERIT, 0))
+    throw std::system_error(os_error(static_cast<int>(::GetLastError())), "SetHandleInformation failed");
+#else
+  const int flags = ::fcntl(fd, F_GETFD);
+  if (flags == -1 || ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1)
+    throw std::system_error(os_error(errno), "fcntl(FD_CLOEXEC) failed");
+#endif
+}
+
+void set_option(NativeSocket fd, int level, int option, const char* what) {
+  const int on = 1;
+  if (::setsockopt(fd, level, option, reinterpret_cast<const char*>(&on), sizeof on) != 0)
+    throw std::system_error(os_error(last_error_value()), std::string("setsockopt(") + what + ") failed");
+}
+
+// Where MSG_NOSIGNAL is missing (macOS, older BSDs) the socket itself must refuse SIGPIPE.
+void set_nosigpipe([[maybe_unused]] NativeSocket fd) {
+#ifdef SO_NOSIGPIPE
+  set_option(fd, SOL_SOCKET, SO_NOSIGPIPE, "SO_NOSIGPIPE");
+#endif
+}
+
+#ifdef MSG_NOSIGNAL
+constexpr int send_flags = MSG_NOSIGNAL;
+#else
+constexpr int send_flags = 0;  // SO_NOSIGPIPE (or Winsock, which has no SIGPIPE) covers it
+#endif
+
+// ---- text -----------------------------------------------------------------------------
+
+// "host:port", with IPv6 literals bracketed so the port stays readable.
+std::string host_port_text(std::string_view host, std::uint16_t port) {
+  std::string text;
+  if (host.find(':') != std::string_view::npos)
+    text.append("[").append(host).append("]");
+  else
+    text.append(host);
+  return text + ":" + std::to_string(port);
+}
+
+// The numeric address, with ":port" (IPv6 bracketed) if asked; "" for other families.
+std::string address_text(const sockaddr* address, bool with_port) {
+  char buffer[INET6_ADDRSTRLEN] = {};
+  std::uint16_t port = 0;
+  bool ipv6 = false;
+  if (address->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(address);
+    if (::inet_ntop(AF_INET, &in->sin_addr, buffer, sizeof buffer) == nullptr) return {};
+    port = ntohs(in->sin_port);
+  } else if (address->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(address);
+    if (::inet_ntop(AF_INET6, &in6->sin6_addr, buffer, sizeof buffer) == nullptr) return {};
+    port = ntohs(in6->sin6_port);
+    ipv6 = true;
+  } else {
+    return {};
+  }
+  if (!with_port) return buffer;
+  return ipv6 ? "[" + std::string(buffer) + "]:" + std::to_string(port)
+              : std::string(buffer) + ":" + std::to_string(port);
+}
+
+std::string quoted_for_message(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '\0')
+      out += "\\0";
+    else
+      out += c;
+  }
+  return out + "\"";
+}
+
+// ---- connect --------------------------------------------------------------------------
+
+void validate_host(std::string_view host) {
+  if (host.empty()) throw std::invalid_argument("host must not be empty: \"\"");
+  if (host.size() > max_host_length)
+    throw std::invalid_argument("host must be at most " + std::to_string(max_host_length) +
+                                " characters: " + quoted_for_message(host.substr(0, 40)) + "... (" +
+                                std::to_string(host.size()) + " characters)");
+  if (host.find('\0') != std::string_view::npos)
+    throw std::invalid_argument("host must not contain NUL characters: " + quoted_for_message(host));
+}
+
+struct AddrInfoDeleter {
+  void operator()(addrinfo* list) const noexcept { ::freeaddrinfo(list); }
+};
+using AddrInfoList = std::unique_ptr<addrinfo, AddrInfoDeleter>;
+
+AddrInfoList resolve(std::string_view host, std::uint16_t port, const std::string& target) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  // No AI_ADDRCONFIG: glibc ignores loopback addresses when applying it, so "localhost"
+  // would not resolve on a machine that is offline. Unusable addresses just fail over.
+#ifdef AI_NUMERICSERV
+  hints.ai_flags = AI_NUMERICSERV;
+#endif
+  const std::string host_text(host);
+  const std::string port_text = std::to_string(port);
+  addrinfo* list = nullptr;
+  const int result = ::getaddrinfo(host_text.c_str(), port_text.c_str(), &hints, &list);
+  AddrInfoList owned(list);
+  const std::string what = "resolve " + target + " failed";
+#ifdef EAI_SYSTEM
+  if (result == EAI_SYSTEM) throw std::system_error(os_error(errno), what);
+#endif
+  if (result != 0) throw std::system_error(result, resolve_category(), what);
+  if (!owned) throw std::system_error(EAI_NONAME, resolve_category(), what);
+  return owned;
+}
+
+// An invalid Socket, with error set, if the OS refuses this address family.
+Socket open_stream_socket(const addrinfo& address, int& error) {
+  int type = address.ai_socktype;
+#ifdef SOCK_CLOEXEC
+  type |= SOCK_CLOEXEC;  // atomically: a fork in another thread must not inherit it either
+#endif
+  Socket socket(::socket(address.ai_family, type, address.ai_protocol));
+  if (!socket.valid()) {
+    error = last_error_value();
+    return socket;
+  }
+  set_cloexec(socket.get());
+  set_nonblocking(socket.get());
+  set_nosigpipe(socket.get());
+  // TLS records are written whole; Nagle would hold back a handshake flight's last record.
+  set_option(socket.get(), IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY");
+  return socket;
+}
+
+// The error of a non-blocking connect once the socket became writable; 0 if it connected.
+int pending_connect_error(NativeSocket fd) {
+  int error = 0;
+  SockLen length = sizeof error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&error), &length) != 0) return last_error_value();
+  return error;
+}
+
+}  // namespace
+
+// ---- public ---------------------------------------------------------------------------
+
+Deadline deadline_after(const Timeout& timeout) {
+  if (!timeout) return std::nullopt;
+  const double seconds = timeout->count();
+  if (std::isnan(seconds) || seconds < 0) {
+    std::ostringstream value;
+    value << seconds;
+    throw std::invalid_argument("timeout must be a non-negative number of seconds (or std::nullopt for no limit): " +
+                                value.str());
+  }
+  // steady_clock counts nanoseconds in 64 bits (about 292 years from boot): a longer
+  // timeout would overflow, and over a century is no limit in practice.
+  constexpr std::chrono::duration<double> no_limit_beyond = std::chrono::hours(24 * 365 * 100);
+  if (*timeout >= no_limit_beyond) return std::nullopt;
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(*timeout);
+}
+
+Socket& Socket::operator=(Socket&& other) noexcept {
+  if (this != &other) {
+    close();
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+NativeSocket Socket::release() noexcept {
+  const NativeSocket fd = fd_;
+  fd_ = invalid_socket;
+  return fd;
+}
+
+void Socket::close() noexcept {
+  if (valid()) close_native(release());
+}
+
+const std::error_category& resolve_category() noexcept {
+  static const ResolveCategory category;
+  return category;
+}
+
+Socket connect(std::string_view host, std::uint16_t port, Deadline deadline) {
+  validate_host(host);
+  if (port == 0) throw std::invalid_argument("port must be between 1 and 65535: 0");
+  ensure_winsock();
+
+  const std::string target = host_port_text(host, port);
+  const AddrInfoList addresses = resolve(host, port, target);
+
+  int last_error = 0;
+  std::string last_address;
+  for (const addrinfo* address = addresses.get(); address != nullptr; address = address->ai_next) {
+    last_address = address_text(address->ai_addr, false);
+    Socket socket = open_stream_socket(*address, last_error);
+    if (!socket.valid()) continue;  // e.g. IPv6 disabled in this kernel: try the next address
+    int error = 0;
+    if (::connect(socket.get(), address->ai_addr, static_cast<SockLen>(address->ai_addrlen)) != 0) {
+      error = last_error_value();
+      if (is_connect_in_progress(error)) {
+        // On Windows before 10 2004, WSAPoll never reports a refused connect, so there a
+        // refusal ends as a timeout rather than an error.
+        if (!wait(socket.get(), Direction::write, deadline)) throw TimeoutError("connect to " + target + " timed out");
+        error = pending_connect_error(socket.get());
+      }
+    }
+    if (error == 0) return socket;
+    last_error = error;
+  }
+  throw std::system_error(os_error(last_error), "connect to " + target + " (" + last_address + ") failed");
+}
+
+void adopt(NativeSocket fd) {
+  const std::string value = std::to_string(fd);
+  if (fd == invalid_socket) throw std::invalid_argument("socket must be a valid socket descriptor: " + value);
+  ensure_winsock();
+
+  // The OS error is read before any string is built: allocating could overwrite errno.
+  const auto rejected = [&value](const char* requirement, int error) {
+    return std::invalid_argument(std::string("socket must be ") + requirement + ": " + value + " (" +
+                                 os_error(error).message() + ")");
+  };
+  int type = 0;
+  SockLen length = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, reinterpret_cast<char*>(&type), &length) != 0)
+    throw rejected("an open socket descriptor", last_error_value());
+  if (type != SOCK_STREAM) throw std::invalid_argument("socket must be a stream (TCP) socket: " + value);
+
+  sockaddr_storage peer{};
+  SockLen peer_length = sizeof peer;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) != 0)
+    throw rejected("connected", last_error_value());
+
+  set_cloexec(fd);
+  set_nonblocking(fd);
+  set_nosigpipe(fd);
+}
+
+bool wait(NativeSocket fd, Direction direction, Deadline deadline) {
+#ifdef _WIN32
+  WSAPOLLFD entry{};
+  entry.events = direction == Direction::read ? POLLRDNORM : POLLWRNORM;
+#else
+  pollfd entry{};
+  entry.events = direction == Direction::read ? POLLIN : POLLOUT;
+#endif
+  entry.fd = fd;
+  for (;;) {
+    int timeout_ms = -1;
+    if (deadline) {
+      const auto remaining = *deadline - Clock::now();
+      // Rounded up: rounding down would wake just before the deadline and spin.
+      const auto ms = std::chrono::ceil<std::chrono::milliseconds>(remaining).count();
+      timeout_ms = static_cast<int>(std::clamp<decltype(ms)>(ms, 0, INT_MAX));
+    }
+    entry.revents = 0;
+#ifdef _WIN32
+    const int ready = ::WSAPoll(&entry, 1, timeout_ms);
+#else
+    const int ready = ::poll(&entry, 1, timeout_ms);
+#endif
+    if (ready > 0) {
+      if (entry.revents & POLLNVAL)
+        throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor), "poll failed");
+      return true;  // POLLERR and POLLHUP included: the next send/recv reports them
+    }
+    if (ready == 0) {
+      if (deadline && Clock::now() >= *deadline) return false;
+      continue;  // woke early (timer slack, or a timeout clamped to INT_MAX ms)
+    }
+    const int error = last_error_value();
+    if (!is_interrupted(error)) throw std::system_error(os_error(error), "poll failed");
+  }
+}
+
+std::size_t send_some(NativeSocket fd, const char* data, std::size_t size) {
+  if (size == 0) return 0;
+  const auto length = static_cast<IoSize>(std::min<std::size_t>(size, INT_MAX));
+  for (;;) {
+    const auto sent = ::send(fd, data, length, send_flags);
+    if (sent >= 0) return static_cast<std::size_t>(sent);
+    const int error = last_error_value();
+    if (is_interrupted(error)) continue;
+    if (is_would_block(error)) return 0;
+    throw std::system_error(os_error(error), "send failed");
+  }
+}
+
+std::optional<std::size_t> recv_some(NativeSocket fd, char* data, std::size_t size) {
+  if (size == 0) throw std::invalid_argument("size must be positive: 0");
+  const auto length = static_cast<IoSize>(std::min<std::size_t>(size, INT_MAX));
+  for (;;) {
+    const auto received = ::recv(fd, data, length, 0);
+    if (received >= 0) return static_cast<std::size_t>(received);
+    const int error = last_error_value();
+    if (is_interrupted(error)) continue;
+    if (is_would_block(error)) return std::nullopt;
+    if (is_reset(error)) return 0;
+    throw std::system_error(os_error(error), "recv failed");
+  }
+}
+
+void shutdown_write(NativeSocket fd) noexcept {
+#ifdef _WIN32
+  ::shutdown(fd, SD_SEND);
+#else
+  ::shutdown(fd, SHUT_WR);
+#endif
+}
+
+bool is_ip_literal(std::string_view host) {
+  if (host.empty() || host.find('\0') != std::string_view::npos) return false;
+  std::string text(host);
+  in_addr ipv4{};
+  if (::inet_pton(AF_INET, text.c_str(), &ipv4) == 1) return true;
+  // A scoped IPv6 address ("fe80::1%eth0") is still an address: no SNI for it.
+  const auto percent = text.find('%');
+  if (percent != std::string::npos) {
+    if (percent + 1 == text.size()) return false;
+    text.resize(percent);
+  }
+  in6_addr ipv6{};
+  return ::inet_pton(AF_INET6, text.c_str(), &ipv6) == 1;
+}
+
+std::string peer_address(NativeSocket fd) {
+  sockaddr_storage peer{};
+  SockLen length = sizeof peer;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) return {};
+  return address_text(reinterpret_cast<const sockaddr*>(&peer), true);
+}
+
+}  // namespace tlsock::net

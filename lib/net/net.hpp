@@ -1,0 +1,105 @@
+// The OS socket layer under TLSSocket and TLSListener: resolve, connect with a deadline,
+// wait for readiness, non-blocking send/recv. Everything above this file sees sockets only
+// through these functions, so POSIX and Winsock differences stay in net.cpp.
+#pragma once
+
+#ifndef TLSOCK_BUILDING_LIBRARY
+#error "internal header: not part of tlsock's public API"
+#endif
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "tlsock/types.hpp"
+
+namespace tlsock::net {
+
+using Clock = std::chrono::steady_clock;
+// A whole public call is bounded by one point in time, computed once at its start;
+// std::nullopt means no limit.
+using Deadline = std::optional<Clock::time_point>;
+
+#ifdef _WIN32
+inline constexpr NativeSocket invalid_socket = ~NativeSocket{0};  // INVALID_SOCKET
+#else
+inline constexpr NativeSocket invalid_socket = -1;
+#endif
+
+// Turns a public Timeout into a Deadline. Throws std::invalid_argument for a negative or
+// NaN timeout; a timeout too large to represent (or infinite) means no limit.
+[[nodiscard]] Deadline deadline_after(const Timeout& timeout);
+
+// Owns one socket descriptor and closes it on destruction. Move-only.
+class Socket {
+ public:
+  Socket() = default;
+  explicit Socket(NativeSocket fd) noexcept : fd_(fd) {}
+  Socket(Socket&& other) noexcept : fd_(other.release()) {}
+  Socket& operator=(Socket&& other) noexcept;
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+  ~Socket() { close(); }
+
+  [[nodiscard]] NativeSocket get() const noexcept { return fd_; }
+  [[nodiscard]] bool valid() const noexcept { return fd_ != invalid_socket; }
+  // Gives up ownership without closing.
+  [[nodiscard]] NativeSocket release() noexcept;
+  void close() noexcept;
+
+ private:
+  NativeSocket fd_ = invalid_socket;
+};
+
+// The error category of getaddrinfo() results (messages from gai_strerror).
+[[nodiscard]] const std::error_category& resolve_category() noexcept;
+
+// Resolves host (IPv4 and IPv6) and tries every address in order with a non-blocking
+// connect, all bounded by the one deadline; returns the first socket that connects,
+// non-blocking, close-on-exec, with TCP_NODELAY (and SO_NOSIGPIPE where it exists).
+// Throws std::invalid_argument (empty, over-long or NUL-containing host; port 0),
+// std::system_error ("resolve host:port failed: ..." in resolve_category(), or
+// "connect to host:port (address) failed: ..." with the last address's OS error),
+// tlsock::TimeoutError when the deadline passes. Name resolution itself cannot be
+// interrupted, so a slow resolver may overrun the deadline before connecting starts.
+[[nodiscard]] Socket connect(std::string_view host, std::uint16_t port, Deadline deadline);
+
+// Prepares a socket the application hands over (TLSSocket::wrap): checks that it is a
+// connected stream socket (std::invalid_argument otherwise) and makes it non-blocking,
+// close-on-exec and SIGPIPE-free. Does not take ownership.
+void adopt(NativeSocket fd);
+
+enum class Direction { read, write };
+
+// Waits until fd is readable or writable, or the deadline passes (returns false).
+// Errors and hang-ups count as ready: the next send/recv reports them. A deadline already
+// past still checks once without blocking.
+[[nodiscard]] bool wait(NativeSocket fd, Direction direction, Deadline deadline);
+
+// Sends what the kernel takes now; returns 0 if it would block (or size is 0).
+// Never raises SIGPIPE. Throws std::system_error "send failed: ...".
+[[nodiscard]] std::size_t send_some(NativeSocket fd, const char* data, std::size_t size);
+
+// Reads what is available now: std::nullopt if it would block, 0 at end of stream,
+// otherwise the byte count. A reset connection reads as end of stream, since callers
+// report both as "the remote end closed the connection". size must be positive
+// (std::invalid_argument), or 0 would be mistaken for end of stream.
+// Throws std::system_error "recv failed: ..." for other errors.
+[[nodiscard]] std::optional<std::size_t> recv_some(NativeSocket fd, char* data, std::size_t size);
+
+// Half-closes the sending side (shutdown(SHUT_WR)); errors are ignored because the
+// peer may already be gone, which is no reason to fail a close.
+void shutdown_write(NativeSocket fd) noexcept;
+
+// True for an IPv4 dotted quad or an IPv6 address (optionally with a "%zone" suffix).
+// Brackets ("[::1]") are not accepted: they belong to URLs, not to host names.
+[[nodiscard]] bool is_ip_literal(std::string_view host);
+
+// The peer as "127.0.0.1:443" or "[::1]:443", for messages; "" if unknown.
+[[nodiscard]] std::string peer_address(NativeSocket fd);
+
+}  // namespace tlsock::net

@@ -1,0 +1,54 @@
+// ReadBuffer (see read_buffer.hpp).
+#include "socket/read_buffer.hpp"
+
+#include <cstring>
+
+namespace tlsock {
+
+std::span<char> ReadBuffer::prepare(std::size_t at_least) {
+  if (data_.size() - end_ < at_least) {
+    if (begin_ > 0) {
+      // Slide the unread bytes to the front before growing.
+      std::memmove(data_.data(), data_.data() + begin_, size());
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (data_.size() - end_ < at_least) data_.resize(std::max(end_ + at_least, data_.size() * 2));
+  }
+  return {data_.data() + end_, data_.size() - end_};
+}
+
+std::string ReadBuffer::take(std::size_t n) {
+  std::string out(data_.data() + begin_, n);
+  begin_ += n;
+  scanned_ = 0;
+  if (begin_ == end_) begin_ = end_ = 0;
+  return out;
+}
+
+std::optional<std::size_t> ReadBuffer::find(std::string_view marker) {
+  std::string_view data = view();
+  std::size_t from = scanned_ >= marker.size() ? scanned_ - (marker.size() - 1) : 0;
+  std::size_t at = data.find(marker, from);
+  if (at == std::string_view::npos) {
+    scanned_ = data.size();
+    return std::nullopt;
+  }
+  return at + marker.size();
+}
+
+std::optional<std::size_t> ReadBuffer::find_line_end(bool at_eof) {
+  std::string_view data = view();
+  std::size_t i = data.find_first_of("\r\n", scanned_);
+  if (i == std::string_view::npos) {
+    scanned_ = data.size();
+    return std::nullopt;
+  }
+  if (data[i] == '\n') return i + 1;
+  if (i + 1 < data.size()) return data[i + 1] == '\n' ? i + 2 : i + 1;
+  if (at_eof) return i + 1;
+  scanned_ = i;  // look at this '\r' again once the next byte is here
+  return std::nullopt;
+}
+
+}  // namespace tlsock
