@@ -2,11 +2,13 @@
 // so code ported from oscrypto keeps catching and matching the same things.
 #pragma once
 
+#include <exception>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 
+#include "tlsock/alert.hpp"
 #include "tlsock/certificate.hpp"
 
 namespace tlsock {
@@ -47,6 +49,72 @@ class TLSVerificationError : public TLSError {
 
  private:
   std::optional<Certificate> certificate_;
+};
+
+// PyTLS's errors, for the sans-IO API (and raised by TLSSocket where they apply).
+
+// The peer sent a fatal alert. The message is oscrypto's where one applies (e.g. "TLS
+// handshake failed - protocol version error"), else names the alert.
+class TLSAlertError : public TLSError {
+ public:
+  TLSAlertError(const std::string& message, Alert alert, AlertLevel level)
+      : TLSError(message), alert_(alert), level_(level) {}
+  [[nodiscard]] Alert alert_code() const noexcept { return alert_; }
+  [[nodiscard]] AlertLevel alert_level() const noexcept { return level_; }
+
+ private:
+  Alert alert_;
+  AlertLevel level_;
+};
+
+// The peer sent bytes that are not valid TLS; an alert was written to it before this was raised.
+class BadTLSDataError : public TLSError {
+ public:
+  using TLSError::TLSError;
+};
+
+// A fatal error invalidated the connection earlier; cause() is that first error.
+class InvalidatedError : public TLSError {
+ public:
+  InvalidatedError(const std::string& message, std::exception_ptr cause)
+      : TLSError(message), cause_(std::move(cause)) {}
+  [[nodiscard]] const std::exception_ptr& cause() const noexcept { return cause_; }
+
+ private:
+  std::exception_ptr cause_;
+};
+
+// send_alert() was given a level the specification does not allow for that alert, or none
+// where the alert has no prescribed level.
+class InvalidAlertLevel : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// Misuse of the certificate-chain factories (PyTLS's names).
+class CertificateChainError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+class LeafCertificateHasNoPrivateKeyError : public CertificateChainError {
+ public:
+  using CertificateChainError::CertificateChainError;
+};
+class MoreThanOneLeafCertificateError : public CertificateChainError {
+ public:
+  using CertificateChainError::CertificateChainError;
+};
+class NoLeafCertificateError : public CertificateChainError {
+ public:
+  using CertificateChainError::CertificateChainError;
+};
+class NoCertificateChainError : public CertificateChainError {
+ public:
+  using CertificateChainError::CertificateChainError;
+};
+class ExtraneousPrivateKeyError : public CertificateChainError {
+ public:
+  using CertificateChainError::CertificateChainError;
 };
 
 // A whole public call (connect, handshake, read, write) did not finish within its timeout.

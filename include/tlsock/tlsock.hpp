@@ -1,6 +1,7 @@
 // tlsock: a TLS socket as easy to use as a plain one. Include this for the whole public API.
 #pragma once
 
+#include "tlsock/alert.hpp"
 #include "tlsock/certificate.hpp"
 #include "tlsock/errors.hpp"
 #include "tlsock/protocol.hpp"
