@@ -54,6 +54,58 @@ class Certificate {
   std::shared_ptr<const Impl> impl_;
 };
 
+// A private key (RSA or EC), parsed once and shared between copies.
+class PrivateKey {
+ public:
+  // PEM (PKCS#1, SEC1 or PKCS#8, encrypted or not) or DER. password is used for encrypted
+  // keys; a wrong or missing password gives std::invalid_argument saying so.
+  [[nodiscard]] static PrivateKey load(const std::filesystem::path& path, std::string_view password = {});
+  [[nodiscard]] static PrivateKey from_pem(std::string_view pem, std::string_view password = {});
+  [[nodiscard]] static PrivateKey from_der(std::string_view der, std::string_view password = {});
+
+  [[nodiscard]] std::string key_algorithm() const;  // "rsa", "ec"
+  [[nodiscard]] std::size_t key_bits() const;
+  // True when this is the private half of the certificate's public key.
+  [[nodiscard]] bool matches(const Certificate& certificate) const;
+
+  struct Impl;  // defined by the backend
+  explicit PrivateKey(std::shared_ptr<const Impl> impl) noexcept;
+  [[nodiscard]] const Impl& impl() const noexcept { return *impl_; }
+
+ private:
+  std::shared_ptr<const Impl> impl_;
+};
+
+// A server (or client) identity: the leaf with its private key, then the intermediates,
+// each certificate issued by the next. Validated on construction; immutable; cheap to copy.
+class CertificateChain {
+ public:
+  // chain: leaf first. Throws NoCertificateChainError (empty), LeafCertificateHasNoPrivateKeyError
+  // (the key does not match the leaf), CertificateChainError (not ordered leaf to root).
+  CertificateChain(std::vector<Certificate> chain, PrivateKey key);
+  // A PEM bundle (leaf first) and a key file.
+  [[nodiscard]] static CertificateChain load(const std::filesystem::path& chain_pem, const std::filesystem::path& key,
+                                             std::string_view password = {});
+  // One DER certificate and its DER key, in memory (as MicroPython's ussl set_cert_key).
+  [[nodiscard]] static CertificateChain from_der(std::string_view certificate_der, std::string_view key_der);
+  // PyTLS's strict factory: certificates in any order plus keys. Finds the one leaf (the
+  // certificate that issued none of the others), orders its issuers after it and checks the
+  // key. Throws NoCertificateChainError, NoLeafCertificateError, MoreThanOneLeafCertificateError
+  // (also for stray certificates, which are leaves of their own), LeafCertificateHasNoPrivateKeyError,
+  // ExtraneousPrivateKeyError (more keys than the leaf's).
+  [[nodiscard]] static CertificateChain from_pieces(std::vector<Certificate> certificates, std::vector<PrivateKey> keys);
+
+  [[nodiscard]] const Certificate& leaf() const noexcept;
+  [[nodiscard]] const std::vector<Certificate>& certificates() const noexcept;  // leaf first
+  [[nodiscard]] const PrivateKey& key() const noexcept;
+
+  struct Impl;  // defined by the backend: the parsed chain ready for mbedTLS
+  [[nodiscard]] const Impl& impl() const noexcept { return *impl_; }
+
+ private:
+  std::shared_ptr<const Impl> impl_;
+};
+
 // Renders a time point as oscrypto does in its messages: "2001-01-02 00:00:00Z".
 [[nodiscard]] std::string format_utc(std::chrono::system_clock::time_point time);
 

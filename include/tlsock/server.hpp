@@ -1,0 +1,71 @@
+// The server side: which certificate chain to present (by SNI), server policy, and a
+// listening socket that hands out server-role TLSSockets.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tlsock/certificate.hpp"
+#include "tlsock/protocol.hpp"
+#include "tlsock/session.hpp"
+#include "tlsock/types.hpp"
+
+namespace tlsock {
+
+// Chooses the chain to present for the server name a client asked for (SNI).
+class ServerCertificates {
+ public:
+  virtual ~ServerCertificates() = default;
+  // server_name is empty when the client sent no SNI (or sent an IP literal). nullptr
+  // refuses the handshake with an unrecognized_name alert.
+  [[nodiscard]] virtual const CertificateChain* select(std::string_view server_name) const = 0;
+};
+
+// One chain for every client.
+class ServerCertificateChain : public ServerCertificates {
+ public:
+  explicit ServerCertificateChain(CertificateChain chain);
+  [[nodiscard]] const CertificateChain* select(std::string_view server_name) const override;
+  [[nodiscard]] const CertificateChain& chain() const noexcept { return chain_; }
+
+ private:
+  CertificateChain chain_;
+};
+
+// Several chains chosen by SNI: an exact name first, then a wildcard (RFC 6125 rules),
+// then default_chain (nullptr without one). Names come from each leaf's valid_domains().
+class SNIServerCertificates : public ServerCertificates {
+ public:
+  // Throws NoCertificateChainError when chains is empty and there is no default.
+  explicit SNIServerCertificates(std::vector<CertificateChain> chains,
+                                 std::optional<CertificateChain> default_chain = {});
+  [[nodiscard]] const CertificateChain* select(std::string_view server_name) const override;
+
+ private:
+  std::vector<CertificateChain> chains_;
+  std::optional<CertificateChain> default_chain_;
+};
+
+enum class ClientAuth { none, optional, required };
+
+struct ServerOptions {
+  ProtocolSet protocols = default_protocols();
+  ClientAuth client_auth = ClientAuth::none;
+  std::vector<TrustRoot> client_trust_roots{};  // who may sign client certificates
+  bool session_cache = true;                    // resumption by session ID
+  bool session_tickets = true;                  // resumption by ticket (keys rotated)
+  std::chrono::seconds ticket_lifetime{std::chrono::hours(12)};
+  std::optional<std::filesystem::path> dh_parameters{};  // PEM DH parameters for DHE suites
+  std::vector<std::string> alpn_protocols{};    // in order of preference
+  std::vector<std::string> cipher_suites{};     // IANA names; empty: defaults
+  Timeout handshake_timeout = std::chrono::seconds(10);
+  std::optional<std::filesystem::path> key_log_file{};  // NSS key log (also $SSLKEYLOGFILE)
+};
+
+}  // namespace tlsock
