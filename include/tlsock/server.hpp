@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +16,7 @@
 #include "tlsock/certificate.hpp"
 #include "tlsock/protocol.hpp"
 #include "tlsock/session.hpp"
+#include "tlsock/socket.hpp"
 #include "tlsock/types.hpp"
 
 namespace tlsock {
@@ -50,6 +53,10 @@ class SNIServerCertificates : public ServerCertificates {
  private:
   std::vector<CertificateChain> chains_;
   std::optional<CertificateChain> default_chain_;
+  // Lower-case names from the leaves, computed once: (name, index into chains_; the
+  // default chain is index chains_.size()), in the order they are tried.
+  std::vector<std::pair<std::string, std::size_t>> exact_names_;
+  std::vector<std::pair<std::string, std::size_t>> wildcard_names_;
 };
 
 enum class ClientAuth { none, optional, required };
@@ -66,6 +73,35 @@ struct ServerOptions {
   std::vector<std::string> cipher_suites{};     // IANA names; empty: defaults
   Timeout handshake_timeout = std::chrono::seconds(10);
   std::optional<std::filesystem::path> key_log_file{};  // NSS key log (also $SSLKEYLOGFILE)
+};
+
+class ServerTLS;
+
+// A listening TCP socket whose accept() returns server-role TLSSockets with the handshake
+// done. Handshakes run concurrently inside accept(): a client that stalls holds up nobody,
+// and is dropped after the server's handshake_timeout.
+class TLSListener {
+ public:
+  // address: "127.0.0.1", "::1", "0.0.0.0", ...; port 0 picks a free one (see port()).
+  TLSListener(std::string_view address, std::uint16_t port, std::shared_ptr<const ServerTLS> server);
+  TLSListener(TLSListener&&) noexcept;
+  TLSListener& operator=(TLSListener&&) noexcept;
+  ~TLSListener();
+
+  // The next client whose handshake succeeded; tlsock::TimeoutError past timeout. Clients
+  // whose handshake fails are dropped (see on_handshake_error).
+  [[nodiscard]] TLSSocket accept(Timeout timeout = std::nullopt);
+  // Called with each failed handshake's error (default: none).
+  void on_handshake_error(std::function<void(const std::exception& error)> handler);
+  [[nodiscard]] std::uint16_t port() const noexcept;
+  [[nodiscard]] NativeSocket socket() const noexcept;
+  // Stops listening and drops handshakes in progress.
+  void close() noexcept;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace tlsock

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,6 +23,7 @@ class TrustRoot {
   TrustRoot(Certificate certificate);             // NOLINT(google-explicit-constructor): as oscrypto
   TrustRoot(const std::filesystem::path& path);   // NOLINT(google-explicit-constructor): PEM bundle or DER
   TrustRoot(const char* path) : TrustRoot(std::filesystem::path(path)) {}  // NOLINT
+  TrustRoot(const std::string& path) : TrustRoot(std::filesystem::path(path)) {}  // NOLINT
   [[nodiscard]] static TrustRoot der(std::string_view der_bytes);
 
   // The certificates this root stands for (a PEM bundle may hold several).
@@ -50,6 +53,13 @@ class TLSSession {
     bool session_cache = true;
     // Most bytes read_until/read_line may buffer while looking for their marker.
     std::size_t max_buffered_bytes = 4 * 1024 * 1024;
+    // A certificate and key to present when a server asks for one.
+    std::optional<CertificateChain> client_certificate{};
+    // Runs after the library's own checks, once per handshake, with the server's chain (leaf
+    // first); throwing fails the handshake with that exception.
+    std::function<void(const std::vector<Certificate>& chain)> verify_callback{};
+    // Append TLS secrets in the NSS key log format (for Wireshark); $SSLKEYLOGFILE also works.
+    std::optional<std::filesystem::path> key_log_file{};
   };
 
   TLSSession();

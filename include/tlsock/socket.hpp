@@ -24,6 +24,8 @@
 
 namespace tlsock {
 
+class ServerTLS;
+
 enum class SessionReuse { new_session, reused };
 [[nodiscard]] std::string_view to_string(SessionReuse reuse);  // "new" / "reused"
 
@@ -39,11 +41,20 @@ class TLSSocket {
                                       std::shared_ptr<TLSSession> session = nullptr,
                                       Timeout timeout = std::chrono::seconds(10));
 
+  // The server side of a connection accepted elsewhere (takes ownership). With
+  // do_handshake = false the handshake waits for do_handshake() or the first read/write.
+  // The handshake is bounded by the server's handshake_timeout; later calls by timeout.
+  [[nodiscard]] static TLSSocket wrap_server(NativeSocket socket, std::shared_ptr<const ServerTLS> server,
+                                             bool do_handshake = true, Timeout timeout = std::chrono::seconds(10));
+
   TLSSocket(TLSSocket&&) noexcept;
   TLSSocket& operator=(TLSSocket&&) noexcept;
   TLSSocket(const TLSSocket&) = delete;
   TLSSocket& operator=(const TLSSocket&) = delete;
   ~TLSSocket();
+
+  // Completes the handshake now (a no-op once done). Reads and writes do it implicitly.
+  void do_handshake();
 
   // Up to max_length bytes; blocks until at least one is available.
   [[nodiscard]] std::string read(std::size_t max_length);
@@ -70,7 +81,8 @@ class TLSSocket {
 
   [[nodiscard]] const std::string& hostname() const noexcept;
   [[nodiscard]] std::uint16_t port() const noexcept;
-  // The peer's leaf certificate and the intermediates it sent, as sent.
+  // The peer's leaf certificate and the intermediates it sent, as sent. On a server: the
+  // client's, and certificate() throws TLSError when the client sent none.
   [[nodiscard]] const Certificate& certificate() const;
   [[nodiscard]] const std::vector<Certificate>& intermediates() const;
   [[nodiscard]] std::string_view protocol() const noexcept;      // "TLSv1.2"
@@ -80,14 +92,17 @@ class TLSSocket {
   [[nodiscard]] std::optional<SessionReuse> session_ticket() const noexcept;
   // The ALPN protocol the server chose; empty when none.
   [[nodiscard]] std::string_view alpn_protocol() const noexcept;
-  [[nodiscard]] const std::shared_ptr<TLSSession>& session() const noexcept;
+  [[nodiscard]] const std::shared_ptr<TLSSession>& session() const noexcept;  // null on a server
+  [[nodiscard]] bool is_server() const noexcept;
+  // Server: the name the client asked for with SNI ("" if none).
+  [[nodiscard]] std::string_view server_name() const noexcept;
   // The descriptor; -1 (INVALID_SOCKET) once closed.
   [[nodiscard]] NativeSocket socket() const noexcept;
 
   struct Impl;
+  explicit TLSSocket(std::unique_ptr<Impl> impl) noexcept;
 
  private:
-  explicit TLSSocket(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;
 };
 

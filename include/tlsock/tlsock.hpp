@@ -3,8 +3,10 @@
 
 #include "tlsock/alert.hpp"
 #include "tlsock/certificate.hpp"
+#include "tlsock/connection.hpp"
 #include "tlsock/errors.hpp"
 #include "tlsock/protocol.hpp"
+#include "tlsock/server.hpp"
 #include "tlsock/session.hpp"
 #include "tlsock/socket.hpp"
 #include "tlsock/types.hpp"

@@ -1,7 +1,8 @@
-// The sans-IO client engine (see engine.hpp).
+// The sans-IO engine (see engine.hpp).
 #include "engine/engine.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "engine/hostname.hpp"
 #include "engine/messages.hpp"
@@ -16,58 +17,38 @@ constexpr std::size_t receive_chunk = 17 * 1024;
 // The largest plaintext fragment of one record.
 constexpr std::size_t max_fragment = 16 * 1024;
 
-constexpr std::uint8_t alert_protocol_version = 70;
-constexpr std::uint8_t alert_certificate_required = 116;
-
-const char* alert_name(std::uint8_t alert) {
-  switch (alert) {
-    case 0: return "close_notify";
-    case 10: return "unexpected_message";
-    case 20: return "bad_record_mac";
-    case 22: return "record_overflow";
-    case 40: return "handshake_failure";
-    case 42: return "bad_certificate";
-    case 43: return "unsupported_certificate";
-    case 44: return "certificate_revoked";
-    case 45: return "certificate_expired";
-    case 46: return "certificate_unknown";
-    case 47: return "illegal_parameter";
-    case 48: return "unknown_ca";
-    case 50: return "decode_error";
-    case 51: return "decrypt_error";
-    case 70: return "protocol_version";
-    case 71: return "insufficient_security";
-    case 80: return "internal_error";
-    case 90: return "user_canceled";
-    case 109: return "missing_extension";
-    case 112: return "unrecognized_name";
-    case 116: return "certificate_required";
-    case 120: return "no_application_protocol";
-    default: return "unknown";
-  }
-}
-
 std::string describe(const mbed::TlsError& error) {
-  if (error.failure == mbed::Failure::alert)
-    return "received fatal alert " + std::string(alert_name(error.alert)) + " (" + std::to_string(error.alert) + ")";
+  if (error.failure == mbed::Failure::alert) {
+    auto alert = static_cast<Alert>(error.alert);
+    return "received fatal alert " + std::string(to_string(alert)) + " (" + std::to_string(error.alert) + ")";
+  }
   return error.text();
 }
 
 }  // namespace
 
-ClientEngine::ClientEngine(std::shared_ptr<TLSSession> session, std::string hostname, std::uint16_t port)
-    : session_(std::move(session)),
+std::shared_ptr<const mbed::Config> Engine::config_of(const std::shared_ptr<TLSSession>& session) {
+  return session->impl().config;
+}
+
+Engine::Engine(std::shared_ptr<TLSSession> session, std::string hostname, std::uint16_t port)
+    : role_(Role::client),
+      session_(std::move(session)),
       hostname_(std::move(hostname)),
       cache_key_(hostname_ + ":" + std::to_string(port)),
-      tls_(session_->impl().config, is_ip_address(hostname_) ? std::string() : hostname_,
-           [this](const Certificate& leaf) { return certificate_matches(leaf, hostname_); }) {
+      tls_(config_of(session_), is_ip_address(hostname_) ? std::string() : hostname_,
+           [this](const Certificate& leaf) { return certificate_matches(leaf, hostname_); }),
+      verify_callback_(session_->options().verify_callback) {
   if (session_->options().session_cache) {
     offered_ = session_->impl().cache.find(cache_key_);
     if (offered_ && !tls_.load_session(offered_->blob)) offered_.reset();
   }
 }
 
-std::span<char> ClientEngine::receive_space() {
+Engine::Engine(std::shared_ptr<const ServerContext> server)
+    : role_(Role::server), server_(std::move(server)), tls_(server_->config, std::string(), {}) {}
+
+std::span<char> Engine::receive_space() {
   std::size_t buffered = tls_.input_buffered();
   if (buffered >= max_input_buffered) return {};
   std::span<char> space = tls_.input_space(receive_chunk);
@@ -76,69 +57,147 @@ std::span<char> ClientEngine::receive_space() {
   return space;
 }
 
-void ClientEngine::received(std::size_t size) {
-  if (!complete_ && size > 0) transcript_.server_bytes(std::string_view(receive_at_, size), mbed::suite_uses_dhe);
+void Engine::received(std::size_t size) {
+  if (!complete_ && size > 0) {
+    std::string_view bytes(receive_at_, size);
+    if (role_ == Role::client)
+      transcript_.server_bytes(bytes, mbed::suite_uses_dhe);
+    else
+      transcript_.client_bytes(bytes);
+  }
   tls_.commit_input(size);
 }
 
-void ClientEngine::receive_eof() {
+void Engine::receive(std::string_view bytes) {
+  // Unlike receive_space(), this takes everything: the caller already holds the bytes.
+  while (!bytes.empty()) {
+    std::span<char> space = tls_.input_space(bytes.size());
+    receive_at_ = space.data();
+    std::size_t n = std::min(space.size(), bytes.size());
+    std::memcpy(space.data(), bytes.data(), n);
+    received(n);
+    bytes.remove_prefix(n);
+  }
+}
+
+void Engine::receive_eof() {
   eof_ = true;
   tls_.input_eof();
 }
 
-void ClientEngine::sent(std::size_t size) noexcept {
+void Engine::finish_eof() {
+  receive_eof();
+  rethrow_if_failed();
+  if (peer_closed_) return;
+  if (!complete_) (void)handshake();  // reports what the peer did before leaving
+  fail(std::make_exception_ptr(TLSDisconnectError(std::string(messages::remote_closed))));
+}
+
+void Engine::sent(std::size_t size) noexcept {
   outgoing_sniffed_ -= std::min(size, outgoing_sniffed_);
   tls_.consume_output(size);
 }
 
-void ClientEngine::sniff_outgoing() {
+void Engine::sniff_outgoing() {
   std::string_view out = tls_.output();
-  if (out.size() > outgoing_sniffed_) transcript_.client_bytes(out.substr(outgoing_sniffed_));
+  if (out.size() > outgoing_sniffed_) {
+    std::string_view fresh = out.substr(outgoing_sniffed_);
+    if (role_ == Role::client)
+      transcript_.client_bytes(fresh);
+    else
+      transcript_.server_bytes(fresh, mbed::suite_uses_dhe);
+  }
   outgoing_sniffed_ = out.size();
 }
 
-void ClientEngine::rethrow_if_failed() const {
+void Engine::rethrow_if_failed() const {
   if (error_) std::rethrow_exception(error_);
 }
 
-void ClientEngine::fail(std::exception_ptr error) {
+void Engine::fail(std::exception_ptr error) {
   error_ = std::move(error);
   std::rethrow_exception(error_);
 }
 
-bool ClientEngine::handshake() {
+bool Engine::handshake() {
   rethrow_if_failed();
   if (complete_) return true;
   mbed::Status status = tls_.handshake();
   sniff_outgoing();
   if (status == mbed::Status::want_read) return false;
   if (status != mbed::Status::ok) handshake_failed(status);
-  complete_ = true;
-  capture_info();
+  finish_handshake();
   return true;
 }
 
-void ClientEngine::handshake_failed(mbed::Status status) {
+void Engine::finish_handshake() {
+  // A server that accepted a client certificate only optionally still refuses a bad one.
+  if (role_ == Role::server && !tls_.verdicts().empty()) {
+    tls_.send_alert(2, static_cast<std::uint8_t>(Alert::bad_certificate));
+    sniff_outgoing();
+    fail(verification_error());
+  }
+  capture_info();
+  complete_ = true;
+  if (verify_callback_) {
+    std::vector<Certificate> chain;
+    if (info_.certificate) chain.push_back(*info_.certificate);
+    chain.insert(chain.end(), info_.intermediates.begin(), info_.intermediates.end());
+    try {
+      verify_callback_(chain);
+    } catch (...) {
+      tls_.send_alert(2, static_cast<std::uint8_t>(Alert::bad_certificate));
+      fail(std::current_exception());
+    }
+  }
+}
+
+std::exception_ptr Engine::make_error(const std::string& message) const {
+  const mbed::TlsError& error = tls_.error();
+  if (error.failure == mbed::Failure::alert)
+    return std::make_exception_ptr(TLSAlertError(message, static_cast<Alert>(error.alert), AlertLevel::fatal));
+  if (error.failure == mbed::Failure::bad_record) return std::make_exception_ptr(BadTLSDataError(message));
+  return std::make_exception_ptr(TLSError(message));
+}
+
+void Engine::handshake_failed(mbed::Status status) {
   const HandshakeFacts& facts = transcript_.facts();
   const mbed::TlsError& error = tls_.error();
   bool failed = status == mbed::Status::failed;
-  std::string other = messages::detect_other_protocol(transcript_.server_first_bytes());
-  if (!transcript_.server_looks_like_tls() || !other.empty())
-    fail(std::make_exception_ptr(messages::protocol_error(other)));
+  bool alert = failed && error.failure == mbed::Failure::alert;
   if (failed && error.failure == mbed::Failure::verification) fail(verification_error());
-  if (facts.certificate_request || (failed && error.failure == mbed::Failure::alert &&
-                                    error.alert == alert_certificate_required))
-    fail(std::make_exception_ptr(messages::client_auth_required()));
-  if (facts.dh_prime_bits && *facts.dh_prime_bits < session_->options().minimum_dh_bits)
-    fail(std::make_exception_ptr(messages::weak_dh_parameters()));
+  if (role_ == Role::client) {
+    std::string other = messages::detect_other_protocol(transcript_.server_first_bytes());
+    if (!transcript_.server_looks_like_tls() || !other.empty())
+      fail(std::make_exception_ptr(BadTLSDataError(messages::protocol_error(other))));
+    if (facts.dh_prime_bits && *facts.dh_prime_bits < session_->options().minimum_dh_bits)
+      fail(make_error(std::string(messages::weak_dh_parameters)));
+    // Only the server's refusal after its request means it wanted a certificate; a failure
+    // we detected ourselves has another cause even if the server also asked.
+    bool refused = (alert && (error.alert == static_cast<std::uint8_t>(Alert::handshake_failure) ||
+                              error.alert == static_cast<std::uint8_t>(Alert::bad_certificate))) ||
+                   !failed;
+    bool has_certificate = session_->options().client_certificate.has_value();
+    if ((facts.certificate_request && !has_certificate && refused) ||
+        (alert && error.alert == static_cast<std::uint8_t>(Alert::certificate_required)))
+      fail(make_error(std::string(messages::client_auth_required)));
+  } else {
+    if (!transcript_.client_looks_like_tls())
+      fail(std::make_exception_ptr(BadTLSDataError(messages::client_protocol_error(transcript_.client_first_bytes()))));
+    if (failed && error.failure == mbed::Failure::no_client_certificate)
+      fail(make_error(std::string(messages::client_auth_required)));
+  }
   if (failed && (error.failure == mbed::Failure::protocol_version ||
-                 (error.failure == mbed::Failure::alert && error.alert == alert_protocol_version)))
-    fail(std::make_exception_ptr(messages::protocol_version()));
+                 (alert && error.alert == static_cast<std::uint8_t>(Alert::protocol_version))))
+    fail(make_error(std::string(messages::protocol_version)));
   if (!failed) fail(std::make_exception_ptr(TLSDisconnectError(std::string(messages::remote_closed))));
-  fail(std::make_exception_ptr(messages::handshake_failed()));
+  if (alert) fail(make_error(std::string(messages::handshake_failed) + " - " + describe(error)));
+  fail(make_error(std::string(messages::handshake_failed)));
 }
 
-std::exception_ptr ClientEngine::verification_error() const {
+std::exception_ptr Engine::verification_error() const {
+  using messages::Peer;
+  Peer peer = role_ == Role::client ? Peer::server : Peer::client;
   const auto& verdicts = tls_.verdicts();  // reported root first, leaf last
   auto find = [&](unsigned problems) -> const mbed::CertificateVerdict* {
     const mbed::CertificateVerdict* found = nullptr;
@@ -147,26 +206,29 @@ std::exception_ptr ClientEngine::verification_error() const {
     return found;
   };
   if (const auto* v = find(mbed::expired | mbed::not_yet_valid))
-    return std::make_exception_ptr(messages::expired_or_not_yet_valid(v->certificate));
+    return std::make_exception_ptr(messages::expired_or_not_yet_valid(v->certificate, peer));
   if (const auto* v = find(mbed::not_trusted)) {
     if (v->depth == 0 && v->certificate.self_signed())
-      return std::make_exception_ptr(messages::self_signed(v->certificate));
-    return std::make_exception_ptr(messages::no_issuer(v->certificate));
+      return std::make_exception_ptr(messages::self_signed(v->certificate, peer));
+    // As oscrypto: the error carries the leaf, whichever certificate lacked an issuer.
+    return std::make_exception_ptr(messages::no_issuer(tls_.leaf().value_or(v->certificate), peer));
   }
   if (const auto* v = find(mbed::weak_signature))
-    return std::make_exception_ptr(messages::weak_signature(v->certificate));
+    return std::make_exception_ptr(messages::weak_signature(v->certificate, peer));
   if (const auto* v = find(mbed::hostname_mismatch))
     return std::make_exception_ptr(messages::hostname_mismatch(v->certificate, hostname_));
-  if (!verdicts.empty()) return std::make_exception_ptr(messages::verification_failed(verdicts.back().certificate));
-  return std::make_exception_ptr(messages::verification_failed(std::nullopt));
+  if (!verdicts.empty())
+    return std::make_exception_ptr(messages::verification_failed(verdicts.back().certificate, peer));
+  return std::make_exception_ptr(messages::verification_failed(std::nullopt, peer));
 }
 
-void ClientEngine::capture_info() {
+void Engine::capture_info() {
   const HandshakeFacts& facts = transcript_.facts();
   info_.protocol = tls_.protocol();
   info_.cipher_suite = tls_.cipher_suite();
   info_.compression = facts.compression != 0;
   info_.alpn = tls_.alpn();
+  info_.server_name = tls_.server_name();
   bool resumed = transcript_.resumed();
   std::vector<Certificate> chain = resumed && offered_ ? offered_->chain : tls_.peer_chain();
   if (!chain.empty()) {
@@ -183,14 +245,14 @@ void ClientEngine::capture_info() {
       info_.session_id = SessionReuse::new_session;
     if (facts.new_session_ticket || facts.server_ticket_extension) info_.session_ticket = SessionReuse::new_session;
   }
-  if (session_->options().session_cache) {
+  if (role_ == Role::client && session_->options().session_cache) {
     std::string blob = tls_.save_session();
     if (!blob.empty()) session_->impl().cache.store(cache_key_, CachedSession{std::move(blob), std::move(chain)});
   }
   offered_.reset();
 }
 
-std::size_t ClientEngine::read(char* data, std::size_t size) {
+std::size_t Engine::read(char* data, std::size_t size) {
   rethrow_if_failed();
   if (!complete_ && !handshake()) return 0;
   std::size_t got = 0;
@@ -204,10 +266,10 @@ std::size_t ClientEngine::read(char* data, std::size_t size) {
       fail(std::make_exception_ptr(TLSDisconnectError(std::string(messages::remote_closed))));
     case mbed::Status::failed: break;
   }
-  fail(std::make_exception_ptr(TLSConnectionError("TLS connection failed - " + describe(tls_.error()))));
+  fail(make_error(messages::connection_failed(describe(tls_.error()))));
 }
 
-std::size_t ClientEngine::write(std::string_view data) {
+std::size_t Engine::write(std::string_view data) {
   rethrow_if_failed();
   if (!complete_ && !handshake()) return 0;
   std::size_t written = 0;
@@ -219,17 +281,29 @@ std::size_t ClientEngine::write(std::string_view data) {
       fail(std::make_exception_ptr(TLSDisconnectError(std::string(messages::remote_closed))));
     case mbed::Status::failed: break;
   }
-  fail(std::make_exception_ptr(TLSConnectionError("TLS connection failed - " + describe(tls_.error()))));
+  fail(make_error(messages::connection_failed(describe(tls_.error()))));
 }
 
-void ClientEngine::close_notify() {
+void Engine::close_notify() {
   // After a fatal error the alert already said goodbye; after the peer's close_notify ours
   // is still due.
-  if (error_ && !peer_closed_) return;
-  if (!complete_) return;
+  if ((error_ && !peer_closed_) || !complete_ || close_notify_sent_) return;
+  close_notify_sent_ = true;
   (void)tls_.close_notify();
 }
 
-bool ClientEngine::readable_without_wire() const noexcept { return tls_.readable_without_wire(); }
+void Engine::send_alert(Alert alert, AlertLevel level) {
+  if (alert == Alert::close_notify) {
+    close_notify();
+    return;
+  }
+  if (error_ && !peer_closed_) return;
+  tls_.send_alert(static_cast<std::uint8_t>(level), static_cast<std::uint8_t>(alert));
+  if (level == AlertLevel::fatal && !error_)
+    error_ = std::make_exception_ptr(
+        TLSError("TLS connection closed - this side sent the fatal alert " + std::string(to_string(alert))));
+}
+
+bool Engine::readable_without_wire() const noexcept { return tls_.readable_without_wire(); }
 
 }  // namespace tlsock::engine

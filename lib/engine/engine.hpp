@@ -1,6 +1,7 @@
-// The sans-IO TLS engine: the library's one TLS state machine. Wire bytes go in
-// (receive_space/received), wire bytes come out (outgoing/sent), plaintext is read and
-// written in between. It never touches a socket; TLSSocket drives it.
+// The sans-IO TLS engine: the library's one TLS state machine, for both roles. Wire bytes go
+// in (receive_space/received), wire bytes come out (outgoing/sent), plaintext is read and
+// written in between. It never touches a socket: TLSSocket, TLSListener and the public
+// Connection drive it.
 //
 // Errors are sticky: after the first fatal error every call rethrows it, while outgoing()
 // still yields the alert that the error queued, so the driver can flush it.
@@ -11,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -21,12 +23,24 @@
 #include "engine/session_cache.hpp"
 #include "engine/transcript.hpp"
 #include "mbedtls/backend.hpp"
+#include "tlsock/alert.hpp"
 #include "tlsock/certificate.hpp"
 #include "tlsock/protocol.hpp"
+#include "tlsock/server.hpp"
 #include "tlsock/session.hpp"
 #include "tlsock/socket.hpp"
 
+namespace tlsock {
+// ServerTLS's shared state: the options and the backend config built from them once.
+struct ServerContext {
+  ServerOptions options;
+  std::shared_ptr<const mbed::Config> config;
+};
+}  // namespace tlsock
+
 namespace tlsock::engine {
+
+enum class Role { client, server };
 
 // What the handshake established, captured once when it completes.
 struct ConnectionInfo {
@@ -35,22 +49,40 @@ struct ConnectionInfo {
   bool compression = false;
   std::optional<SessionReuse> session_id;
   std::optional<SessionReuse> session_ticket;
-  std::optional<Certificate> certificate;   // the leaf
-  std::vector<Certificate> intermediates;   // as the server sent them
+  std::optional<Certificate> certificate;  // the peer's leaf (a client's only if it sent one)
+  std::vector<Certificate> intermediates;  // as the peer sent them
   std::string alpn;
+  std::string server_name;  // server: the SNI name the client sent
 };
 
-class ClientEngine {
+// Runs after the library's own checks, once per handshake; throwing fails the handshake.
+using EngineVerifyCallback = std::function<void(const std::vector<Certificate>& chain)>;
+
+class Engine {
  public:
-  // hostname: verified against the certificate; sent as SNI unless an IP literal.
+  // A client. hostname: verified against the certificate; sent as SNI unless an IP literal.
   // port: with hostname, the key of the session's resumption cache.
-  ClientEngine(std::shared_ptr<TLSSession> session, std::string hostname, std::uint16_t port);
+  Engine(std::shared_ptr<TLSSession> session, std::string hostname, std::uint16_t port);
+  // A server.
+  explicit Engine(std::shared_ptr<const ServerContext> server);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  [[nodiscard]] Role role() const noexcept { return role_; }
+  void set_verify_callback(EngineVerifyCallback callback) { verify_callback_ = std::move(callback); }
 
   // Wire input. The driver writes into receive_space(), then reports how much it wrote.
+  // An empty span means the engine holds enough input to make progress first.
   [[nodiscard]] std::span<char> receive_space();
   void received(std::size_t size);
+  // Copies bytes in (for drivers that have them in hand).
+  void receive(std::string_view bytes);
   // The transport reached EOF.
   void receive_eof();
+  // The transport reached EOF and the driver wants the verdict now: fails (sticky) with
+  // TLSDisconnectError unless the peer's close_notify came first.
+  void finish_eof();
+  [[nodiscard]] bool eof_received() const noexcept { return eof_; }
 
   // Wire output.
   [[nodiscard]] std::string_view outgoing() const noexcept { return tls_.output(); }
@@ -65,34 +97,46 @@ class ClientEngine {
   [[nodiscard]] std::size_t read(char* data, std::size_t size);
   // Encrypts a prefix of data (at most one record's worth) into outgoing(); returns its size.
   [[nodiscard]] std::size_t write(std::string_view data);
-  // Queues close_notify.
+  // Queues close_notify (once).
   void close_notify();
+  // Queues an alert; a fatal one fails the engine (InvalidatedError-worthy from then on).
+  void send_alert(Alert alert, AlertLevel level);
 
   // True when read() can make progress without more wire input.
   [[nodiscard]] bool readable_without_wire() const noexcept;
   [[nodiscard]] bool peer_closed() const noexcept { return peer_closed_; }
+  [[nodiscard]] bool close_notify_sent() const noexcept { return close_notify_sent_; }
+  [[nodiscard]] bool failed() const noexcept { return static_cast<bool>(error_); }
+  [[nodiscard]] const std::exception_ptr& error() const noexcept { return error_; }
   [[nodiscard]] const ConnectionInfo& info() const noexcept { return info_; }
 
  private:
   [[noreturn]] void fail(std::exception_ptr error);
   void rethrow_if_failed() const;
   [[noreturn]] void handshake_failed(mbed::Status status);
+  [[nodiscard]] std::exception_ptr make_error(const std::string& message) const;
   [[nodiscard]] std::exception_ptr verification_error() const;
   void capture_info();
+  void finish_handshake();
   void sniff_outgoing();
+  [[nodiscard]] static std::shared_ptr<const mbed::Config> config_of(const std::shared_ptr<TLSSession>& session);
 
-  std::shared_ptr<TLSSession> session_;
+  Role role_;
+  std::shared_ptr<TLSSession> session_;         // client
+  std::shared_ptr<const ServerContext> server_;  // server
   std::string hostname_;
   std::string cache_key_;
   std::optional<CachedSession> offered_;
   mbed::Tls tls_;
   Transcript transcript_;
+  EngineVerifyCallback verify_callback_;
   std::size_t outgoing_sniffed_ = 0;
   char* receive_at_ = nullptr;
   ConnectionInfo info_;
   std::exception_ptr error_;
   bool complete_ = false;
   bool peer_closed_ = false;
+  bool close_notify_sent_ = false;
   bool eof_ = false;
 };
 

@@ -54,6 +54,8 @@ bool domain_matches(std::string_view pattern_in, std::string_view host_in) {
   if (host.back() == '.') host.pop_back();
   if (!pattern.empty() && pattern.back() == '.') pattern.pop_back();
   if (host.empty() || pattern.empty()) return false;
+  // A host name never contains a wildcard: "*.example.com" is not a name a certificate covers.
+  if (host.find('*') != std::string::npos) return false;
   if (pattern.find('*') == std::string::npos) return pattern == host;
   // A wildcard must be the whole left-most label, followed by at least two more labels
   // ("*.example.com", never "*.com", "f*.example.com" or "www.*.example.com").

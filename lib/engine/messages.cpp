@@ -10,7 +10,9 @@
 namespace tlsock::messages {
 namespace {
 
-constexpr std::string_view verification_prefix = "Server certificate verification failed";
+std::string prefix(Peer peer) {
+  return peer == Peer::server ? "Server certificate verification failed" : "Client certificate verification failed";
+}
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -21,7 +23,7 @@ std::string join(const std::vector<std::string>& items) {
 }  // namespace
 
 TLSVerificationError hostname_mismatch(const Certificate& certificate, std::string_view host) {
-  std::string message(verification_prefix);
+  std::string message = prefix(Peer::server);
   message += engine::is_ip_address(host) ? " - IP address " : " - domain name ";
   message += std::string(host) + " does not match";
   std::string domains = join(certificate.valid_domains());
@@ -32,41 +34,41 @@ TLSVerificationError hostname_mismatch(const Certificate& certificate, std::stri
   return {message, certificate};
 }
 
-TLSVerificationError expired_or_not_yet_valid(const Certificate& certificate) {
+TLSVerificationError expired_or_not_yet_valid(const Certificate& certificate, Peer peer) {
   auto now = std::chrono::system_clock::now();
   if (certificate.not_before() > now)
-    return {std::string(verification_prefix) + " - certificate not valid until " + format_utc(certificate.not_before()),
-            certificate};
-  return {std::string(verification_prefix) + " - certificate expired " + format_utc(certificate.not_after()),
-          certificate};
+    return {prefix(peer) + " - certificate not valid until " + format_utc(certificate.not_before()), certificate};
+  return {prefix(peer) + " - certificate expired " + format_utc(certificate.not_after()), certificate};
 }
 
-TLSVerificationError self_signed(const Certificate& certificate) {
-  return {std::string(verification_prefix) + " - certificate is self-signed", certificate};
+TLSVerificationError self_signed(const Certificate& certificate, Peer peer) {
+  return {prefix(peer) + " - certificate is self-signed", certificate};
 }
 
-TLSVerificationError no_issuer(const Certificate& certificate) {
-  return {std::string(verification_prefix) + " - certificate issuer not found in trusted root certificate store",
-          certificate};
+TLSVerificationError no_issuer(const Certificate& certificate, Peer peer) {
+  return {prefix(peer) + " - certificate issuer not found in trusted root certificate store", certificate};
 }
 
-TLSVerificationError weak_signature(const Certificate& certificate) {
-  return {std::string(verification_prefix) + " - weak certificate signature algorithm", certificate};
+TLSVerificationError weak_signature(const Certificate& certificate, Peer peer) {
+  return {prefix(peer) + " - weak certificate signature algorithm", certificate};
 }
 
-TLSVerificationError verification_failed(std::optional<Certificate> certificate) {
-  return {std::string(verification_prefix), std::move(certificate)};
+TLSVerificationError verification_failed(std::optional<Certificate> certificate, Peer peer) {
+  return {prefix(peer), std::move(certificate)};
 }
 
-TLSError client_auth_required() { return TLSError("TLS handshake failed - client authentication required"); }
-TLSError weak_dh_parameters() { return TLSError("TLS handshake failed - weak DH parameters"); }
-TLSError protocol_version() { return TLSError("TLS handshake failed - protocol version error"); }
-TLSError handshake_failed() { return TLSError("TLS handshake failed"); }
-
-TLSError protocol_error(std::string_view other_protocol) {
-  if (other_protocol.empty()) return TLSError("TLS protocol error - server responded using a different protocol");
-  return TLSError("TLS protocol error - server responded using " + std::string(other_protocol));
+std::string protocol_error(std::string_view other_protocol) {
+  if (other_protocol.empty()) return "TLS protocol error - server responded using a different protocol";
+  return "TLS protocol error - server responded using " + std::string(other_protocol);
 }
+
+std::string client_protocol_error(std::string_view client_bytes) {
+  for (std::string_view method : {"GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "OPTIONS ", "CONNECT ", "PATCH "})
+    if (client_bytes.substr(0, method.size()) == method) return "TLS protocol error - client sent an HTTP request";
+  return "TLS protocol error - client sent data that is not TLS";
+}
+
+std::string connection_failed(std::string_view detail) { return "TLS connection failed - " + std::string(detail); }
 
 std::string detect_other_protocol(std::string_view bytes) {
   auto starts = [&](std::string_view prefix) { return bytes.substr(0, prefix.size()) == prefix; };

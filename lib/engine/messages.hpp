@@ -16,20 +16,28 @@ namespace tlsock::messages {
 inline constexpr std::string_view remote_closed = "The remote end closed the connection";
 inline constexpr std::string_view already_closed = "The connection was already closed";
 
+// Whose certificate failed: "Server certificate verification failed - ..." on a client,
+// "Client certificate verification failed - ..." on a server.
+enum class Peer { server, client };
+
 [[nodiscard]] TLSVerificationError hostname_mismatch(const Certificate& certificate, std::string_view host);
 // "certificate expired <date>" or "certificate not valid until <date>", judged against now.
-[[nodiscard]] TLSVerificationError expired_or_not_yet_valid(const Certificate& certificate);
-[[nodiscard]] TLSVerificationError self_signed(const Certificate& certificate);
-[[nodiscard]] TLSVerificationError no_issuer(const Certificate& certificate);
-[[nodiscard]] TLSVerificationError weak_signature(const Certificate& certificate);
-[[nodiscard]] TLSVerificationError verification_failed(std::optional<Certificate> certificate);
+[[nodiscard]] TLSVerificationError expired_or_not_yet_valid(const Certificate& certificate, Peer peer = Peer::server);
+[[nodiscard]] TLSVerificationError self_signed(const Certificate& certificate, Peer peer = Peer::server);
+[[nodiscard]] TLSVerificationError no_issuer(const Certificate& certificate, Peer peer = Peer::server);
+[[nodiscard]] TLSVerificationError weak_signature(const Certificate& certificate, Peer peer = Peer::server);
+[[nodiscard]] TLSVerificationError verification_failed(std::optional<Certificate> certificate, Peer peer = Peer::server);
 
-[[nodiscard]] TLSError client_auth_required();
-[[nodiscard]] TLSError weak_dh_parameters();
-[[nodiscard]] TLSError protocol_version();
-[[nodiscard]] TLSError handshake_failed();
+inline constexpr std::string_view client_auth_required = "TLS handshake failed - client authentication required";
+inline constexpr std::string_view weak_dh_parameters = "TLS handshake failed - weak DH parameters";
+inline constexpr std::string_view protocol_version = "TLS handshake failed - protocol version error";
+inline constexpr std::string_view handshake_failed = "TLS handshake failed";
 // other_protocol: "HTTP", "FTP", ... or empty for "a different protocol".
-[[nodiscard]] TLSError protocol_error(std::string_view other_protocol);
+[[nodiscard]] std::string protocol_error(std::string_view other_protocol);
+// A client that does not speak TLS to our server.
+[[nodiscard]] std::string client_protocol_error(std::string_view client_bytes);
+// After the handshake: "TLS connection failed - <detail>".
+[[nodiscard]] std::string connection_failed(std::string_view detail);
 
 // Which plain-text protocol a server answered with, judged by its first bytes ("" if none).
 [[nodiscard]] std::string detect_other_protocol(std::string_view server_bytes);

@@ -17,12 +17,15 @@ mbed::ClientPolicy policy_of(const TLSSession::Options& options) {
   policy.minimum_dh_bits = options.minimum_dh_bits;
   policy.cipher_suites = options.cipher_suites;
   policy.session_tickets = options.session_cache;
+  policy.client_certificate = options.client_certificate;
+  if (options.key_log_file) policy.key_log_file = options.key_log_file->string();
   return policy;
 }
 
 bool is_default(const TLSSession::Options& o) {
   return o.protocols == default_protocols() && !o.manual_validation && o.extra_trust_roots.empty() &&
-         o.alpn_protocols.empty() && o.minimum_dh_bits == 1024 && o.cipher_suites.empty() && o.session_cache;
+         o.alpn_protocols.empty() && o.minimum_dh_bits == 1024 && o.cipher_suites.empty() && o.session_cache &&
+         !o.client_certificate && !o.key_log_file;
 }
 
 // Sessions with oscrypto's defaults (every TLSSocket made without a session has one) share

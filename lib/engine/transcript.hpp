@@ -63,6 +63,8 @@ class Transcript {
   [[nodiscard]] const HandshakeFacts& facts() const noexcept { return facts_; }
   [[nodiscard]] std::string_view server_first_bytes() const noexcept { return server_.first_bytes(); }
   [[nodiscard]] bool server_looks_like_tls() const noexcept { return server_.looks_like_tls(); }
+  [[nodiscard]] std::string_view client_first_bytes() const noexcept { return client_.first_bytes(); }
+  [[nodiscard]] bool client_looks_like_tls() const noexcept { return client_.looks_like_tls(); }
   // A TLS 1.2 abbreviated handshake: the server echoed the session ID we offered.
   [[nodiscard]] bool resumed() const noexcept;
 

@@ -8,7 +8,9 @@
 #include "internal.hpp"
 
 #include <cstddef>
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -19,6 +21,7 @@
 
 #include "tlsock/certificate.hpp"
 #include "tlsock/protocol.hpp"
+#include "tlsock/server.hpp"
 
 namespace tlsock::mbed {
 
@@ -42,6 +45,23 @@ struct ClientPolicy {
   unsigned minimum_dh_bits = 1024;
   std::vector<std::string> cipher_suites;  // IANA names; empty: defaults
   bool session_tickets = true;
+  std::optional<CertificateChain> client_certificate;
+  std::string key_log_file;  // empty: none
+};
+
+// What a server asks of every connection it accepts.
+struct ServerPolicy {
+  ProtocolSet protocols;
+  std::shared_ptr<const ServerCertificates> certificates;
+  ClientAuth client_auth = ClientAuth::none;
+  std::vector<Certificate> client_roots;
+  bool session_cache = true;
+  bool session_tickets = true;
+  std::chrono::seconds ticket_lifetime{43200};
+  std::optional<std::filesystem::path> dh_parameters;
+  std::vector<std::string> alpn;
+  std::vector<std::string> cipher_suites;
+  std::string key_log_file;
 };
 
 class Config {
@@ -49,6 +69,7 @@ class Config {
   // Validates the policy (std::invalid_argument naming the bad option) and builds the config.
   // The OS trust roots are parsed once per process, only when a verifying config needs them.
   [[nodiscard]] static std::shared_ptr<const Config> client(const ClientPolicy& policy);
+  [[nodiscard]] static std::shared_ptr<const Config> server(const ServerPolicy& policy);
   ~Config();
   Config(const Config&) = delete;
   Config& operator=(const Config&) = delete;
@@ -99,6 +120,7 @@ enum class Failure {
   protocol_version,  // the peer chose a version we did not offer
   bad_record,        // the bytes are not TLS records
   bad_key_exchange,  // a ServerKeyExchange we refused (e.g. a DH group below the minimum)
+  no_client_certificate,  // server: the client sent no certificate but one is required
   other,
 };
 
@@ -111,8 +133,9 @@ struct TlsError {
 
 class Tls {
  public:
-  // hostname: sent as SNI (empty: no SNI). check_hostname: our matcher for the leaf, run
-  // during verification so a mismatch aborts the handshake like any other problem.
+  // Client: hostname is sent as SNI (empty: no SNI); check_hostname is our matcher for the
+  // leaf, run during verification so a mismatch aborts the handshake like any other problem.
+  // Server: both empty.
   Tls(std::shared_ptr<const Config> config, const std::string& hostname,
       std::function<bool(const Certificate&)> check_hostname);
   ~Tls();
@@ -142,12 +165,18 @@ class Tls {
 
   [[nodiscard]] const TlsError& error() const noexcept;
   [[nodiscard]] const std::vector<CertificateVerdict>& verdicts() const noexcept;
+  // The peer's leaf as verification saw it (also during a failed handshake).
+  [[nodiscard]] const std::optional<Certificate>& leaf() const noexcept;
 
   // Facts of the finished handshake.
   [[nodiscard]] Protocol protocol() const;
   [[nodiscard]] std::string cipher_suite() const;  // IANA
   [[nodiscard]] std::vector<Certificate> peer_chain() const;
   [[nodiscard]] std::string alpn() const;
+  // Server: the name the client asked for with SNI ("" if none).
+  [[nodiscard]] const std::string& server_name() const noexcept;
+  // Queues an alert (after which a fatal one ends the connection).
+  void send_alert(std::uint8_t level, std::uint8_t description);
 
   struct Impl;
 

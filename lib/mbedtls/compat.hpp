@@ -69,6 +69,9 @@ inline unsigned char received_alert(const mbedtls_ssl_context& ssl) {
   return ssl.TLSOCK_PRIVATE(in_msg)[1];
 }
 
+// The context given to mbedtls_ssl_set_bio: our per-connection state.
+inline void* bio_context(const mbedtls_ssl_context& ssl) { return ssl.TLSOCK_PRIVATE(p_bio); }
+
 inline int parse_key(mbedtls_pk_context* pk, const unsigned char* key, std::size_t size,
                      const unsigned char* password, std::size_t password_size,
                      int (*f_rng)(void*, unsigned char*, std::size_t), void* p_rng) {
@@ -78,6 +81,18 @@ inline int parse_key(mbedtls_pk_context* pk, const unsigned char* key, std::size
   (void)f_rng;
   (void)p_rng;
   return mbedtls_pk_parse_key(pk, key, size, password, password_size);
+#endif
+}
+
+// 0 when prv is the private half of pub's public key (3.x wants an RNG for the check).
+inline int check_pair(const mbedtls_pk_context* pub, const mbedtls_pk_context* prv,
+                      int (*f_rng)(void*, unsigned char*, std::size_t), void* p_rng) {
+#if TLSOCK_MBEDTLS_3
+  return mbedtls_pk_check_pair(pub, prv, f_rng, p_rng);
+#else
+  (void)f_rng;
+  (void)p_rng;
+  return mbedtls_pk_check_pair(pub, prv);
 #endif
 }
 

@@ -1,4 +1,5 @@
 // Config: one mbedtls_ssl_config per client policy, and the process-wide OS trust roots.
+#include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 
@@ -67,6 +68,54 @@ void set_protocols(mbedtls_ssl_config& conf, const ProtocolSet& protocols) {
   compat::set_version_bounds(&conf, low, high);
 }
 
+
+// What client and server configs share: protocols, suites, ALPN, randomness, key log.
+void configure_common(Config::Impl& impl, int endpoint, const ProtocolSet& protocols,
+                      const std::vector<std::string>& cipher_suites, const std::vector<std::string>& alpn,
+                      const std::string& key_log_file) {
+  mbedtls_ssl_config& conf = impl.conf;
+  check(mbedtls_ssl_config_defaults(&conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT),
+        "TLS configuration");
+  mbedtls_ssl_conf_rng(&conf, random, nullptr);
+  set_protocols(conf, protocols);
+
+  impl.suites = suite_ids(cipher_suites);
+  mbedtls_ssl_conf_ciphersuites(&conf, impl.suites.data());
+
+  for (const std::string& protocol : alpn) {
+    if (protocol.empty() || protocol.size() > 255)
+      throw std::invalid_argument("alpn_protocols: each name must be 1 to 255 bytes, not \"" + protocol + "\"");
+    if (protocol.find('\0') != std::string::npos)
+      throw std::invalid_argument("alpn_protocols: names must not contain NUL bytes");
+  }
+  if (!alpn.empty()) {
+    impl.alpn = alpn;
+    for (const std::string& p : impl.alpn) impl.alpn_pointers.push_back(p.c_str());
+    impl.alpn_pointers.push_back(nullptr);
+    check(mbedtls_ssl_conf_alpn_protocols(&conf, impl.alpn_pointers.data()), "alpn_protocols");
+  }
+
+  impl.key_log_file = key_log_file;
+  if (impl.key_log_file.empty())
+    if (const char* env = std::getenv("SSLKEYLOGFILE"); env != nullptr) impl.key_log_file = env;
+  if (!impl.key_log_file.empty()) key_log_config(impl);
+}
+
+// Parses certificates into the config's own root list.
+void parse_roots(Config::Impl& impl, const std::vector<Certificate>& roots, std::string_view option) {
+  for (const Certificate& root : roots)
+    check(mbedtls_x509_crt_parse_der(&impl.extra_roots, reinterpret_cast<const unsigned char*>(root.der().data()),
+                                     root.der().size()),
+          option);
+}
+
+void set_own_chain(Config::Impl& impl, const CertificateChain& chain) {
+  impl.own_chain = chain;
+  check(mbedtls_ssl_conf_own_cert(&impl.conf, const_cast<mbedtls_x509_crt*>(&impl.own_chain->impl().crt),
+                                  const_cast<mbedtls_pk_context*>(&impl.own_chain->key().impl().pk)),
+        "certificate chain");
+}
+
 }  // namespace
 
 Config::Config(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -76,11 +125,8 @@ bool Config::manual_validation() const noexcept { return impl_->manual_validatio
 std::shared_ptr<const Config> Config::client(const ClientPolicy& policy) {
   auto impl = std::make_unique<Impl>();
   mbedtls_ssl_config& conf = impl->conf;
-  check(mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                    MBEDTLS_SSL_PRESET_DEFAULT),
-        "TLS configuration");
-  mbedtls_ssl_conf_rng(&conf, random, nullptr);
-  set_protocols(conf, policy.protocols);
+  configure_common(*impl, MBEDTLS_SSL_IS_CLIENT, policy.protocols, policy.cipher_suites, policy.alpn,
+                   policy.key_log_file);
 
   if (policy.minimum_dh_bits < 512 || policy.minimum_dh_bits > 16384)
     throw std::invalid_argument("minimum_dh_bits: must be between 512 and 16384, not " +
@@ -89,36 +135,18 @@ std::shared_ptr<const Config> Config::client(const ClientPolicy& policy) {
   mbedtls_ssl_conf_dhm_min_bitlen(&conf, policy.minimum_dh_bits);
 #endif
 
-  impl->suites = suite_ids(policy.cipher_suites);
-  mbedtls_ssl_conf_ciphersuites(&conf, impl->suites.data());
-
-  for (const std::string& protocol : policy.alpn) {
-    if (protocol.empty() || protocol.size() > 255)
-      throw std::invalid_argument("alpn_protocols: each name must be 1 to 255 bytes, not \"" + protocol + "\"");
-    if (protocol.find('\0') != std::string::npos)
-      throw std::invalid_argument("alpn_protocols: names must not contain NUL bytes");
-  }
-  if (!policy.alpn.empty()) {
-    impl->alpn = policy.alpn;
-    for (const std::string& p : impl->alpn) impl->alpn_pointers.push_back(p.c_str());
-    impl->alpn_pointers.push_back(nullptr);
-    check(mbedtls_ssl_conf_alpn_protocols(&conf, impl->alpn_pointers.data()), "alpn_protocols");
-  }
-
 #if TLSOCK_HAS_SESSION_TICKETS
   mbedtls_ssl_conf_session_tickets(&conf, policy.session_tickets ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED
                                                                  : MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
 #endif
+  if (policy.client_certificate) set_own_chain(*impl, *policy.client_certificate);
 
   impl->manual_validation = policy.manual_validation;
   if (policy.manual_validation) {
     // Nothing to verify against: do not even load the OS roots.
     mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
   } else {
-    for (const Certificate& root : policy.extra_roots)
-      check(mbedtls_x509_crt_parse_der(&impl->extra_roots, reinterpret_cast<const unsigned char*>(root.der().data()),
-                                       root.der().size()),
-            "extra_trust_roots");
+    parse_roots(*impl, policy.extra_roots, "extra_trust_roots");
     mbedtls_x509_crt* chain = os_roots();
     if (!policy.extra_roots.empty()) {
       mbedtls_x509_crt* tail = &impl->extra_roots;
@@ -131,6 +159,52 @@ std::shared_ptr<const Config> Config::client(const ClientPolicy& policy) {
     }
     mbedtls_ssl_conf_ca_chain(&conf, chain, nullptr);
     mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+  }
+  return std::make_shared<const Config>(std::move(impl));
+}
+
+std::shared_ptr<const Config> Config::server(const ServerPolicy& policy) {
+  if (!policy.certificates) throw std::invalid_argument("certificates: must not be null");
+  auto impl = std::make_unique<Impl>();
+  impl->server = true;
+  mbedtls_ssl_config& conf = impl->conf;
+  configure_common(*impl, MBEDTLS_SSL_IS_SERVER, policy.protocols, policy.cipher_suites, policy.alpn,
+                   policy.key_log_file);
+
+  impl->certificates = policy.certificates;
+  // Clients without SNI get the chain selected for no name; with SNI, the callback decides.
+  if (const CertificateChain* chain = policy.certificates->select(""); chain != nullptr) set_own_chain(*impl, *chain);
+  mbedtls_ssl_conf_sni(&conf, on_server_name, impl.get());
+
+  switch (policy.client_auth) {
+    case ClientAuth::none: mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE); break;
+    case ClientAuth::optional: mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_OPTIONAL); break;
+    case ClientAuth::required: mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED); break;
+  }
+  if (policy.client_auth != ClientAuth::none) {
+    if (policy.client_roots.empty())
+      throw std::invalid_argument("client_trust_roots: client authentication needs at least one trust root");
+    parse_roots(*impl, policy.client_roots, "client_trust_roots");
+    mbedtls_ssl_conf_ca_chain(&conf, &impl->extra_roots, nullptr);
+  }
+
+  if (policy.session_cache)
+    mbedtls_ssl_conf_session_cache(&conf, &impl->cache, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
+#if TLSOCK_HAS_SESSION_TICKETS
+  if (policy.session_tickets) {
+    if (policy.ticket_lifetime.count() <= 0 || policy.ticket_lifetime > std::chrono::hours(24 * 7))
+      throw std::invalid_argument("ticket_lifetime: must be between 1 second and 7 days, not " +
+                                  std::to_string(policy.ticket_lifetime.count()) + " s");
+    // mbedTLS rotates the ticket key every lifetime, keeping the previous one for parsing.
+    check(mbedtls_ssl_ticket_setup(&impl->tickets, random, nullptr, MBEDTLS_CIPHER_AES_256_GCM,
+                                   static_cast<uint32_t>(policy.ticket_lifetime.count())),
+          "session tickets");
+    mbedtls_ssl_conf_session_tickets_cb(&conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &impl->tickets);
+  }
+#endif
+  if (policy.dh_parameters) {
+    check(mbedtls_dhm_parse_dhmfile(&impl->dhm, policy.dh_parameters->string().c_str()), "dh_parameters");
+    check(mbedtls_ssl_conf_dh_param_ctx(&conf, &impl->dhm), "dh_parameters");
   }
   return std::make_shared<const Config>(std::move(impl));
 }

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "tlsock/certificate.hpp"
 
@@ -17,6 +19,31 @@ struct Certificate::Impl {
   std::string der;
   mbedtls_x509_crt crt{};
   Impl() { mbedtls_x509_crt_init(&crt); }
+  ~Impl() { mbedtls_x509_crt_free(&crt); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+};
+
+// The parsed private key. Pinned: mbedTLS keeps pointers to pk (ssl configs, handshakes).
+struct PrivateKey::Impl {
+  mbedtls_pk_context pk{};
+  Impl() { mbedtls_pk_init(&pk); }
+  ~Impl() { mbedtls_pk_free(&pk); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+};
+
+// A validated chain, ready for mbedtls_ssl_conf_own_cert / mbedtls_ssl_set_hs_own_cert:
+// crt is the same certificates as one mbedTLS list (leaf first) and key.impl().pk their key.
+// Pinned: mbedTLS keeps pointers to crt; key's Impl is shared, so its pk never moves either.
+struct CertificateChain::Impl {
+  std::vector<Certificate> certificates;  // leaf first
+  PrivateKey key;
+  mbedtls_x509_crt crt{};
+  Impl(std::vector<Certificate> chain, PrivateKey private_key)
+      : certificates(std::move(chain)), key(std::move(private_key)) {
+    mbedtls_x509_crt_init(&crt);
+  }
   ~Impl() { mbedtls_x509_crt_free(&crt); }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;

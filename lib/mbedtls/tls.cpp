@@ -43,6 +43,13 @@ Failure classify(int code) {
 #if defined(MBEDTLS_ERR_SSL_BAD_HS_SERVER_KEY_EXCHANGE)
     case MBEDTLS_ERR_SSL_BAD_HS_SERVER_KEY_EXCHANGE: return Failure::bad_key_exchange;
 #endif
+#if defined(MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE)
+    case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE: return Failure::no_client_certificate;
+#endif
+    case MBEDTLS_ERR_SSL_INVALID_MAC:
+#if defined(MBEDTLS_ERR_SSL_DECODE_ERROR)
+    case MBEDTLS_ERR_SSL_DECODE_ERROR:
+#endif
     case MBEDTLS_ERR_SSL_INVALID_RECORD:
     case MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE: return Failure::bad_record;
     default: return Failure::other;
@@ -65,6 +72,7 @@ struct Tls::Impl {
   std::vector<CertificateVerdict> verdicts;
   std::optional<Certificate> leaf;  // parsed once during verification, reused by peer_chain()
   std::function<bool(const Certificate&)> check_hostname;
+  std::string server_name;  // server: what the client asked for with SNI
 
   Impl() { mbedtls_ssl_init(&ssl); }
   ~Impl() { mbedtls_ssl_free(&ssl); }
@@ -118,10 +126,36 @@ struct Tls::Impl {
     }
     error.code = rc;
     error.failure = classify(rc);
+#if defined(MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE)
+    // mbedTLS checks key usage after the chain, outside the verify callback: report it as
+    // the verification failure it is.
+    constexpr uint32_t usage = MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE |
+                               MBEDTLS_X509_BADCERT_NS_CERT_TYPE;
+    if (rc == MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE && (mbedtls_ssl_get_verify_result(&ssl) & usage) != 0 && leaf) {
+      error.failure = Failure::verification;
+      verdicts.push_back({0, *leaf, bad_key_usage});
+    }
+#endif
     if (error.failure == Failure::alert) error.alert = compat::received_alert(ssl);
     return Status::failed;
   }
 };
+
+int on_server_name(void* config, mbedtls_ssl_context* ssl, const unsigned char* name, std::size_t size) {
+  // A C callback: nothing may escape it.
+  try {
+    const auto& impl = *static_cast<const Config::Impl*>(config);
+    std::string_view requested(reinterpret_cast<const char*>(name), size);
+    if (auto* connection = static_cast<Tls::Impl*>(compat::bio_context(*ssl)); connection != nullptr)
+      connection->server_name = std::string(requested);
+    const CertificateChain* chain = impl.certificates->select(requested);
+    if (chain == nullptr) return -1;  // mbedTLS answers with an unrecognized_name alert
+    return mbedtls_ssl_set_hs_own_cert(ssl, const_cast<mbedtls_x509_crt*>(&chain->impl().crt),
+                                       const_cast<mbedtls_pk_context*>(&chain->key().impl().pk));
+  } catch (...) {
+    return -1;
+  }
+}
 
 Tls::Tls(std::shared_ptr<const Config> config, const std::string& hostname,
          std::function<bool(const Certificate&)> check_hostname)
@@ -132,6 +166,7 @@ Tls::Tls(std::shared_ptr<const Config> config, const std::string& hostname,
   mbedtls_ssl_set_bio(&impl_->ssl, impl_.get(), Impl::send, Impl::receive, nullptr);
   mbedtls_ssl_set_verify(&impl_->ssl, Impl::verify, impl_.get());
   if (!hostname.empty()) check(mbedtls_ssl_set_hostname(&impl_->ssl, hostname.c_str()), "hostname");
+  key_log_connection(impl_->config->impl(), impl_->ssl);
 }
 
 Tls::~Tls() = default;
@@ -227,6 +262,7 @@ Status Tls::close_notify() { return impl_->status_of(mbedtls_ssl_close_notify(&i
 
 const TlsError& Tls::error() const noexcept { return impl_->error; }
 const std::vector<CertificateVerdict>& Tls::verdicts() const noexcept { return impl_->verdicts; }
+const std::optional<Certificate>& Tls::leaf() const noexcept { return impl_->leaf; }
 
 Protocol Tls::protocol() const {
   std::string_view v = mbedtls_ssl_get_version(&impl_->ssl);
@@ -249,6 +285,12 @@ std::vector<Certificate> Tls::peer_chain() const {
       chain.push_back(certificate_from(*crt));
   }
   return chain;
+}
+
+const std::string& Tls::server_name() const noexcept { return impl_->server_name; }
+
+void Tls::send_alert(std::uint8_t level, std::uint8_t description) {
+  (void)mbedtls_ssl_send_alert_message(&impl_->ssl, level, description);
 }
 
 std::string Tls::alpn() const {

@@ -378,15 +378,20 @@ void adopt(NativeSocket fd) {
   set_nosigpipe(fd);
 }
 
-bool wait(NativeSocket fd, Direction direction, Deadline deadline) {
+bool wait_many(std::span<Watch> watches, Deadline deadline) {
 #ifdef _WIN32
-  WSAPOLLFD entry{};
-  entry.events = direction == Direction::read ? POLLRDNORM : POLLWRNORM;
+  using PollEntry = WSAPOLLFD;
+  constexpr short read_events = POLLRDNORM, write_events = POLLWRNORM;
 #else
-  pollfd entry{};
-  entry.events = direction == Direction::read ? POLLIN : POLLOUT;
+  using PollEntry = pollfd;
+  constexpr short read_events = POLLIN, write_events = POLLOUT;
 #endif
-  entry.fd = fd;
+  std::vector<PollEntry> entries(watches.size());
+  for (std::size_t i = 0; i < watches.size(); ++i) {
+    entries[i].fd = watches[i].fd;
+    entries[i].events = watches[i].direction == Direction::read ? read_events : write_events;
+    watches[i].ready = false;
+  }
   for (;;) {
     int timeout_ms = -1;
     if (deadline) {
@@ -395,16 +400,20 @@ bool wait(NativeSocket fd, Direction direction, Deadline deadline) {
       const auto ms = std::chrono::ceil<std::chrono::milliseconds>(remaining).count();
       timeout_ms = static_cast<int>(std::clamp<decltype(ms)>(ms, 0, INT_MAX));
     }
-    entry.revents = 0;
+    for (PollEntry& entry : entries) entry.revents = 0;
 #ifdef _WIN32
-    const int ready = ::WSAPoll(&entry, 1, timeout_ms);
+    const int ready = ::WSAPoll(entries.data(), static_cast<ULONG>(entries.size()), timeout_ms);
 #else
-    const int ready = ::poll(&entry, 1, timeout_ms);
+    const int ready = ::poll(entries.data(), static_cast<nfds_t>(entries.size()), timeout_ms);
 #endif
     if (ready > 0) {
-      if (entry.revents & POLLNVAL)
-        throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor), "poll failed");
-      return true;  // POLLERR and POLLHUP included: the next send/recv reports them
+      for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (entries[i].revents & POLLNVAL)
+          throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor), "poll failed");
+        // POLLERR and POLLHUP count as ready: the next send/recv reports them.
+        watches[i].ready = entries[i].revents != 0;
+      }
+      return true;
     }
     if (ready == 0) {
       if (deadline && Clock::now() >= *deadline) return false;
@@ -413,6 +422,77 @@ bool wait(NativeSocket fd, Direction direction, Deadline deadline) {
     const int error = last_error_value();
     if (!is_interrupted(error)) throw std::system_error(os_error(error), "poll failed");
   }
+}
+
+bool wait(NativeSocket fd, Direction direction, Deadline deadline) {
+  Watch watch{fd, direction};
+  return wait_many(std::span<Watch>(&watch, 1), deadline);
+}
+
+Socket listen(std::string_view address, std::uint16_t port, int backlog) {
+  validate_host(address);
+  ensure_winsock();
+  const std::string target = host_port_text(address, port);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  const std::string host_text(address);
+  const std::string port_text = std::to_string(port);
+  addrinfo* list = nullptr;
+  const int result = ::getaddrinfo(host_text.c_str(), port_text.c_str(), &hints, &list);
+  AddrInfoList owned(list);
+  if (result != 0 || !owned) throw std::system_error(result, resolve_category(), "listen on " + target + " failed");
+  int error = 0;
+  Socket socket = open_stream_socket(*owned, error);
+  if (!socket.valid()) throw std::system_error(os_error(error), "listen on " + target + " failed");
+  int one = 1;
+  ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const char*>(&one), sizeof one);
+  if (::bind(socket.get(), owned->ai_addr, static_cast<SockLen>(owned->ai_addrlen)) != 0 ||
+      ::listen(socket.get(), backlog) != 0)
+    throw std::system_error(os_error(last_error_value()), "listen on " + target + " failed");
+  return socket;
+}
+
+std::optional<Socket> accept_some(NativeSocket listener) {
+  for (;;) {
+#if defined(SOCK_CLOEXEC) && defined(__linux__)
+    Socket socket(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+#else
+    Socket socket(::accept(listener, nullptr, nullptr));
+#endif
+    if (!socket.valid()) {
+      const int error = last_error_value();
+      if (is_interrupted(error)) continue;
+      // A client that gave up between poll and accept is not our error.
+      if (is_would_block(error) || is_reset(error)) return std::nullopt;
+      throw std::system_error(os_error(error), "accept failed");
+    }
+    set_cloexec(socket.get());
+    set_nonblocking(socket.get());
+    set_nosigpipe(socket.get());
+    set_option(socket.get(), IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY");
+    return socket;
+  }
+}
+
+std::uint16_t peer_port(NativeSocket fd) {
+  sockaddr_storage address{};
+  SockLen length = sizeof address;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return 0;
+  if (address.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
+  if (address.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
+  return 0;
+}
+
+std::uint16_t local_port(NativeSocket fd) {
+  sockaddr_storage address{};
+  SockLen length = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    throw std::system_error(os_error(last_error_value()), "getsockname failed");
+  if (address.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
+  return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
 }
 
 std::size_t send_some(NativeSocket fd, const char* data, std::size_t size) {

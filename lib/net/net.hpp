@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -98,6 +99,28 @@ void shutdown_write(NativeSocket fd) noexcept;
 // True for an IPv4 dotted quad or an IPv6 address (optionally with a "%zone" suffix).
 // Brackets ("[::1]") are not accepted: they belong to URLs, not to host names.
 [[nodiscard]] bool is_ip_literal(std::string_view host);
+
+// A listening socket bound to address:port (port 0: an ephemeral one), non-blocking,
+// close-on-exec, with SO_REUSEADDR. Throws std::invalid_argument for an empty or over-long
+// address, std::system_error "listen on host:port failed: ..." otherwise.
+[[nodiscard]] Socket listen(std::string_view address, std::uint16_t port, int backlog = 128);
+// Accepts one pending connection without blocking: std::nullopt if none is waiting. The new
+// socket is prepared as connect()'s are (non-blocking, TCP_NODELAY, no SIGPIPE).
+[[nodiscard]] std::optional<Socket> accept_some(NativeSocket listener);
+// The local port a socket is bound to.
+[[nodiscard]] std::uint16_t local_port(NativeSocket fd);
+
+// One socket to watch in wait_many.
+struct Watch {
+  NativeSocket fd;
+  Direction direction;
+  bool ready = false;  // set by wait_many
+};
+// Waits until at least one watched socket is ready or the deadline passes (returns false).
+[[nodiscard]] bool wait_many(std::span<Watch> watches, Deadline deadline);
+
+// The peer's port; 0 if unknown.
+[[nodiscard]] std::uint16_t peer_port(NativeSocket fd);
 
 // The peer as "127.0.0.1:443" or "[::1]:443", for messages; "" if unknown.
 [[nodiscard]] std::string peer_address(NativeSocket fd);

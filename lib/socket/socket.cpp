@@ -1,4 +1,4 @@
-// TLSSocket: a blocking driver around the sans-IO ClientEngine and lib/net. All TLS logic
+// TLSSocket: a blocking driver around the sans-IO Engine and lib/net. All TLS logic
 // lives in the engine; this file only moves bytes and enforces deadlines.
 #include <algorithm>
 #include <cmath>
@@ -8,14 +8,13 @@
 #include "engine/messages.hpp"
 #include "engine/session_impl.hpp"
 #include "net/net.hpp"
-#include "socket/read_buffer.hpp"
+#include "socket/socket_impl.hpp"
 #include "tlsock/errors.hpp"
+#include "tlsock/connection.hpp"
 #include "tlsock/socket.hpp"
 
 namespace tlsock {
 namespace {
-
-constexpr std::size_t read_chunk = 16 * 1024;
 
 std::shared_ptr<TLSSession> session_or_default(std::shared_ptr<TLSSession> session) {
   return session ? std::move(session) : std::make_shared<TLSSession>();
@@ -29,139 +28,6 @@ void check_host(std::string_view name, std::string_view host) {
 }
 
 }  // namespace
-
-struct TLSSocket::Impl {
-  Impl(net::Socket socket, std::string host, std::uint16_t port_number, Timeout timeout_value,
-       std::shared_ptr<TLSSession> tls_session)
-      : sock(std::move(socket)),
-        hostname(std::move(host)),
-        port(port_number),
-        timeout(timeout_value),
-        session(std::move(tls_session)),
-        engine(session, hostname, port),
-        address(net::peer_address(sock.get())) {}
-
-  net::Socket sock;
-  std::string hostname;
-  std::uint16_t port;
-  Timeout timeout;
-  std::shared_ptr<TLSSession> session;
-  engine::ClientEngine engine;
-  ReadBuffer buffer;
-  std::string address;  // for messages
-  bool closed = false;
-
-  [[nodiscard]] net::Deadline deadline() const { return net::deadline_after(timeout); }
-
-  void ensure_open() const {
-    if (closed) throw TLSDisconnectError(std::string(messages::already_closed));
-  }
-
-  [[noreturn]] void timed_out(std::string_view what) const {
-    throw TimeoutError(std::string(what) + " " + (address.empty() ? hostname : address) + " timed out");
-  }
-
-  void await(net::Direction direction, net::Deadline deadline, std::string_view what) {
-    if (!net::wait(sock.get(), direction, deadline)) timed_out(what);
-  }
-
-  // Sends everything the engine has queued.
-  void flush(net::Deadline deadline) {
-    for (std::string_view out = engine.outgoing(); !out.empty(); out = engine.outgoing()) {
-      std::size_t n = 0;
-      try {
-        n = net::send_some(sock.get(), out.data(), out.size());
-      } catch (const std::system_error& e) {
-        if (e.code() == std::errc::broken_pipe || e.code() == std::errc::connection_reset)
-          throw TLSDisconnectError(std::string(messages::remote_closed));
-        throw;
-      }
-      if (n == 0)
-        await(net::Direction::write, deadline, "write to");
-      else
-        engine.sent(n);
-    }
-  }
-
-  // Best effort: after a failure, the peer should still get the alert it caused.
-  void flush_quietly() noexcept {
-    try {
-      flush(net::Clock::now() + std::chrono::milliseconds(200));
-    } catch (...) {
-    }
-  }
-
-  // Moves wire bytes into the engine, waiting for them until the deadline.
-  void fill(net::Deadline deadline, std::string_view what) {
-    std::span<char> space = engine.receive_space();
-    if (space.empty()) return;  // the engine holds enough to make progress
-    for (;;) {
-      std::optional<std::size_t> n = net::recv_some(sock.get(), space.data(), space.size());
-      if (!n) {
-        await(net::Direction::read, deadline, what);
-        continue;
-      }
-      if (*n == 0)
-        engine.receive_eof();
-      else
-        engine.received(*n);
-      return;
-    }
-  }
-
-  void handshake(net::Deadline deadline) {
-    try {
-      while (!engine.handshake()) {
-        flush(deadline);
-        fill(deadline, "TLS handshake with");
-      }
-      flush(deadline);
-    } catch (const TLSError&) {
-      flush_quietly();
-      throw;
-    }
-  }
-
-  // Decrypts into data; blocks until at least one byte or an error.
-  std::size_t read_some(char* data, std::size_t size, net::Deadline deadline) {
-    for (;;) {
-      std::size_t n = 0;
-      try {
-        n = engine.read(data, size);
-      } catch (const TLSGracefulDisconnectError&) {
-        throw;
-      } catch (const TLSError&) {
-        flush_quietly();
-        throw;
-      }
-      if (n > 0) return n;
-      flush(deadline);  // e.g. a post-handshake message that needs an answer
-      fill(deadline, "read from");
-    }
-  }
-
-  // Appends decrypted bytes to the buffer, at most `limit` of them.
-  void fill_buffer(std::size_t limit, net::Deadline deadline) {
-    std::span<char> space = buffer.prepare(std::min(read_chunk, limit));
-    buffer.commit(read_some(space.data(), std::min(space.size(), limit), deadline));
-  }
-
-  std::size_t max_buffered() const { return session->options().max_buffered_bytes; }
-
-  // Reads until find() reports a match length, within the buffer cap.
-  template <typename Find>
-  std::string read_until_match(Find find, std::string_view what) {
-    ensure_open();
-    net::Deadline deadline = this->deadline();
-    for (;;) {
-      if (std::optional<std::size_t> end = find()) return buffer.take(*end);
-      if (buffer.size() >= max_buffered())
-        throw TLSError(std::string(what) + ": no match within the first " + std::to_string(max_buffered()) +
-                       " bytes (the read buffer limit, TLSSession::Options::max_buffered_bytes)");
-      fill_buffer(max_buffered() - buffer.size(), deadline);
-    }
-  }
-};
 
 TLSSocket::TLSSocket(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
 
@@ -180,13 +46,26 @@ TLSSocket::TLSSocket(std::string_view address, std::uint16_t port, Timeout timeo
 
 TLSSocket TLSSocket::wrap(NativeSocket socket, std::string_view hostname, std::shared_ptr<TLSSession> session,
                           Timeout timeout) {
+  // Owned from the first line: a failure below closes it, as documented.
+  net::Socket owned(socket);
   check_host("hostname", hostname);
   net::Deadline deadline = net::deadline_after(timeout);
   net::adopt(socket);
-  net::Socket owned(socket);
   session = session_or_default(std::move(session));
-  auto impl = std::make_unique<Impl>(std::move(owned), std::string(hostname), 0, timeout, std::move(session));
+  std::uint16_t port = net::peer_port(socket);
+  auto impl = std::make_unique<Impl>(std::move(owned), std::string(hostname), port, timeout, std::move(session));
   impl->handshake(deadline);
+  return TLSSocket(std::move(impl));
+}
+
+TLSSocket TLSSocket::wrap_server(NativeSocket socket, std::shared_ptr<const ServerTLS> server, bool do_handshake,
+                                 Timeout timeout) {
+  net::Socket owned(socket);  // owned from the first line, as for wrap()
+  if (!server) throw std::invalid_argument("server: must not be null");
+  (void)net::deadline_after(timeout);  // validates
+  net::adopt(socket);
+  auto impl = std::make_unique<Impl>(std::move(owned), server->context(), timeout);
+  if (do_handshake) impl->handshake(net::deadline_after(server->options().handshake_timeout));
   return TLSSocket(std::move(impl));
 }
 
@@ -220,6 +99,12 @@ TLSSocket::Impl& checked(const std::unique_ptr<TLSSocket::Impl>& impl) {
 }
 }  // namespace
 
+void TLSSocket::do_handshake() {
+  Impl& s = checked(impl_);
+  s.ensure_open();
+  s.handshake(s.deadline());
+}
+
 std::string TLSSocket::read(std::size_t max_length) {
   Impl& s = checked(impl_);
   s.ensure_open();
@@ -232,13 +117,13 @@ std::string TLSSocket::read(std::size_t max_length) {
 
 std::string TLSSocket::read_line() {
   Impl& s = checked(impl_);
-  return s.read_until_match([&] { return s.buffer.find_line_end(); }, "read_line");
+  return s.read_until_match([&](bool at_end) { return s.buffer.find_line_end(at_end); }, "read_line");
 }
 
 std::string TLSSocket::read_until(std::string_view marker) {
   Impl& s = checked(impl_);
   if (marker.empty()) throw std::invalid_argument("marker: must not be empty");
-  return s.read_until_match([&] { return s.buffer.find(marker); }, "read_until");
+  return s.read_until_match([&](bool) { return s.buffer.find(marker); }, "read_until");
 }
 
 std::string TLSSocket::read_until(const std::regex& marker) {
@@ -248,7 +133,7 @@ std::string TLSSocket::read_until(const std::regex& marker) {
   // A regex can match anywhere, so each new chunk rescans the buffer; the buffer cap
   // bounds that work.
   return s.read_until_match(
-      [&]() -> std::optional<std::size_t> {
+      [&](bool) -> std::optional<std::size_t> {
         std::string_view data = s.buffer.view();
         std::cmatch match;
         if (!std::regex_search(data.data(), data.data() + data.size(), match, marker)) return std::nullopt;
@@ -270,7 +155,8 @@ std::string TLSSocket::read_exactly(std::size_t num_bytes) {
 bool TLSSocket::select_read(Timeout timeout) {
   Impl& s = checked(impl_);
   s.ensure_open();
-  if (!s.buffer.empty() || s.engine.readable_without_wire()) return true;
+  // After close_notify or a fatal error, read() answers at once (with the error).
+  if (!s.buffer.empty() || s.engine.readable_without_wire() || s.engine.failed()) return true;
   return net::wait(s.sock.get(), net::Direction::read, net::deadline_after(timeout));
 }
 
@@ -338,7 +224,8 @@ std::uint16_t TLSSocket::port() const noexcept { return impl_ ? impl_->port : 0;
 const Certificate& TLSSocket::certificate() const {
   const Impl& s = checked(impl_);
   const auto& leaf = s.engine.info().certificate;
-  if (!leaf) throw TLSError("the server sent no certificate");
+  if (!leaf) throw TLSError(s.engine.role() == engine::Role::server ? "the client sent no certificate"
+                                                                    : "the server sent no certificate");
   return *leaf;
 }
 
@@ -365,6 +252,10 @@ std::string_view TLSSocket::alpn_protocol() const noexcept {
 const std::shared_ptr<TLSSession>& TLSSocket::session() const noexcept {
   static const std::shared_ptr<TLSSession> none;
   return impl_ ? impl_->session : none;
+}
+bool TLSSocket::is_server() const noexcept { return impl_ && impl_->engine.role() == engine::Role::server; }
+std::string_view TLSSocket::server_name() const noexcept {
+  return impl_ ? std::string_view(impl_->engine.info().server_name) : std::string_view();
 }
 NativeSocket TLSSocket::socket() const noexcept { return impl_ ? impl_->sock.get() : net::invalid_socket; }
 

@@ -30,6 +30,7 @@ TEST_CASE("wildcards cover exactly one whole left-most label", "[hostname]") {
   CHECK_FALSE(domain_matches("*.*.example.com", "a.b.example.com"));
   CHECK_FALSE(domain_matches("*.example.com", "xn--bcher-kva.example.com"));
   CHECK_FALSE(domain_matches("*.0.0.1", "127.0.0.1"));
+  CHECK_FALSE(domain_matches("*.example.com", "*.example.com"));
 }
 
 TEST_CASE("IP literals", "[hostname]") {

@@ -1,0 +1,123 @@
+// The sans-IO API, shaped like PyTLS: a Connection is an encrypted pipe with TLS bytes on
+// one side and plaintext on the other. It never touches a socket; you move the bytes.
+//
+//   wire bytes --data_from_wire()-->  [Connection]  --> returned plaintext
+//   plaintext  --data_from_application()--> [Connection] --> write_to_wire(bytes)
+//
+// Errors are sticky: the first fatal error is raised by the call that met it (after any
+// alert was passed to write_to_wire); every later call raises InvalidatedError.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tlsock/alert.hpp"
+#include "tlsock/certificate.hpp"
+#include "tlsock/server.hpp"
+#include "tlsock/session.hpp"
+#include "tlsock/socket.hpp"
+
+namespace tlsock {
+
+class Connection;
+struct ServerContext;  // the library's side of ServerTLS
+
+// Receives bytes for the peer; the connection does not keep them after the call.
+using WriteToWire = std::function<void(std::string_view bytes)>;
+// The protocol requires the transport to close: at once after a fatal alert (immediate),
+// after both close_notify alerts otherwise.
+using WireClose = std::function<void(bool immediate)>;
+// Runs once per handshake after the library's own checks, with the peer's chain (leaf
+// first); throwing invalidates the connection.
+using VerifyCallback = std::function<void(const std::vector<Certificate>& chain, const Connection& connection)>;
+
+class Connection {
+ public:
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  // Feeds TLS bytes from the peer; returns the application data they completed (possibly
+  // empty). Partial records are kept for the next call. Raises TLSAlertError for a received
+  // alert, BadTLSDataError for bytes that are not TLS, TLSGracefulDisconnectError once the
+  // peer's close_notify has been read (after returning the data before it).
+  [[nodiscard]] std::string data_from_wire(std::string_view bytes);
+  // The transport reached EOF. Raises TLSDisconnectError ("The remote end closed the
+  // connection") unless the peer had sent close_notify: truncation is never a clean end.
+  void wire_eof();
+  // Encrypts and passes to write_to_wire; before the handshake completes, data is queued.
+  void data_from_application(std::string_view bytes);
+  // Sends an alert. level defaults to the one the specification prescribes; an alert
+  // without one (e.g. bad_certificate) needs it, and a level the specification forbids
+  // raises InvalidAlertLevel. A fatal alert invalidates the connection.
+  void send_alert(Alert alert, std::optional<AlertLevel> level = std::nullopt);
+  // Sends close_notify: no more application data from this side.
+  void application_finished();
+
+  [[nodiscard]] bool is_handshake_complete() const noexcept;
+  // True while more wire bytes are needed to progress (handshake, or a partial record).
+  [[nodiscard]] bool wants_wire_data() const noexcept;
+  // Decrypted bytes or whole records held back because the caller has not asked yet.
+  [[nodiscard]] bool has_pending_plaintext() const noexcept;
+  [[nodiscard]] bool is_closed_for_reading() const noexcept;  // peer's close_notify, EOF or failure
+  [[nodiscard]] bool is_closed_for_writing() const noexcept;  // our close_notify or failure
+  [[nodiscard]] bool is_invalidated() const noexcept;
+
+  [[nodiscard]] bool is_server() const noexcept;
+  [[nodiscard]] std::string_view protocol() const noexcept;
+  [[nodiscard]] std::string_view cipher_suite() const noexcept;
+  [[nodiscard]] const std::optional<Certificate>& peer_certificate() const noexcept;
+  [[nodiscard]] const std::vector<Certificate>& peer_intermediates() const noexcept;
+  [[nodiscard]] std::optional<SessionReuse> session_id() const noexcept;
+  [[nodiscard]] std::optional<SessionReuse> session_ticket() const noexcept;
+  [[nodiscard]] std::string_view alpn_protocol() const noexcept;
+  [[nodiscard]] std::string_view server_name() const noexcept;  // server: the SNI name received
+
+  struct Impl;
+  explicit Connection(std::unique_ptr<Impl> impl) noexcept;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// The client role: one ClientTLS per server name, any number of connections.
+class ClientTLS {
+ public:
+  explicit ClientTLS(std::string server_hostname, std::shared_ptr<TLSSession> session = nullptr,
+                     std::uint16_t port = 443);
+  // Starts a handshake: the ClientHello reaches write_to_wire before this returns.
+  [[nodiscard]] Connection start(WriteToWire write_to_wire, WireClose wire_close = {},
+                                 VerifyCallback verify_callback = {}) const;
+  [[nodiscard]] const std::string& server_hostname() const noexcept { return hostname_; }
+
+ private:
+  std::string hostname_;
+  std::shared_ptr<TLSSession> session_;
+  std::uint16_t port_;
+};
+
+// The server role: certificates, policy, and the session cache and ticket keys that every
+// connection it starts shares. Thread-safe.
+class ServerTLS {
+ public:
+  explicit ServerTLS(std::shared_ptr<const ServerCertificates> certificates, ServerOptions options = {});
+  ~ServerTLS();
+  ServerTLS(const ServerTLS&) = delete;
+  ServerTLS& operator=(const ServerTLS&) = delete;
+
+  [[nodiscard]] Connection start(WriteToWire write_to_wire, VerifyCallback verify_callback = {},
+                                 WireClose wire_close = {}) const;
+  [[nodiscard]] const ServerOptions& options() const noexcept;
+  [[nodiscard]] const std::shared_ptr<const ServerContext>& context() const noexcept { return context_; }
+
+ private:
+  std::shared_ptr<const ServerContext> context_;
+};
+
+}  // namespace tlsock

@@ -1,0 +1,118 @@
+// TLSListener: accepts TCP connections and runs their handshakes side by side, so that a
+// slow or silent client never blocks the others.
+#include <algorithm>
+#include <list>
+
+#include "socket/socket_impl.hpp"
+#include "tlsock/connection.hpp"
+#include "tlsock/server.hpp"
+
+namespace tlsock {
+
+struct TLSListener::Impl {
+  struct Pending {
+    std::unique_ptr<TLSSocket::Impl> socket;
+    net::Deadline deadline;
+  };
+
+  net::Socket listener;
+  std::shared_ptr<const ServerTLS> server;
+  std::uint16_t port = 0;
+  std::string address;
+  std::list<Pending> pending;
+  std::function<void(const std::exception&)> on_error;
+
+  void report(const std::exception& error) {
+    if (on_error) on_error(error);
+  }
+
+  void accept_waiting() {
+    while (std::optional<net::Socket> client = net::accept_some(listener.get())) {
+      // Later calls on the accepted socket get the TLSSocket default timeout.
+      auto socket = std::make_unique<TLSSocket::Impl>(std::move(*client), server->context(),
+                                                      Timeout(std::chrono::seconds(10)));
+      pending.push_back({std::move(socket), net::deadline_after(server->options().handshake_timeout)});
+    }
+  }
+
+  void drop_expired() {
+    auto now = net::Clock::now();
+    for (auto it = pending.begin(); it != pending.end();) {
+      if (it->deadline && *it->deadline <= now) {
+        report(TimeoutError("TLS handshake with " + it->socket->address + " timed out"));
+        it = pending.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+};
+
+TLSListener::TLSListener(std::string_view address, std::uint16_t port, std::shared_ptr<const ServerTLS> server)
+    : impl_(std::make_unique<Impl>()) {
+  if (!server) throw std::invalid_argument("server: must not be null");
+  impl_->listener = net::listen(address, port);
+  impl_->server = std::move(server);
+  impl_->port = net::local_port(impl_->listener.get());
+  impl_->address = std::string(address) + ":" + std::to_string(impl_->port);
+}
+
+TLSListener::TLSListener(TLSListener&&) noexcept = default;
+TLSListener& TLSListener::operator=(TLSListener&&) noexcept = default;
+TLSListener::~TLSListener() = default;
+
+TLSSocket TLSListener::accept(Timeout timeout) {
+  if (!impl_ || !impl_->listener.valid()) throw std::logic_error("accept on a closed TLSListener");
+  Impl& s = *impl_;
+  net::Deadline deadline = net::deadline_after(timeout);
+  std::vector<net::Watch> watches;
+  for (;;) {
+    watches.clear();
+    watches.push_back({s.listener.get(), net::Direction::read});
+    net::Deadline wake = deadline;
+    for (const Impl::Pending& p : s.pending) {
+      bool sending = !p.socket->engine.outgoing().empty();
+      watches.push_back({p.socket->sock.get(), sending ? net::Direction::write : net::Direction::read});
+      if (p.deadline && (!wake || *p.deadline < *wake)) wake = p.deadline;
+    }
+    if (!net::wait_many(watches, wake)) {
+      s.drop_expired();
+      if (deadline && net::Clock::now() >= *deadline) throw TimeoutError("accept on " + s.address + " timed out");
+      continue;
+    }
+    // Pending handshakes first: they are older than anyone still in the backlog.
+    auto it = s.pending.begin();
+    for (std::size_t i = 1; i < watches.size(); ++i) {
+      auto current = it++;
+      if (!watches[i].ready) continue;
+      try {
+        if (current->socket->handshake_step()) {
+          std::unique_ptr<TLSSocket::Impl> done = std::move(current->socket);
+          s.pending.erase(current);
+          return TLSSocket(std::move(done));
+        }
+      } catch (const std::exception& error) {
+        current->socket->flush_quietly();
+        s.report(error);
+        s.pending.erase(current);
+      }
+    }
+    if (watches[0].ready) s.accept_waiting();
+    s.drop_expired();
+  }
+}
+
+void TLSListener::on_handshake_error(std::function<void(const std::exception&)> handler) {
+  if (impl_) impl_->on_error = std::move(handler);
+}
+
+std::uint16_t TLSListener::port() const noexcept { return impl_ ? impl_->port : 0; }
+NativeSocket TLSListener::socket() const noexcept { return impl_ ? impl_->listener.get() : net::invalid_socket; }
+
+void TLSListener::close() noexcept {
+  if (!impl_) return;
+  impl_->pending.clear();
+  impl_->listener.close();
+}
+
+}  // namespace tlsock

@@ -1,0 +1,198 @@
+// TLSSocket::Impl: a socket, an engine and a read buffer, and the loops that move bytes
+// between them under a deadline. Shared by TLSSocket and TLSListener.
+#pragma once
+
+#include "internal.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "engine/engine.hpp"
+#include "engine/messages.hpp"
+#include "net/net.hpp"
+#include "socket/read_buffer.hpp"
+#include "tlsock/errors.hpp"
+#include "tlsock/socket.hpp"
+
+namespace tlsock {
+
+inline constexpr std::size_t read_chunk = 16 * 1024;
+
+struct TLSSocket::Impl {
+  // A client.
+  Impl(net::Socket socket, std::string host, std::uint16_t port_number, Timeout timeout_value,
+       std::shared_ptr<TLSSession> tls_session)
+      : sock(std::move(socket)),
+        hostname(std::move(host)),
+        port(port_number),
+        timeout(timeout_value),
+        session(std::move(tls_session)),
+        engine(session, hostname, port),
+        address(net::peer_address(sock.get())),
+        max_buffered(session->options().max_buffered_bytes) {}
+  // A server.
+  Impl(net::Socket socket, std::shared_ptr<const ServerContext> server, Timeout timeout_value)
+      : sock(std::move(socket)),
+        port(0),
+        timeout(timeout_value),
+        engine(std::move(server)),
+        address(net::peer_address(sock.get())) {}
+
+  net::Socket sock;
+  std::string hostname;
+  std::uint16_t port;
+  Timeout timeout;
+  std::shared_ptr<TLSSession> session;
+  engine::Engine engine;
+  ReadBuffer buffer;
+  std::string address;  // for messages
+  std::size_t max_buffered = TLSSession::Options{}.max_buffered_bytes;
+  bool closed = false;
+
+  [[nodiscard]] net::Deadline deadline() const { return net::deadline_after(timeout); }
+
+  void ensure_open() const {
+    if (closed) throw TLSDisconnectError(std::string(messages::already_closed));
+  }
+
+  [[noreturn]] void timed_out(std::string_view what) const {
+    throw TimeoutError(std::string(what) + " " + (address.empty() ? hostname : address) + " timed out");
+  }
+
+  void await(net::Direction direction, net::Deadline deadline, std::string_view what) {
+    if (!net::wait(sock.get(), direction, deadline)) timed_out(what);
+  }
+
+  // Sends everything the engine has queued.
+  void flush(net::Deadline deadline) {
+    for (std::string_view out = engine.outgoing(); !out.empty(); out = engine.outgoing()) {
+      std::size_t n = 0;
+      try {
+        n = net::send_some(sock.get(), out.data(), out.size());
+      } catch (const std::system_error& e) {
+        if (e.code() == std::errc::broken_pipe || e.code() == std::errc::connection_reset)
+          throw TLSDisconnectError(std::string(messages::remote_closed));
+        throw;
+      }
+      if (n == 0)
+        await(net::Direction::write, deadline, "write to");
+      else
+        engine.sent(n);
+    }
+  }
+
+  // Best effort: after a failure, the peer should still get the alert it caused.
+  void flush_quietly() noexcept {
+    try {
+      flush(net::Clock::now() + std::chrono::milliseconds(200));
+    } catch (...) {
+    }
+  }
+
+  // Moves wire bytes into the engine, waiting for them until the deadline.
+  void fill(net::Deadline deadline, std::string_view what) {
+    std::span<char> space = engine.receive_space();
+    if (space.empty()) return;  // the engine holds enough to make progress
+    for (;;) {
+      std::optional<std::size_t> n = net::recv_some(sock.get(), space.data(), space.size());
+      if (!n) {
+        await(net::Direction::read, deadline, what);
+        continue;
+      }
+      if (*n == 0)
+        engine.receive_eof();
+      else
+        engine.received(*n);
+      return;
+    }
+  }
+
+  // Sends what the socket takes now; false if output remains.
+  bool flush_nonblocking() {
+    for (std::string_view out = engine.outgoing(); !out.empty(); out = engine.outgoing()) {
+      std::size_t n = net::send_some(sock.get(), out.data(), out.size());
+      if (n == 0) return false;
+      engine.sent(n);
+    }
+    return true;
+  }
+
+  // Advances the handshake with whatever the socket has now, never blocking: true once it
+  // is complete. Used by TLSListener to run many handshakes at once.
+  bool handshake_step() {
+    for (;;) {
+      bool done = engine.handshake();
+      if (!flush_nonblocking() || done) return done;
+      std::span<char> space = engine.receive_space();
+      std::optional<std::size_t> n = net::recv_some(sock.get(), space.data(), space.size());
+      if (!n) return false;
+      if (*n == 0)
+        engine.receive_eof();
+      else
+        engine.received(*n);
+    }
+  }
+
+  void handshake(net::Deadline deadline) {
+    try {
+      while (!engine.handshake()) {
+        flush(deadline);
+        fill(deadline, "TLS handshake with");
+      }
+      flush(deadline);
+    } catch (const TLSError&) {
+      flush_quietly();
+      throw;
+    }
+  }
+
+  // Decrypts into data; blocks until at least one byte or an error.
+  std::size_t read_some(char* data, std::size_t size, net::Deadline deadline) {
+    for (;;) {
+      std::size_t n = 0;
+      try {
+        n = engine.read(data, size);
+      } catch (const TLSGracefulDisconnectError&) {
+        throw;
+      } catch (const TLSError&) {
+        flush_quietly();
+        throw;
+      }
+      if (n > 0) return n;
+      flush(deadline);  // e.g. a post-handshake message that needs an answer
+      fill(deadline, "read from");
+    }
+  }
+
+  // Appends decrypted bytes to the buffer, at most `limit` of them.
+  void fill_buffer(std::size_t limit, net::Deadline deadline) {
+    std::span<char> space = buffer.prepare(std::min(read_chunk, limit));
+    buffer.commit(read_some(space.data(), std::min(space.size(), limit), deadline));
+  }
+
+  // Reads until find(at_end) reports a match length, within the buffer cap.
+  template <typename Find>
+  std::string read_until_match(Find find, std::string_view what) {
+    ensure_open();
+    net::Deadline deadline = this->deadline();
+    for (;;) {
+      if (std::optional<std::size_t> end = find(false)) return buffer.take(*end);
+      if (buffer.size() >= max_buffered)
+        throw TLSError(std::string(what) + ": no match within the first " + std::to_string(max_buffered) +
+                       " bytes (the read buffer limit, TLSSession::Options::max_buffered_bytes)");
+      try {
+        fill_buffer(max_buffered - buffer.size(), deadline);
+      } catch (const TLSGracefulDisconnectError&) {
+        // An orderly end settles a final "\r": the line is complete. (Not after an abrupt
+        // end, where the data may be truncated.)
+        if (std::optional<std::size_t> end = find(true)) return buffer.take(*end);
+        throw;
+      }
+    }
+  }
+};
+
+}  // namespace tlsock
