@@ -29,6 +29,12 @@ class ServerTLS;
 enum class SessionReuse { new_session, reused };
 [[nodiscard]] std::string_view to_string(SessionReuse reuse);  // "new" / "reused"
 
+// A connected TCP socket (address resolved, every address tried, within timeout), for
+// protocols that talk in plain text before TLS (STARTTLS, HTTP CONNECT proxies): talk, then
+// hand it to TLSSocket::wrap. The caller owns it until then.
+[[nodiscard]] NativeSocket connect_tcp(std::string_view address, std::uint16_t port,
+                                       Timeout timeout = std::chrono::seconds(10));
+
 class TLSSocket {
  public:
   // Resolves address (IPv4 and IPv6, each address tried in order), connects and handshakes,

@@ -27,7 +27,20 @@ void check_host(std::string_view name, std::string_view host) {
   if (host.find('\0') != std::string_view::npos) throw std::invalid_argument(std::string(name) + ": contains a NUL byte");
 }
 
+// "[::1]" (as in URLs) is the address ::1.
+std::string strip_brackets(std::string_view address) {
+  if (address.size() > 2 && address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
+  return std::string(address);
+}
+
 }  // namespace
+
+NativeSocket connect_tcp(std::string_view address, std::uint16_t port, Timeout timeout) {
+  check_host("address", address);
+  if (port == 0) throw std::invalid_argument("port: must be between 1 and 65535, not 0");
+  net::Deadline deadline = net::deadline_after(timeout);
+  return net::connect(strip_brackets(address), port, deadline).release();
+}
 
 TLSSocket::TLSSocket(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
 
@@ -37,8 +50,7 @@ TLSSocket::TLSSocket(std::string_view address, std::uint16_t port, Timeout timeo
   if (port == 0) throw std::invalid_argument("port: must be between 1 and 65535, not 0");
   net::Deadline deadline = net::deadline_after(timeout);
   session = session_or_default(std::move(session));
-  std::string host(address);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::string host = strip_brackets(address);
   net::Socket sock = net::connect(host, port, deadline);
   impl_ = std::make_unique<Impl>(std::move(sock), std::move(host), port, timeout, std::move(session));
   impl_->handshake(deadline);

@@ -1,0 +1,260 @@
+// Shared pieces of the command line (see cli.hpp).
+#include "cli.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "failure.hpp"
+
+namespace tlsock::cli {
+namespace {
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t end = text.find(separator, start);
+    parts.push_back(text.substr(start, end - start));
+    if (end == std::string::npos) return parts;
+    start = end + 1;
+  }
+}
+
+// Splits "a:b:[::1]:d" honouring brackets around IPv6 addresses.
+std::vector<std::string> split_address_list(const std::string& text) {
+  std::vector<std::string> parts;
+  std::string current;
+  int depth = 0;
+  for (char c : text) {
+    if (c == '[') ++depth;
+    if (c == ']') --depth;
+    if (c == ':' && depth == 0) {
+      parts.push_back(current);
+      current.clear();
+    } else {
+      current.push_back(c);
+    }
+  }
+  parts.push_back(current);
+  return parts;
+}
+
+std::uint16_t parse_port(const std::string& text, const std::string& what) {
+  try {
+    std::size_t used = 0;
+    int port = std::stoi(text, &used);
+    if (used == text.size() && port > 0 && port < 65536) return static_cast<std::uint16_t>(port);
+  } catch (const std::exception&) {
+  }
+  throw std::invalid_argument(what + ": bad port \"" + text + "\"");
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+const char* env(const char* upper, const char* lower_name) {
+  if (const char* v = std::getenv(upper); v != nullptr && *v != '\0') return v;
+  if (const char* v = std::getenv(lower_name); v != nullptr && *v != '\0') return v;
+  return nullptr;
+}
+
+bool bypasses_proxy(const std::string& host) {
+  const char* list = env("NO_PROXY", "no_proxy");
+  if (list == nullptr) return false;
+  std::string name = lower(host);
+  for (std::string entry : split(list, ',')) {
+    entry.erase(std::remove_if(entry.begin(), entry.end(), [](unsigned char c) { return std::isspace(c); }),
+                entry.end());
+    entry = lower(entry);
+    if (entry.empty()) continue;
+    if (entry == "*") return true;
+    if (entry.front() == '.') entry.erase(0, 1);
+    if (name == entry || (name.size() > entry.size() && name.ends_with("." + entry))) return true;
+  }
+  return false;
+}
+
+// Sends all bytes on a blocking-or-not socket within the deadline.
+void send_all(NativeSocket fd, std::string_view data, std::chrono::steady_clock::time_point deadline) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      data.remove_prefix(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+      throw std::system_error(errno, std::generic_category(), "send to proxy failed");
+    pollfd p{fd, POLLOUT, 0};
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    if (ms <= 0 || ::poll(&p, 1, static_cast<int>(ms)) == 0) throw TimeoutError("proxy CONNECT timed out");
+  }
+}
+
+// An HTTP CONNECT tunnel through proxy_url ("http://[user:pass@]host:port").
+NativeSocket tunnel(const std::string& proxy_url, const std::string& host, std::uint16_t port, double timeout) {
+  std::string rest = proxy_url;
+  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  else if (rest.find("://") != std::string::npos)
+    throw std::invalid_argument("HTTPS_PROXY: only http:// proxies are supported, not " + proxy_url);
+  rest = rest.substr(0, rest.find('/'));
+  std::string credentials;
+  if (auto at = rest.rfind('@'); at != std::string::npos) {
+    credentials = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+  }
+  std::uint16_t proxy_port = 8080;
+  std::string proxy_host = rest;
+  if (auto colon = rest.rfind(':'); colon != std::string::npos && rest.find(']', colon) == std::string::npos) {
+    proxy_host = rest.substr(0, colon);
+    proxy_port = parse_port(rest.substr(colon + 1), "HTTPS_PROXY");
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                          std::chrono::duration<double>(timeout));
+  NativeSocket fd = connect_tcp(proxy_host, proxy_port, std::chrono::duration<double>(timeout));
+  try {
+    std::string target = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+    std::string request = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n";
+    if (!credentials.empty()) {
+      static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+      std::string b64;
+      std::size_t i = 0;
+      for (; i + 2 < credentials.size(); i += 3) {
+        unsigned v = (unsigned char)credentials[i] << 16 | (unsigned char)credentials[i + 1] << 8 | (unsigned char)credentials[i + 2];
+        b64 += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], table[v & 63]};
+      }
+      if (i < credentials.size()) {
+        unsigned v = (unsigned char)credentials[i] << 16 | (i + 1 < credentials.size() ? (unsigned char)credentials[i + 1] << 8 : 0);
+        b64 += {table[v >> 18], table[(v >> 12) & 63], i + 1 < credentials.size() ? table[(v >> 6) & 63] : '=', '='};
+      }
+      request += "Proxy-Authorization: Basic " + b64 + "\r\n";
+    }
+    request += "\r\n";
+    send_all(fd, request, deadline);
+    // Read the proxy's answer byte by byte: nothing after its blank line may be consumed.
+    std::string answer;
+    while (answer.size() < 16384 && answer.find("\r\n\r\n") == std::string::npos) {
+      char c;
+      ssize_t n = ::recv(fd, &c, 1, 0);
+      if (n == 1) {
+        answer.push_back(c);
+        continue;
+      }
+      if (n == 0) throw std::runtime_error("proxy " + proxy_host + " closed the connection during CONNECT");
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        throw std::system_error(errno, std::generic_category(), "recv from proxy failed");
+      pollfd p{fd, POLLIN, 0};
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+      if (ms <= 0 || ::poll(&p, 1, static_cast<int>(ms)) == 0) throw TimeoutError("proxy CONNECT timed out");
+    }
+    std::string status = answer.substr(0, answer.find("\r\n"));
+    if (status.size() < 12 || status.rfind("HTTP/1.", 0) != 0 || status.substr(9, 3) != "200")
+      throw Failure(network, "proxy " + proxy_host + " refused CONNECT " + target + ": " + status);
+    return fd;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+}  // namespace
+
+int report(const std::exception& error) {
+  std::cerr << "tlsock: " << error.what() << "\n";
+  if (const auto* failure = dynamic_cast<const Failure*>(&error)) return failure->code();
+  if (dynamic_cast<const TLSVerificationError*>(&error)) return verification;
+  if (dynamic_cast<const TLSDisconnectError*>(&error)) return network;
+  if (dynamic_cast<const TLSError*>(&error)) return tls;
+  if (dynamic_cast<const std::filesystem::filesystem_error*>(&error)) return file_io;
+  if (dynamic_cast<const TimeoutError*>(&error)) return network;
+  if (dynamic_cast<const std::system_error*>(&error)) return network;
+  if (dynamic_cast<const std::invalid_argument*>(&error)) return usage;
+  return failure;
+}
+
+void warn(const std::string& message) { std::cerr << "tlsock: warning: " << message << "\n"; }
+
+void add_connect_options(CLI::App& command, ConnectOptions& options) {
+  command.add_option("--cacert", options.cacert, "Trust these CA certificates too (PEM or DER file; repeatable)");
+  command.add_flag("-k,--insecure", options.insecure, "Do not verify the server's certificate (prints a warning)");
+  command.add_option("--tls-version", options.tls_version, "Use exactly this protocol: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3");
+  command.add_option("--tls-min", options.tls_min, "Accept this protocol version and newer");
+  command.add_option("--connect-to", options.connect_to,
+                     "HOST:PORT:ADDR:PORT2 - connect to ADDR:PORT2 instead of HOST:PORT (as curl; repeatable)");
+  command.add_option("--resolve", options.resolve, "HOST:PORT:ADDR - use ADDR for HOST:PORT (as curl; repeatable)");
+  command.add_option("--timeout", options.timeout, "Seconds allowed for each connect, read or write (default 30)")
+      ->check(CLI::PositiveNumber);
+  command.add_option("--cert", options.cert, "Client certificate chain (PEM), for servers that ask for one");
+  command.add_option("--key", options.key, "Private key of --cert (PEM or DER)");
+  command.add_flag("--noproxy-all", options.no_proxy, "Ignore HTTPS_PROXY");
+}
+
+std::shared_ptr<TLSSession> make_session(const ConnectOptions& options) {
+  TLSSession::Options session;
+  if (!options.tls_version.empty() && !options.tls_min.empty())
+    throw Failure(usage, "--tls-version and --tls-min cannot be combined");
+  if (!options.tls_version.empty()) session.protocols = {parse_protocol(options.tls_version)};
+  if (!options.tls_min.empty()) {
+    Protocol minimum = parse_protocol(options.tls_min);
+    session.protocols.clear();
+    for (Protocol p : supported_protocols())
+      if (p >= minimum) session.protocols.insert(p);
+  }
+  for (const std::string& path : options.cacert) {
+    if (!std::filesystem::exists(path)) throw Failure(file_io, "--cacert " + path + ": no such file");
+    session.extra_trust_roots.emplace_back(std::filesystem::path(path));
+  }
+  if (options.insecure) {
+    warn("--insecure: the server's certificate is not verified; the connection can be intercepted");
+    session.manual_validation = true;
+  }
+  if (options.cert || options.key) {
+    if (!options.cert || !options.key) throw Failure(usage, "--cert and --key go together");
+    session.client_certificate = CertificateChain::load(*options.cert, *options.key);
+  }
+  session.alpn_protocols = options.alpn;
+  return std::make_shared<TLSSession>(std::move(session));
+}
+
+Target route(const ConnectOptions& options, const std::string& host, std::uint16_t port) {
+  for (const std::string& rule : options.connect_to) {
+    auto parts = split_address_list(rule);
+    if (parts.size() != 4) throw Failure(usage, "--connect-to " + rule + ": expected HOST:PORT:ADDR:PORT");
+    bool host_matches = parts[0].empty() || lower(parts[0]) == lower(host);
+    bool port_matches = parts[1].empty() || parse_port(parts[1], "--connect-to") == port;
+    if (host_matches && port_matches)
+      return {parts[2].empty() ? host : parts[2], parts[3].empty() ? port : parse_port(parts[3], "--connect-to")};
+  }
+  for (const std::string& rule : options.resolve) {
+    auto parts = split_address_list(rule);
+    if (parts.size() != 3) throw Failure(usage, "--resolve " + rule + ": expected HOST:PORT:ADDR");
+    if (lower(parts[0]) == lower(host) && parse_port(parts[1], "--resolve") == port) return {parts[2], port};
+  }
+  return {host, port};
+}
+
+NativeSocket open_tcp(const ConnectOptions& options, const std::string& host, std::uint16_t port) {
+  Target target = route(options, host, port);
+  if (!options.no_proxy && !bypasses_proxy(host))
+    if (const char* proxy = env("HTTPS_PROXY", "https_proxy"); proxy != nullptr)
+      return tunnel(proxy, target.address, target.port, options.timeout);
+  return connect_tcp(target.address, target.port, std::chrono::duration<double>(options.timeout));
+}
+
+TLSSocket connect(const ConnectOptions& options, const std::shared_ptr<TLSSession>& session, const std::string& host,
+                  std::uint16_t port) {
+  NativeSocket fd = open_tcp(options, host, port);
+  TLSSocket socket = TLSSocket::wrap(fd, host, session, std::chrono::duration<double>(options.timeout));
+  return socket;
+}
+
+}  // namespace tlsock::cli
