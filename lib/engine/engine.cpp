@@ -40,7 +40,7 @@ Engine::Engine(std::shared_ptr<TLSSession> session, std::string hostname, std::u
            [this](const Certificate& leaf) { return certificate_matches(leaf, hostname_); }),
       verify_callback_(session_->options().verify_callback) {
   if (session_->options().session_cache) {
-    offered_ = session_->impl().cache.find(cache_key_);
+    offered_ = session_->impl().cache.take(cache_key_);
     if (offered_ && !tls_.load_session(offered_->blob)) offered_.reset();
   }
 }
@@ -124,7 +124,7 @@ bool Engine::handshake() {
   if (complete_) return true;
   mbed::Status status = tls_.handshake();
   sniff_outgoing();
-  if (status == mbed::Status::want_read) return false;
+  if (status == mbed::Status::want_read || status == mbed::Status::new_ticket) return false;
   if (status != mbed::Status::ok) handshake_failed(status);
   finish_handshake();
   return true;
@@ -184,8 +184,13 @@ void Engine::handshake_failed(mbed::Status status) {
   } else {
     if (!transcript_.client_looks_like_tls())
       fail(std::make_exception_ptr(BadTLSDataError(messages::client_protocol_error(transcript_.client_first_bytes()))));
-    if (failed && error.failure == mbed::Failure::no_client_certificate)
+    if (failed && error.failure == mbed::Failure::no_client_certificate) {
+      // mbedTLS refuses silently; the client deserves to know why (RFC 5246 7.4.6, RFC 8446 4.4.2.4).
+      bool tls13 = transcript_.facts().server_version == 0x0304;
+      tls_.send_alert(2, static_cast<std::uint8_t>(tls13 ? Alert::certificate_required : Alert::handshake_failure));
+      sniff_outgoing();
       fail(make_error(std::string(messages::client_auth_required)));
+    }
   }
   if (failed && (error.failure == mbed::Failure::protocol_version ||
                  (alert && error.alert == static_cast<std::uint8_t>(Alert::protocol_version))))
@@ -244,21 +249,46 @@ void Engine::capture_info() {
     if (!facts.server_session_id.empty() && info_.protocol != Protocol::TLSv1_3)
       info_.session_id = SessionReuse::new_session;
     if (facts.new_session_ticket || facts.server_ticket_extension) info_.session_ticket = SessionReuse::new_session;
+    // A TLS 1.3 server sends its (encrypted) tickets as part of finishing the handshake.
+    if (role_ == Role::server && info_.protocol == Protocol::TLSv1_3 && server_->options.session_tickets)
+      info_.session_ticket = SessionReuse::new_session;
   }
-  if (role_ == Role::client && session_->options().session_cache) {
-    std::string blob = tls_.save_session();
-    if (!blob.empty()) session_->impl().cache.store(cache_key_, CachedSession{std::move(blob), std::move(chain)});
-  }
+  peer_chain_ = std::move(chain);
+  // TLS 1.3 sessions become resumable only with a NewSessionTicket (see on_new_ticket).
+  if (info_.protocol != Protocol::TLSv1_3) store_session(false);
   offered_.reset();
+}
+
+void Engine::store_session(bool single_use) {
+  if (role_ != Role::client || !session_->options().session_cache) return;
+  std::string blob = tls_.save_session();
+  if (!blob.empty()) session_->impl().cache.store(cache_key_, CachedSession{std::move(blob), peer_chain_, single_use});
+}
+
+void Engine::on_new_ticket() {
+  if (info_.session_ticket != SessionReuse::reused) info_.session_ticket = SessionReuse::new_session;
+  store_session(true);
 }
 
 std::size_t Engine::read(char* data, std::size_t size) {
   rethrow_if_failed();
   if (!complete_ && !handshake()) return 0;
   std::size_t got = 0;
-  switch (tls_.read(data, size, got)) {
+  mbed::Status status = tls_.read(data, size, got);
+  // Records that carry no application data (a TLS 1.3 NewSessionTicket) end a call early;
+  // go on while whole records are already here, so the caller only waits on the wire
+  // when there is nothing left to decrypt. Bounded: each turn consumes a record.
+  for (int turns = 0; turns < 1024; ++turns) {
+    if (status == mbed::Status::new_ticket)
+      on_new_ticket();
+    else if (status != mbed::Status::want_read || !tls_.readable_without_wire())
+      break;
+    status = tls_.read(data, size, got);
+  }
+  switch (status) {
     case mbed::Status::ok: return got;
     case mbed::Status::want_read: return 0;
+    case mbed::Status::new_ticket: return 0;
     case mbed::Status::closed:
       peer_closed_ = true;
       fail(std::make_exception_ptr(TLSGracefulDisconnectError(std::string(messages::remote_closed))));
@@ -266,7 +296,11 @@ std::size_t Engine::read(char* data, std::size_t size) {
       fail(std::make_exception_ptr(TLSDisconnectError(std::string(messages::remote_closed))));
     case mbed::Status::failed: break;
   }
-  fail(make_error(messages::connection_failed(describe(tls_.error()))));
+  // TLS 1.3 servers refuse a missing client certificate only after our handshake finished.
+  const mbed::TlsError& error = tls_.error();
+  if (error.failure == mbed::Failure::alert && error.alert == static_cast<std::uint8_t>(Alert::certificate_required))
+    fail(make_error(std::string(messages::client_auth_required)));
+  fail(make_error(messages::connection_failed(describe(error))));
 }
 
 std::size_t Engine::write(std::string_view data) {
@@ -275,7 +309,8 @@ std::size_t Engine::write(std::string_view data) {
   std::size_t written = 0;
   switch (tls_.write(data.data(), std::min(data.size(), max_fragment), written)) {
     case mbed::Status::ok: return written;
-    case mbed::Status::want_read: return 0;
+    case mbed::Status::want_read:
+    case mbed::Status::new_ticket: return 0;
     case mbed::Status::closed:
     case mbed::Status::eof:
       fail(std::make_exception_ptr(TLSDisconnectError(std::string(messages::remote_closed))));

@@ -117,6 +117,8 @@ class Engine {
   [[nodiscard]] std::exception_ptr make_error(const std::string& message) const;
   [[nodiscard]] std::exception_ptr verification_error() const;
   void capture_info();
+  void on_new_ticket();
+  void store_session(bool single_use);
   void finish_handshake();
   void sniff_outgoing();
   [[nodiscard]] static std::shared_ptr<const mbed::Config> config_of(const std::shared_ptr<TLSSession>& session);
@@ -127,6 +129,7 @@ class Engine {
   std::string hostname_;
   std::string cache_key_;
   std::optional<CachedSession> offered_;
+  std::vector<Certificate> peer_chain_;  // as reported, kept for caching later sessions
   mbed::Tls tls_;
   Transcript transcript_;
   EngineVerifyCallback verify_callback_;

@@ -12,6 +12,15 @@ std::optional<CachedSession> SessionCache::find(const std::string& key) const {
   return it->second.session;
 }
 
+std::optional<CachedSession> SessionCache::take(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  CachedSession session = it->second.session;
+  if (session.single_use) entries_.erase(it);
+  return session;
+}
+
 void SessionCache::store(const std::string& key, CachedSession session) {
   std::lock_guard lock(mutex_);
   if (capacity_ == 0) return;

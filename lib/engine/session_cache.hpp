@@ -20,12 +20,16 @@ namespace tlsock::engine {
 struct CachedSession {
   std::string blob;                // the backend's saved session
   std::vector<Certificate> chain;  // the peer chain of the full handshake, reported on resumption
+  bool single_use = false;         // a TLS 1.3 ticket: offered once, then forgotten (RFC 8446 C.4)
 };
 
 class SessionCache {
  public:
   explicit SessionCache(std::size_t capacity = 1024) : capacity_(capacity) {}
   [[nodiscard]] std::optional<CachedSession> find(const std::string& key) const;
+  // find(), and forgets a single-use entry in the same step, so two connections never
+  // offer the same TLS 1.3 ticket.
+  [[nodiscard]] std::optional<CachedSession> take(const std::string& key);
   void store(const std::string& key, CachedSession session);
   void erase(const std::string& key);
   void clear();

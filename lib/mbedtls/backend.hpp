@@ -107,6 +107,7 @@ struct CertificateVerdict {
 enum class Status {
   ok,           // done (handshake finished, bytes read/written)
   want_read,    // needs more bytes from the wire
+  new_ticket,   // a TLS 1.3 NewSessionTicket arrived (save_session() now holds it)
   closed,       // the peer sent close_notify
   eof,          // the wire ended without close_notify
   failed,       // fatal: see Tls::error()

@@ -59,7 +59,6 @@ namespace tlsock::mbed::compat {
 
 // Accessors for fields that mbedTLS 3 made private.
 inline const mbedtls_x509_buf& raw(const mbedtls_x509_crt& crt) { return crt.raw; }
-inline int version_of(const mbedtls_x509_crt& crt) { return crt.TLSOCK_PRIVATE(version); }
 inline mbedtls_md_type_t sig_md(const mbedtls_x509_crt& crt) { return crt.TLSOCK_PRIVATE(sig_md); }
 inline const mbedtls_x509_time& valid_from(const mbedtls_x509_crt& crt) { return crt.valid_from; }
 inline const mbedtls_x509_time& valid_to(const mbedtls_x509_crt& crt) { return crt.valid_to; }
@@ -114,6 +113,21 @@ inline void set_version_bounds(mbedtls_ssl_config* conf, int min_minor, int max_
   mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, max_minor);
 #endif
 }
+
+// TLS 1.3 clients of mbedTLS 3.6.1+ drop NewSessionTicket messages unless asked to report
+// them (as MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET from mbedtls_ssl_read).
+inline void signal_new_session_tickets([[maybe_unused]] mbedtls_ssl_config* conf) {
+#if TLSOCK_HAS_TLS13 && defined(MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED) && \
+    defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_CLI_C)
+  mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(conf, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+#endif
+}
+
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+inline constexpr int received_new_session_ticket = MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET;
+#else
+inline constexpr int received_new_session_ticket = 1;  // never an error code
+#endif
 
 // Once per process, before any handshake (mbedTLS 3 with PSA).
 inline void init_crypto() {

@@ -138,6 +138,7 @@ std::shared_ptr<const Config> Config::client(const ClientPolicy& policy) {
 #if TLSOCK_HAS_SESSION_TICKETS
   mbedtls_ssl_conf_session_tickets(&conf, policy.session_tickets ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED
                                                                  : MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+  if (policy.session_tickets) compat::signal_new_session_tickets(&conf);
 #endif
   if (policy.client_certificate) set_own_chain(*impl, *policy.client_certificate);
 

@@ -121,6 +121,7 @@ struct Tls::Impl {
       case MBEDTLS_ERR_SSL_WANT_READ:
       case MBEDTLS_ERR_SSL_WANT_WRITE: return Status::want_read;
       case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY: return Status::closed;
+      case compat::received_new_session_ticket: return Status::new_ticket;
       case MBEDTLS_ERR_SSL_CONN_EOF: return Status::eof;
       default: break;
     }
@@ -165,7 +166,10 @@ Tls::Tls(std::shared_ptr<const Config> config, const std::string& hostname,
   check(mbedtls_ssl_setup(&impl_->ssl, &impl_->config->impl().conf), "TLS context");
   mbedtls_ssl_set_bio(&impl_->ssl, impl_.get(), Impl::send, Impl::receive, nullptr);
   mbedtls_ssl_set_verify(&impl_->ssl, Impl::verify, impl_.get());
-  if (!hostname.empty()) check(mbedtls_ssl_set_hostname(&impl_->ssl, hostname.c_str()), "hostname");
+  // A client always sets a name: an empty one (IP literals) means "no SNI, we check the
+  // certificate's name ourselves", which mbedTLS 3.6 wants said explicitly.
+  if (!impl_->config->impl().server)
+    check(mbedtls_ssl_set_hostname(&impl_->ssl, hostname.empty() ? nullptr : hostname.c_str()), "hostname");
   key_log_connection(impl_->config->impl(), impl_->ssl);
 }
 

@@ -167,8 +167,18 @@ std::string TLSSocket::read_exactly(std::size_t num_bytes) {
 bool TLSSocket::select_read(Timeout timeout) {
   Impl& s = checked(impl_);
   s.ensure_open();
-  // After close_notify or a fatal error, read() answers at once (with the error).
-  if (!s.buffer.empty() || s.engine.readable_without_wire() || s.engine.failed()) return true;
+  if (!s.buffer.empty() || s.engine.failed()) return true;  // after an error read() answers at once
+  if (s.engine.readable_without_wire()) {
+    // Whole records wait: decrypt them now, since they may hold no application data at all
+    // (a TLS 1.3 NewSessionTicket) and read() would then block.
+    try {
+      std::span<char> space = s.buffer.prepare(read_chunk);
+      s.buffer.commit(s.engine.read(space.data(), space.size()));
+    } catch (const TLSError&) {
+      return true;  // read() reports it
+    }
+    if (!s.buffer.empty()) return true;
+  }
   return net::wait(s.sock.get(), net::Direction::read, net::deadline_after(timeout));
 }
 
@@ -186,6 +196,7 @@ void TLSSocket::write(std::string_view data) {
     }
     data.remove_prefix(n);
     s.flush(deadline);
+    if (n == 0) s.fill(deadline, "write to");  // the handshake (deferred) needs the peer first
   }
 }
 
@@ -246,7 +257,8 @@ const std::vector<Certificate>& TLSSocket::intermediates() const {
 }
 
 std::string_view TLSSocket::protocol() const noexcept {
-  return impl_ ? to_string(impl_->engine.info().protocol) : std::string_view();
+  return impl_ && impl_->engine.is_handshake_complete() ? to_string(impl_->engine.info().protocol)
+                                                         : std::string_view();
 }
 std::string_view TLSSocket::cipher_suite() const noexcept {
   return impl_ ? std::string_view(impl_->engine.info().cipher_suite) : std::string_view();

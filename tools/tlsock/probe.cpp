@@ -1,11 +1,483 @@
-// tlsock probe (not implemented yet).
+// tlsock probe HOST[:PORT]: what a TLS server offers, as `openssl s_client` would show it
+// but in oscrypto's words: the connection, the chain as sent, the verification verdict,
+// whether a second connection resumes, and which protocol versions the server accepts.
+//
+// It opens several connections, one after the other (servers such as `openssl s_server
+// -www` serve one at a time): the verified one; a second without verification when the
+// first failed it, to show the chain anyway; one to test resumption with the same
+// TLSSession; one per protocol version the linked mbedTLS supports, pinned to it and without
+// verification. With --starttls every one of them runs the plain-text dialogue first.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
 #include "cli.hpp"
+#include "failure.hpp"
+#include "starttls.hpp"
 
 namespace tlsock::cli {
+namespace {
+
+constexpr const char* probe_help =
+    R"HELP(Connects to HOST (default port 443, or the --starttls protocol's port; IPv6 as [::1]:8443)
+and shows the protocol, cipher suite, ALPN, compression, the certificate chain as the server
+sent it, the verification verdict, whether a second connection resumed the session, and which
+protocol versions the server accepts (each tried alone, without verification).
+
+--starttls PROTOCOL talks plain text first, as `openssl s_client -starttls`:
+  smtp (port 25: EHLO, STARTTLS), imap (143: a001 STARTTLS), pop3 (110: STLS),
+  ftp (21: AUTH TLS), xmpp (5222: <starttls/>), postgres (5432: SSLRequest).
+The dialogue runs again for every connection and is bounded by --timeout as a whole.
+
+--json prints one object:
+  host, port, starttls (null or the protocol), address ("127.0.0.1:443", "[::1]:443"),
+  protocol ("TLSv1.2"), cipher_suite (IANA name), alpn_offered (list), alpn (null or the
+  protocol chosen), compression (bool), session_id and session_ticket ("new", "reused" or null),
+  verified (bool), verdict ("OK", oscrypto's verification error, or "not verified (--insecure)"),
+  chain: [{subject, issuer, serial_number, not_before, not_after (RFC 3339 UTC), valid_domains,
+          valid_ips, key_algorithm, key_bits, signature_hash, sha256_fingerprint (64 hex digits),
+          is_ca, self_signed}], leaf first,
+  resumption: {session_id, session_ticket ("new", "reused" or null), resumed (bool),
+               error (null or why the second connection failed)},
+  protocols: {"TLSv1": ..., "TLSv1.1": ..., "TLSv1.2": ..., "TLSv1.3": ...} each "accepted",
+             "refused", "error" (not a TLS answer: network, STARTTLS) or "not supported" (by
+             the mbedTLS tlsock was built with); protocol_errors: {version: message} for the
+             refused and failed ones,
+  error (null), exit_code.
+When no TLS connection was possible it prints {host, port, starttls, error, exit_code}.
+
+Exit codes: 0 handshake and verification succeeded (or --insecure), 5 verification failed
+(everything is still shown), 4 no TLS handshake was possible (also: the server does not offer
+or refuses STARTTLS, or breaks its dialogue), 3 network/DNS/timeout (also during STARTTLS),
+2 usage.)HELP";
+
+struct ProbeOptions {
+  std::string target;
+  std::string starttls;
+  bool json = false;
+  bool no_alpn = false;
+  ConnectOptions connect;
+};
+
+// "host", "host:port", "[v6]", "[v6]:port", or a bare IPv6 address (more than one colon).
+std::pair<std::string, std::optional<std::uint16_t>> split_target(const std::string& target) {
+  std::string host = target;
+  std::string port;
+  if (!target.empty() && target.front() == '[') {
+    auto close = target.find(']');
+    if (close == std::string::npos) throw Failure(usage, "HOST: missing ']' in " + target);
+    host = target.substr(1, close - 1);
+    std::string rest = target.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') throw Failure(usage, "HOST: expected [ADDRESS]:PORT, not " + target);
+      port = rest.substr(1);
+      if (port.empty()) throw Failure(usage, "HOST: empty port in " + target);
+    }
+  } else if (auto colon = target.find(':');
+             colon != std::string::npos && target.find(':', colon + 1) == std::string::npos) {
+    host = target.substr(0, colon);
+    port = target.substr(colon + 1);
+    if (port.empty()) throw Failure(usage, "HOST: empty port in " + target);
+  }
+  if (host.empty()) throw Failure(usage, "HOST: no host name in \"" + target + "\"");
+  if (port.empty()) return {host, std::nullopt};
+  bool digits = port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
+  int number = digits ? std::stoi(port) : 0;
+  if (number < 1 || number > 65535) throw Failure(usage, "HOST: bad port \"" + port + "\" in " + target);
+  return {host, static_cast<std::uint16_t>(number)};
+}
+
+std::string peer_address(NativeSocket fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "unknown";
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address.ss_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
+    ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+    return std::string(text) + ":" + std::to_string(ntohs(v4->sin_port));
+  }
+  if (address.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address);
+    ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+    return "[" + std::string(text) + "]:" + std::to_string(ntohs(v6->sin6_port));
+  }
+  return "unknown";
+}
+
+std::optional<std::string> reuse_text(const std::optional<SessionReuse>& reuse) {
+  if (!reuse) return std::nullopt;
+  return std::string(to_string(*reuse));
+}
+
+// What one connection showed.
+struct Facts {
+  std::string address;
+  std::string protocol;
+  std::string cipher_suite;
+  std::string alpn;
+  bool compression = false;
+  std::optional<SessionReuse> session_id;
+  std::optional<SessionReuse> session_ticket;
+  std::vector<Certificate> chain;  // as sent, leaf first
+};
+
+Facts facts_of(const TLSSocket& socket) {
+  Facts facts;
+  facts.address = peer_address(socket.socket());
+  facts.protocol = socket.protocol();
+  facts.cipher_suite = socket.cipher_suite();
+  facts.alpn = socket.alpn_protocol();
+  facts.compression = socket.compression();
+  facts.session_id = socket.session_id();
+  facts.session_ticket = socket.session_ticket();
+  facts.chain.push_back(socket.certificate());
+  facts.chain.insert(facts.chain.end(), socket.intermediates().begin(), socket.intermediates().end());
+  return facts;
+}
+
+enum class VersionResult { accepted, refused, error, unsupported };
+
+std::string_view to_string(VersionResult result) {
+  switch (result) {
+    case VersionResult::accepted:
+      return "accepted";
+    case VersionResult::refused:
+      return "refused";
+    case VersionResult::error:
+      return "error";
+    case VersionResult::unsupported:
+      return "not supported";
+  }
+  return "error";
+}
+
+struct VersionProbe {
+  Protocol protocol;
+  VersionResult result;
+  std::string detail;  // why it was refused or failed
+};
+
+struct Findings {
+  std::string host;
+  std::uint16_t port = 0;
+  std::optional<StartTLS> starttls;
+  std::vector<std::string> alpn_offered;
+  Facts connection;
+  bool verified = false;
+  std::string verdict;
+  std::optional<Facts> resumption;
+  std::string resumption_error;
+  std::vector<VersionProbe> versions;
+  int exit_code = success;
+};
+
+class Prober {
+ public:
+  Prober(const ProbeOptions& options, std::string host, std::uint16_t port, std::optional<StartTLS> starttls)
+      : options_(options), host_(std::move(host)), port_(port), starttls_(starttls) {}
+
+  // A TLS connection through the plain-text dialogue if there is one.
+  TLSSocket open(const std::shared_ptr<TLSSession>& session) const {
+    std::chrono::duration<double> timeout(options_.connect.timeout);
+    NativeSocket fd = open_tcp(options_.connect, host_, port_);
+    if (starttls_) {
+      try {
+        starttls_upgrade(fd, *starttls_, host_, timeout);
+      } catch (...) {
+        ::close(fd);
+        throw;
+      }
+    }
+    return TLSSocket::wrap(fd, host_, session, timeout);
+  }
+
+  Findings run() const {
+    Findings findings;
+    findings.host = host_;
+    findings.port = port_;
+    findings.starttls = starttls_;
+    findings.alpn_offered = options_.connect.alpn;
+
+    std::shared_ptr<TLSSession> session = make_session(options_.connect);
+    std::optional<TLSSocket> socket;
+    if (session->manual_validation()) {
+      socket.emplace(open(session));
+      findings.verdict = "not verified (--insecure)";
+    } else {
+      try {
+        socket.emplace(open(session));
+        findings.verified = true;
+        findings.verdict = "OK";
+      } catch (const TLSVerificationError& error) {
+        findings.verdict = error.what();
+        findings.exit_code = verification;
+        // Again without verification, to show what the server sent.
+        TLSSession::Options manual = session->options();
+        manual.manual_validation = true;
+        session = std::make_shared<TLSSession>(std::move(manual));
+        socket.emplace(open(session));
+      }
+    }
+    findings.connection = facts_of(*socket);
+    await_tickets(*socket);
+    close_quietly(*socket);
+
+    try {
+      TLSSocket second = open(session);
+      findings.resumption = facts_of(second);
+      close_quietly(second);
+    } catch (const std::exception& error) {
+      findings.resumption_error = error.what();
+    }
+
+    ProtocolSet supported = supported_protocols();
+    for (Protocol protocol : {Protocol::TLSv1, Protocol::TLSv1_1, Protocol::TLSv1_2, Protocol::TLSv1_3}) {
+      if (!supported.contains(protocol)) {
+        findings.versions.push_back({protocol, VersionResult::unsupported, ""});
+        continue;
+      }
+      TLSSession::Options pinned = session->options();
+      pinned.protocols = {protocol};
+      pinned.manual_validation = true;
+      pinned.session_cache = false;
+      try {
+        TLSSocket probe = open(std::make_shared<TLSSession>(std::move(pinned)));
+        close_quietly(probe);
+        findings.versions.push_back({protocol, VersionResult::accepted, ""});
+      } catch (const TLSError& error) {
+        findings.versions.push_back({protocol, VersionResult::refused, error.what()});
+      } catch (const std::exception& error) {
+        findings.versions.push_back({protocol, VersionResult::error, error.what()});
+      }
+    }
+    return findings;
+  }
+
+ private:
+  // A TLS 1.3 server sends its tickets after the handshake (RFC 8446 4.6.1): reading for a
+  // moment lets them arrive before the connection closes, so the second connection has
+  // something to resume. TLS 1.2 tickets are part of the handshake.
+  static void await_tickets(TLSSocket& socket) noexcept {
+    if (socket.protocol() != "TLSv1.3") return;
+    try {
+      socket.set_timeout(std::chrono::milliseconds(500));
+      if (socket.select_read(std::chrono::milliseconds(500))) (void)socket.read(1);
+    } catch (...) {
+    }
+  }
+
+  // The facts are read; how the connection ends does not matter to the probe.
+  static void close_quietly(TLSSocket& socket) noexcept {
+    try {
+      socket.close();
+    } catch (...) {
+    }
+  }
+
+  const ProbeOptions& options_;
+  std::string host_;
+  std::uint16_t port_;
+  std::optional<StartTLS> starttls_;
+};
+
+// RFC 3339: "2031-01-02T00:00:00Z".
+std::string rfc3339(std::chrono::system_clock::time_point time) {
+  std::string text = format_utc(time);
+  if (auto space = text.find(' '); space != std::string::npos) text[space] = 'T';
+  return text;
+}
+
+template <typename T>
+nlohmann::ordered_json or_null(const std::optional<T>& value) {
+  return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
+}
+
+nlohmann::ordered_json certificate_json(const Certificate& certificate) {
+  nlohmann::ordered_json out;
+  out["subject"] = certificate.subject();
+  out["issuer"] = certificate.issuer();
+  out["serial_number"] = certificate.serial_number();
+  out["not_before"] = rfc3339(certificate.not_before());
+  out["not_after"] = rfc3339(certificate.not_after());
+  out["valid_domains"] = certificate.valid_domains();
+  out["valid_ips"] = certificate.valid_ips();
+  out["key_algorithm"] = certificate.key_algorithm();
+  out["key_bits"] = certificate.key_bits();
+  out["signature_hash"] = certificate.hash_algorithm();
+  out["sha256_fingerprint"] = certificate.sha256_fingerprint();
+  out["is_ca"] = certificate.is_ca();
+  out["self_signed"] = certificate.self_signed();
+  return out;
+}
+
+nlohmann::ordered_json findings_json(const Findings& f) {
+  nlohmann::ordered_json out;
+  out["host"] = f.host;
+  out["port"] = f.port;
+  out["starttls"] = f.starttls ? nlohmann::ordered_json(std::string(to_string(*f.starttls))) : nullptr;
+  out["address"] = f.connection.address;
+  out["protocol"] = f.connection.protocol;
+  out["cipher_suite"] = f.connection.cipher_suite;
+  out["alpn_offered"] = f.alpn_offered;
+  out["alpn"] = f.connection.alpn.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(f.connection.alpn);
+  out["compression"] = f.connection.compression;
+  out["session_id"] = or_null(reuse_text(f.connection.session_id));
+  out["session_ticket"] = or_null(reuse_text(f.connection.session_ticket));
+  out["verified"] = f.verified;
+  out["verdict"] = f.verdict;
+  out["chain"] = nlohmann::ordered_json::array();
+  for (const Certificate& certificate : f.connection.chain) out["chain"].push_back(certificate_json(certificate));
+  nlohmann::ordered_json resumption;
+  std::optional<SessionReuse> id = f.resumption ? f.resumption->session_id : std::nullopt;
+  std::optional<SessionReuse> ticket = f.resumption ? f.resumption->session_ticket : std::nullopt;
+  resumption["session_id"] = or_null(reuse_text(id));
+  resumption["session_ticket"] = or_null(reuse_text(ticket));
+  resumption["resumed"] = id == SessionReuse::reused || ticket == SessionReuse::reused;
+  resumption["error"] = f.resumption ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(f.resumption_error);
+  out["resumption"] = resumption;
+  out["protocols"] = nlohmann::ordered_json::object();
+  out["protocol_errors"] = nlohmann::ordered_json::object();
+  for (const VersionProbe& v : f.versions) {
+    std::string name(to_string(v.protocol));
+    out["protocols"][name] = std::string(to_string(v.result));
+    if (!v.detail.empty()) out["protocol_errors"][name] = v.detail;
+  }
+  out["error"] = nullptr;
+  out["exit_code"] = f.exit_code;
+  return out;
+}
+
+std::string reuse_words(const std::optional<SessionReuse>& id, const std::optional<SessionReuse>& ticket) {
+  return "session ID " + reuse_text(id).value_or("none") + ", ticket " + reuse_text(ticket).value_or("none");
+}
+
+std::string join(const std::vector<std::string>& items, const char* separator = ", ") {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : separator) + item;
+  return out;
+}
+
+void print_text(const Findings& f, std::ostream& out) {
+  auto line = [&out](const std::string& label, const std::string& value) {
+    out << std::left << std::setw(16) << (label + ":") << value << "\n";
+  };
+  line("Host", f.host + " port " + std::to_string(f.port));
+  if (f.starttls) line("STARTTLS", std::string(to_string(*f.starttls)));
+  line("Address", f.connection.address);
+  line("Protocol", f.connection.protocol);
+  line("Cipher suite", f.connection.cipher_suite);
+  std::string offered = f.alpn_offered.empty() ? "none offered" : "offered " + join(f.alpn_offered);
+  line("ALPN", (f.connection.alpn.empty() ? std::string("none") : f.connection.alpn) + " (" + offered + ")");
+  line("Compression", f.connection.compression ? "yes" : "no");
+  line("Session", reuse_words(f.connection.session_id, f.connection.session_ticket));
+  line("Verification", f.verdict);
+  if (f.resumption) {
+    bool resumed =
+        f.resumption->session_id == SessionReuse::reused || f.resumption->session_ticket == SessionReuse::reused;
+    line("Resumption", std::string(resumed ? "reused" : "not resumed") + " (" +
+                           reuse_words(f.resumption->session_id, f.resumption->session_ticket) + ")");
+  } else {
+    line("Resumption", "failed: " + f.resumption_error);
+  }
+  out << "Certificate chain (as sent by the server):\n";
+  for (std::size_t i = 0; i < f.connection.chain.size(); ++i) {
+    const Certificate& c = f.connection.chain[i];
+    auto field = [&out](const std::string& label, const std::string& value) {
+      out << "      " << std::left << std::setw(14) << (label + ":") << value << "\n";
+    };
+    out << "  " << std::left << std::setw(4) << ("[" + std::to_string(i) + "]") << c.subject() << "\n";
+    field("issuer", c.issuer());
+    field("valid", format_utc(c.not_before()) + " to " + format_utc(c.not_after()));
+    if (!c.valid_domains().empty()) field("DNS names", join(c.valid_domains()));
+    if (!c.valid_ips().empty()) field("IP addresses", join(c.valid_ips()));
+    field("key", c.key_algorithm() + " " + std::to_string(c.key_bits()) + " bits");
+    field("signature", c.hash_algorithm());
+    field("SHA-256", c.sha256_fingerprint());
+  }
+  out << "Protocol versions:\n";
+  for (const VersionProbe& v : f.versions) {
+    std::string result(to_string(v.result));
+    if (v.result == VersionResult::unsupported) result += " by this build (" + std::string(backend_version()) + ")";
+    if (!v.detail.empty()) result += " (" + v.detail + ")";
+    out << "  " << std::left << std::setw(10) << to_string(v.protocol) << result << "\n";
+  }
+}
+
+// What is known about the server before anything can fail on the network.
+struct Endpoint {
+  std::string host;
+  std::optional<std::uint16_t> port;
+  std::optional<StartTLS> starttls;
+};
+
+int probe(ProbeOptions options, Endpoint& endpoint) {
+  if (!options.starttls.empty()) {
+    endpoint.starttls = parse_starttls(options.starttls);
+    if (!endpoint.starttls) throw Failure(usage, "--starttls: unknown protocol " + options.starttls);
+  }
+  auto [host, port] = split_target(options.target);
+  endpoint.host = host;
+  endpoint.port = port.value_or(endpoint.starttls ? default_port(*endpoint.starttls) : 443);
+  if (options.no_alpn)
+    options.connect.alpn.clear();
+  else if (options.connect.alpn.empty())
+    options.connect.alpn = {"h2", "http/1.1"};
+  Prober prober(options, endpoint.host, *endpoint.port, endpoint.starttls);
+  Findings findings = prober.run();
+  if (findings.exit_code == verification) std::cerr << "tlsock: " << findings.verdict << "\n";
+  if (options.json)
+    std::cout << findings_json(findings).dump(2) << "\n";
+  else
+    print_text(findings, std::cout);
+  return findings.exit_code;
+}
+
+// With --json a failure is an object on stdout too (report() has said it on stderr).
+void print_failure_json(const Endpoint& endpoint, const std::exception& error, int code) {
+  nlohmann::ordered_json out;
+  out["host"] = endpoint.host.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(endpoint.host);
+  out["port"] = or_null(endpoint.port);
+  out["starttls"] = endpoint.starttls ? nlohmann::ordered_json(std::string(to_string(*endpoint.starttls))) : nullptr;
+  out["error"] = error.what();
+  out["exit_code"] = code;
+  std::cout << out.dump(2) << "\n";
+}
+
+}  // namespace
 
 void add_probe(CLI::App& app, int& result) {
-  auto* command = app.add_subcommand("probe", "(not implemented yet)");
-  command->callback([&result] { result = failure; });
+  auto options = std::make_shared<ProbeOptions>();
+  auto* command = app.add_subcommand("probe",
+                                     "Show what a TLS server offers: protocol, suite, chain, verdict, "
+                                     "resumption, protocol versions");
+  command->add_option("target", options->target, "HOST[:PORT] (default port 443; IPv6 as [::1]:8443)")->required();
+  command->add_option("--starttls", options->starttls,
+                      "Upgrade a plain connection first: smtp, imap, pop3, ftp, xmpp or postgres");
+  command->add_flag("--json", options->json, "Print one JSON object (fields below)");
+  command->add_option("--alpn", options->connect.alpn, "ALPN protocols to offer, comma-separated (default h2,http/1.1)")
+      ->delimiter(',');
+  command->add_flag("--no-alpn", options->no_alpn, "Offer no ALPN protocol");
+  add_connect_options(*command, options->connect);
+  command->footer(probe_help);
+  command->callback([options, &result] {
+    Endpoint endpoint;
+    try {
+      result = probe(*options, endpoint);
+    } catch (const std::exception& error) {
+      result = report(error);
+      if (options->json) print_failure_json(endpoint, error, result);
+    }
+  });
 }
 
 }  // namespace tlsock::cli
