@@ -184,13 +184,17 @@ int report(const std::exception& error) {
 void warn(const std::string& message) { std::cerr << "tlsock: warning: " << message << "\n"; }
 
 void add_connect_options(CLI::App& command, ConnectOptions& options) {
-  command.add_option("--cacert", options.cacert, "Trust these CA certificates too (PEM or DER file; repeatable)");
+  // Repeatable options take one value each: CLI11 would otherwise swallow the URLs after them.
+  command.add_option("--cacert", options.cacert, "Trust these CA certificates too (PEM or DER file; repeatable)")
+      ->allow_extra_args(false);
   command.add_flag("-k,--insecure", options.insecure, "Do not verify the server's certificate (prints a warning)");
   command.add_option("--tls-version", options.tls_version, "Use exactly this protocol: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3");
   command.add_option("--tls-min", options.tls_min, "Accept this protocol version and newer");
   command.add_option("--connect-to", options.connect_to,
-                     "HOST:PORT:ADDR:PORT2 - connect to ADDR:PORT2 instead of HOST:PORT (as curl; repeatable)");
-  command.add_option("--resolve", options.resolve, "HOST:PORT:ADDR - use ADDR for HOST:PORT (as curl; repeatable)");
+                     "HOST:PORT:ADDR:PORT2 - connect to ADDR:PORT2 instead of HOST:PORT (as curl; repeatable)")
+      ->allow_extra_args(false);
+  command.add_option("--resolve", options.resolve, "HOST:PORT:ADDR - use ADDR for HOST:PORT (as curl; repeatable)")
+      ->allow_extra_args(false);
   command.add_option("--timeout", options.timeout, "Seconds allowed for each connect, read or write (default 30)")
       ->check(CLI::PositiveNumber);
   command.add_option("--cert", options.cert, "Client certificate chain (PEM), for servers that ask for one");

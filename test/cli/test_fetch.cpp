@@ -1,0 +1,843 @@
+// `tlsock fetch` driven as a program (TLSOCK_CLI): exact bodies from `openssl s_server -WWW`,
+// -o written atomically, -i, --json, every exit code, keep-alive and session reuse, redirects,
+// chunked bodies, truncations, --resolve/--connect-to, and the progress bar on a terminal.
+//
+// Responses s_server cannot give (Content-Length, chunked with trailers, redirects, keep-alive,
+// 404, malformed or cut-short answers) come from ScriptServer: a small HTTPS server built on the
+// library's own TLSListener that answers each request path with a scripted handler.
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "peers/peer_server.hpp"
+#include "support/catch.hpp"
+#include "support/plain_server.hpp"
+#include "support/process.hpp"
+#include "tlsock/tlsock.hpp"
+
+using namespace tlsock;
+using namespace tlsock::testing;
+using namespace std::chrono_literals;
+using Json = nlohmann::json;
+
+namespace {
+
+// --- a scripted HTTPS server ------------------------------------------------------------
+
+struct HttpRequest {
+  std::size_t connection = 0;  // 1 for the first connection the server accepted, ...
+  std::string method;
+  std::string target;
+  std::string head;  // request line and header lines
+  std::string body;
+
+  [[nodiscard]] bool has_header(const std::string& line) const {
+    return head.find("\r\n" + line + "\r\n") != std::string::npos;
+  }
+};
+
+// What the server does with the connection after a handler answered.
+enum class After { keep_open, close, abort };
+
+// HTTPS on 127.0.0.1 (TLSListener, ALPN http/1.1), one thread per connection. Each request
+// path has a handler that writes whatever bytes it likes; unknown paths get a 404.
+class ScriptServer {
+ public:
+  using Handler = std::function<After(TLSSocket& socket, const HttpRequest& request)>;
+
+  explicit ScriptServer(const std::string& chain = "localhost-chain.pem", const std::string& key = "localhost.key") {
+    ServerOptions options;
+    options.alpn_protocols = {"http/1.1"};
+    auto certificates =
+        std::make_shared<ServerCertificateChain>(CertificateChain::load(certs_dir() / chain, certs_dir() / key));
+    listener_.emplace("127.0.0.1", 0, std::make_shared<ServerTLS>(certificates, options));
+    thread_ = std::thread([this] { accept_loop(); });
+  }
+  ScriptServer(const ScriptServer&) = delete;
+  ScriptServer& operator=(const ScriptServer&) = delete;
+  ~ScriptServer() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);  // wakes workers blocked in a read
+    }
+    thread_.join();
+    for (std::thread& worker : workers_) worker.join();
+  }
+
+  void on(const std::string& target, Handler handler) {
+    std::lock_guard lock(mutex_);
+    handlers_[target] = std::move(handler);
+  }
+  // Answers target with these bytes, then does `after`.
+  void on(const std::string& target, std::string raw, After after = After::keep_open) {
+    on(target, [raw = std::move(raw), after](TLSSocket& socket, const HttpRequest&) {
+      socket.write(raw);
+      return after;
+    });
+  }
+
+  [[nodiscard]] std::uint16_t port() const { return listener_->port(); }
+  [[nodiscard]] std::size_t connections() const { return connections_.load(); }
+  [[nodiscard]] std::vector<HttpRequest> requests() const {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+  [[nodiscard]] std::string url(const std::string& target, const std::string& host = "localhost") const {
+    return "https://" + host + ":" + std::to_string(port()) + target;
+  }
+
+ private:
+  void accept_loop() {
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+      }
+      try {
+        TLSSocket socket = listener_->accept(100ms);
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+        std::size_t index = ++connections_;
+        open_fds_.push_back(socket.socket());
+        workers_.emplace_back([this, index, socket = std::move(socket)]() mutable { serve(socket, index); });
+      } catch (const std::exception&) {
+        // a timeout (look at stopping_ again) or a failed handshake
+      }
+    }
+  }
+
+  void serve(TLSSocket& socket, std::size_t index) {
+    int fd = socket.socket();
+    try {
+      socket.set_timeout(10s);
+      for (;;) {
+        HttpRequest request = read_request(socket, index);
+        Handler handler;
+        {
+          std::lock_guard lock(mutex_);
+          requests_.push_back(request);
+          auto found = handlers_.find(request.target.substr(0, request.target.find('?')));  // by path
+          if (found != handlers_.end()) handler = found->second;
+        }
+        After after = handler ? handler(socket, request) : not_found(socket);
+        if (after == After::close) socket.close();
+        if (after == After::abort) ::shutdown(fd, SHUT_RDWR);  // FIN without close_notify
+        if (after != After::keep_open) break;
+      }
+    } catch (const std::exception&) {
+      // the client went away (or the server is stopping)
+    }
+    std::lock_guard lock(mutex_);
+    std::erase(open_fds_, fd);
+  }
+
+  static HttpRequest read_request(TLSSocket& socket, std::size_t index) {
+    HttpRequest request;
+    request.connection = index;
+    request.head = socket.read_until("\r\n\r\n");
+    std::istringstream line(request.head.substr(0, request.head.find("\r\n")));
+    line >> request.method >> request.target;
+    std::string lower = request.head;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (auto at = lower.find("\r\ncontent-length:"); at != std::string::npos)
+      request.body = socket.read_exactly(std::stoul(lower.substr(at + 17)));
+    return request;
+  }
+
+  static After not_found(TLSSocket& socket) {
+    socket.write("HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\n\r\nno such x\n");
+    return After::keep_open;
+  }
+
+  std::optional<TLSListener> listener_;
+  std::atomic<std::size_t> connections_{0};
+  mutable std::mutex mutex_;
+  bool stopping_ = false;
+  std::map<std::string, Handler> handlers_;
+  std::vector<HttpRequest> requests_;
+  std::vector<int> open_fds_;
+  std::vector<std::thread> workers_;
+  std::thread thread_;  // last: starts once everything above exists
+};
+
+// "HTTP/1.1 <status>\r\nContent-Length: n\r\n<extra>\r\n<body>"
+std::string response(const std::string& status, const std::string& body, const std::string& extra = "") {
+  return "HTTP/1.1 " + status + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra + "\r\n" + body;
+}
+
+// --- running the program ----------------------------------------------------------------
+
+ProgramResult fetch(std::vector<std::string> args, std::chrono::milliseconds timeout = 30s) {
+  args.insert(args.begin(), {TLSOCK_CLI, "fetch"});
+  return run_program(std::move(args), timeout);
+}
+
+std::string cacert() { return "--cacert=" + (certs_dir() / "root-ca.pem").string(); }
+
+// The JSON objects among the output's lines (stderr is interleaved with stdout).
+std::vector<Json> json_lines(const std::string& output) {
+  std::vector<Json> objects;
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);)
+    if (line.starts_with("{")) objects.push_back(Json::parse(line));
+  return objects;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_file(const std::filesystem::path& path, std::string_view content) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+std::vector<std::string> files_in(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string random_bytes(std::size_t size, unsigned seed) {
+  std::mt19937 random(seed);
+  std::string out(size, '\0');
+  for (char& c : out) c = static_cast<char>(random());
+  return out;
+}
+
+bool have_openssl() { return !find_program("openssl").empty(); }
+
+// The tests control every variable fetch reads; the runner's own must not leak in.
+const bool environment_cleared = [] {
+  for (const char* name : {"HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
+                           "SSLKEYLOGFILE"})
+    ::unsetenv(name);
+  return true;
+}();
+
+// Sets an environment variable for the programs a test runs, and removes it afterwards.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) { ::setenv(name, value.c_str(), 1); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  ~ScopedEnv() { ::unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+// An HTTP CONNECT proxy for PlainServer: answers 200, then relays bytes both ways between the
+// client and 127.0.0.1:<the port asked for> until either side closes.
+PlainServer::Handler connect_proxy(std::atomic<int>& tunnels) {
+  return [&tunnels](int fd) {
+    std::string request;
+    char c;
+    while (request.find("\r\n\r\n") == std::string::npos) {
+      if (::recv(fd, &c, 1, 0) != 1) return;
+      request.push_back(c);
+    }
+    std::string target = request.substr(8, request.find(' ', 8) - 8);  // "CONNECT host:port HTTP/1.1"
+    UniqueFd upstream = connect_loopback(static_cast<std::uint16_t>(std::stoi(target.substr(target.rfind(':') + 1))));
+    send_all(fd, "HTTP/1.1 200 Connection established\r\n\r\n");
+    ++tunnels;
+    pollfd fds[2] = {{fd, POLLIN, 0}, {upstream.get(), POLLIN, 0}};
+    char buffer[16384];
+    for (;;) {
+      if (::poll(fds, 2, 10'000) <= 0) return;
+      for (int i = 0; i < 2; ++i) {
+        if (fds[i].revents == 0) continue;
+        ssize_t n = ::recv(fds[i].fd, buffer, sizeof buffer, 0);
+        if (n <= 0) return;
+        send_all(fds[1 - i].fd, std::string_view(buffer, static_cast<std::size_t>(n)));
+      }
+    }
+  };
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+// --- s_server -WWW ----------------------------------------------------------------------
+
+TEST_CASE("fetch from s_server -WWW: exact bytes on stdout and with -o", "[cli][fetch]") {
+  if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
+  TempDir served;
+  TempDir out;
+  std::string binary = random_bytes(3 * 1024 * 1024 + 17, 7);
+  write_file(served.path() / "random.bin", binary);
+  write_file(served.path() / "hello.txt", "hello, world\n");
+  ServerProcess server = www_server(served.path());
+  std::string base = "https://localhost:" + std::to_string(server.port());
+
+  ProgramResult text = fetch({cacert(), base + "/hello.txt"});
+  CHECK(text.exit_code == 0);
+  CHECK(text.output == "hello, world\n");  // nothing but the body
+
+  std::filesystem::path file = out.path() / "random.bin";
+  ProgramResult result = fetch({cacert(), "-o", file.string(), base + "/random.bin"});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output.empty());
+  CHECK(read_file(file) == binary);
+  CHECK(files_in(out.path()) == std::vector<std::string>{"random.bin"});  // no temporary file left
+  CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::others_read) !=
+        std::filesystem::perms::none);  // an ordinary file, not mkstemp's 0600
+
+  SECTION("-i shows s_server's HTTP/1.0 status line and headers first") {
+    ProgramResult headers = fetch({cacert(), "-i", base + "/hello.txt"});
+    CHECK(headers.exit_code == 0);
+    CHECK(headers.output == "HTTP/1.0 200 ok\r\nContent-type: text/plain\r\n\r\nhello, world\n");
+  }
+  SECTION("two URLs: s_server closes after each, so a second connection resumes the session") {
+    ProgramResult json = fetch({cacert(), "--json", base + "/hello.txt", base + "/random.bin"});
+    INFO(json.output);
+    CHECK(json.exit_code == 0);
+    std::vector<Json> records = json_lines(json.output);
+    REQUIRE(records.size() == 2);
+    CHECK(records[0]["body_bytes"] == 13);
+    CHECK(records[1]["body_bytes"] == binary.size());
+    CHECK(records[0]["content_length"].is_null());  // close-delimited
+    CHECK(records[0]["http_version"] == "HTTP/1.0");
+    CHECK(records[1]["connection"]["reused"] == false);
+    Json first = records[0]["connection"];
+    Json second = records[1]["connection"];
+    CHECK((first["session_id"] == "new" || first["session_ticket"] == "new"));
+    CHECK((second["session_id"] == "reused" || second["session_ticket"] == "reused"));
+  }
+}
+
+TEST_CASE("fetch without --cacert fails verification (exit 5)", "[cli][fetch]") {
+  if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
+  TempDir served;
+  write_file(served.path() / "hello.txt", "hello\n");
+  ServerProcess server = www_server(served.path());
+  ProgramResult result = fetch({"https://localhost:" + std::to_string(server.port()) + "/hello.txt"});
+  CHECK(result.exit_code == 5);
+  CHECK(result.output ==
+        "tlsock: Server certificate verification failed - certificate issuer not found in trusted root certificate "
+        "store\n");
+}
+
+// --- exit codes -------------------------------------------------------------------------
+
+TEST_CASE("usage errors exit 2 before any connection", "[cli][fetch]") {
+  ProgramResult http = fetch({"http://localhost:1/"});
+  CHECK(http.exit_code == 2);
+  CHECK(contains(http.output, "http:// is not supported, tlsock fetch speaks HTTPS only (use https://)"));
+
+  ProgramResult bad = fetch({"localhost/index.html"});
+  CHECK(bad.exit_code == 2);
+  CHECK(contains(bad.output, "not an absolute URL"));
+
+  ProgramResult port = fetch({"https://localhost:99999/"});
+  CHECK(port.exit_code == 2);
+  CHECK(contains(port.output, "bad port"));
+
+  ProgramResult two_outputs = fetch({"-o", "x", "https://localhost:1/a", "https://localhost:1/b"});
+  CHECK(two_outputs.exit_code == 2);
+  CHECK(contains(two_outputs.output, "-o FILE takes one URL"));
+
+  ProgramResult header = fetch({"-H", "no colon", "https://localhost:1/"});
+  CHECK(header.exit_code == 2);
+
+  ProgramResult missing = fetch({});
+  CHECK(missing.exit_code == 2);
+
+  // One line on stderr, nothing else.
+  CHECK(std::count(http.output.begin(), http.output.end(), '\n') == 1);
+}
+
+TEST_CASE("network errors exit 3: connection refused, timeout", "[cli][fetch]") {
+  SECTION("refused") {
+    ProgramResult result = fetch({"https://127.0.0.1:" + std::to_string(free_port()) + "/"});
+    CHECK(result.exit_code == 3);
+    CHECK(contains(result.output, "Connection refused"));
+  }
+  SECTION("--timeout against a server that never answers") {
+    PlainServer server(accept_and_stall(10s));
+    auto start = std::chrono::steady_clock::now();
+    ProgramResult result = fetch({"--timeout", "1", "https://127.0.0.1:" + std::to_string(server.port()) + "/"});
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    CHECK(result.exit_code == 3);
+    CHECK(elapsed < 5s);
+    CHECK(elapsed >= 900ms);
+  }
+}
+
+TEST_CASE("a plain HTTP server is a TLS protocol error (exit 4)", "[cli][fetch]") {
+  PlainServer server(send_and_close("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+  ProgramResult result = fetch({"https://127.0.0.1:" + std::to_string(server.port()) + "/"});
+  CHECK(result.exit_code == 4);
+  CHECK(result.output == "tlsock: TLS protocol error - server responded using HTTP\n");
+}
+
+TEST_CASE("a malformed HTTP response exits 4 with the parser's reason", "[cli][fetch]") {
+  ScriptServer server;
+  server.on("/folded", "HTTP/1.1 200 OK\r\nX-Long: a\r\n b\r\nContent-Length: 0\r\n\r\n");
+  server.on("/smuggle", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  server.on("/lengths", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd");
+  server.on("/not-http", "SSH-2.0-OpenSSH_9.2\r\n");
+  for (auto [target, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"/folded", "obsolete line folding"},
+           {"/smuggle", "both Transfer-Encoding and Content-Length"},
+           {"/lengths", "conflicting Content-Length values (3 and 4)"},
+           {"/not-http", "bad status line"}}) {
+    DYNAMIC_SECTION(target) {
+      ProgramResult result = fetch({cacert(), server.url(target)});
+      INFO(result.output);
+      CHECK(result.exit_code == 4);
+      CHECK(contains(result.output, "tlsock: invalid HTTP response from localhost:" + std::to_string(server.port()) +
+                                        ": " + reason));
+    }
+  }
+}
+
+TEST_CASE("an HTTP error status exits 6: the body on stdout, no -o file", "[cli][fetch]") {
+  ScriptServer server;
+  TempDir out;
+  ProgramResult result = fetch({cacert(), server.url("/missing")});
+  CHECK(result.exit_code == 6);
+  CHECK(result.output == "no such x\ntlsock: HTTP error status 404 Not Found (" + server.url("/missing") + ")\n");
+
+  std::filesystem::path file = out.path() / "page.html";
+  ProgramResult to_file = fetch({cacert(), "-o", file.string(), server.url("/missing")});
+  CHECK(to_file.exit_code == 6);
+  CHECK(files_in(out.path()).empty());
+
+  // Later URLs are still fetched; the exit code remembers the error.
+  server.on("/ok", response("200 OK", "fine\n"));
+  ProgramResult both = fetch({cacert(), server.url("/missing"), server.url("/ok")});
+  CHECK(both.exit_code == 6);
+  CHECK(contains(both.output, "fine\n"));
+}
+
+TEST_CASE("-o into a directory that does not exist exits 7", "[cli][fetch]") {
+  ScriptServer server;
+  server.on("/ok", response("200 OK", "fine\n"));
+  TempDir out;
+  ProgramResult result = fetch({cacert(), "-o", (out.path() / "no" / "such" / "file").string(), server.url("/ok")});
+  CHECK(result.exit_code == 7);
+  CHECK(contains(result.output, "cannot create a file in"));
+  CHECK(files_in(out.path()).empty());
+
+  ProgramResult data = fetch({cacert(), "--data", "@" + (out.path() / "missing").string(), server.url("/ok")});
+  CHECK(data.exit_code == 7);
+}
+
+// --- -o after failures ------------------------------------------------------------------
+
+TEST_CASE("-o leaves nothing (and an older file untouched) when the transfer is cut short", "[cli][fetch]") {
+  ScriptServer server;
+  std::string half(50'000, 'x');
+  // Content-Length promises twice what arrives, then the TCP connection ends (no close_notify).
+  server.on("/length", "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + half, After::abort);
+  // The same with close_notify: still short of Content-Length.
+  server.on("/length-notify", "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + half, After::close);
+  // A chunk cut in the middle.
+  server.on("/chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000\r\n" + half, After::abort);
+  // A close-delimited body ended without close_notify: it may be truncated, so it fails.
+  server.on("/until-close", "HTTP/1.0 200 OK\r\n\r\n" + half, After::abort);
+
+  for (auto [target, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"/length", "The remote end closed the connection (localhost:" + std::to_string(server.port()) +
+                           ") after 50000 of 100000 body bytes"},
+           {"/length-notify", "was cut short: the connection closed after 50000 of 100000 body bytes"},
+           {"/chunked", "in the middle of the chunked body, after 50000 bytes"},
+           {"/until-close", "after 50000 body bytes without close_notify: the body may be truncated"}}) {
+    DYNAMIC_SECTION(target) {
+      TempDir out;
+      std::filesystem::path file = out.path() / "download";
+      write_file(file, "the previous version\n");
+      ProgramResult result = fetch({cacert(), "-o", file.string(), server.url(target)});
+      INFO(result.output);
+      CHECK(result.exit_code == 3);
+      CHECK(contains(result.output, reason));
+      CHECK(files_in(out.path()) == std::vector<std::string>{"download"});
+      CHECK(read_file(file) == "the previous version\n");
+    }
+  }
+}
+
+TEST_CASE("a close-delimited body ended by close_notify is complete", "[cli][fetch]") {
+  ScriptServer server;
+  std::string body = random_bytes(200'000, 3);
+  server.on("/until-close", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body, After::close);
+  TempDir out;
+  std::filesystem::path file = out.path() / "body";
+  ProgramResult result = fetch({cacert(), "-o", file.string(), server.url("/until-close")});
+  CHECK(result.exit_code == 0);
+  CHECK(read_file(file) == body);
+}
+
+// --- framing, -i, --json ----------------------------------------------------------------
+
+TEST_CASE("Content-Length and chunked bodies with trailers, -i and --json", "[cli][fetch]") {
+  ScriptServer server;
+  server.on("/length", response("200 OK", "hello\n", "Content-Type: text/plain\r\nX-Twice: a\r\nX-Twice: b\r\n"));
+  server.on("/chunked",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"
+            "6\r\nhello \r\n1;ext=1\r\nw\r\n4\r\norld\r\n0\r\nX-Sum: 42\r\n\r\n");
+
+  SECTION("bodies") {
+    ProgramResult result = fetch({cacert(), server.url("/length"), server.url("/chunked")});
+    CHECK(result.exit_code == 0);
+    CHECK(result.output == "hello\nhello world");
+  }
+  SECTION("-i") {
+    ProgramResult result = fetch({cacert(), "-i", server.url("/length")});
+    CHECK(result.exit_code == 0);
+    CHECK(result.output ==
+          "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nContent-Type: text/plain\r\nX-Twice: a\r\nX-Twice: b\r\n\r\n"
+          "hello\n");
+  }
+  SECTION("--json") {
+    ProgramResult result = fetch({cacert(), "--json", server.url("/length"), server.url("/chunked")});
+    INFO(result.output);
+    CHECK(result.exit_code == 0);
+    std::vector<Json> records = json_lines(result.output);
+    REQUIRE(records.size() == 2);
+    Json length = records[0];
+    CHECK(length["url"] == server.url("/length"));
+    CHECK(length["effective_url"] == server.url("/length"));
+    CHECK(length["status"] == 200);
+    CHECK(length["reason"] == "OK");
+    CHECK(length["http_version"] == "HTTP/1.1");
+    CHECK(length["headers"]["content-type"] == "text/plain");
+    CHECK(length["headers"]["x-twice"] == "a, b");
+    CHECK(length["content_length"] == 6);
+    CHECK(length["body_bytes"] == 6);
+    CHECK(length["redirects"] == 0);
+    CHECK(length["output"].is_null());
+    Json connection = length["connection"];
+    CHECK(connection["address"] == "127.0.0.1:" + std::to_string(server.port()));
+    CHECK(connection["reused"] == false);
+    CHECK(connection["protocol"] == std::string(expected_protocol()));
+    CHECK(!connection["cipher_suite"].get<std::string>().empty());
+    CHECK(connection["alpn"] == "http/1.1");
+    CHECK((connection["session_id"] == "new" || connection["session_ticket"] == "new"));
+    Certificate leaf = Certificate::load(certs_dir() / "localhost.pem").front();
+    CHECK(connection["certificate"]["subject"] == leaf.subject());
+    CHECK(connection["certificate"]["issuer"] == leaf.issuer());
+    CHECK(connection["certificate"]["not_after"] == format_utc(leaf.not_after()));
+    CHECK(connection["certificate"]["sha256"] == leaf.sha256_fingerprint());
+
+    Json chunked = records[1];
+    CHECK(chunked["body_bytes"] == 11);
+    CHECK(chunked["content_length"].is_null());
+    CHECK(chunked["trailers"]["x-sum"] == "42");
+    CHECK(chunked["connection"]["reused"] == true);
+  }
+  SECTION("--json with -o: the body goes to the file") {
+    TempDir out;
+    std::filesystem::path file = out.path() / "body";
+    ProgramResult result = fetch({cacert(), "--json", "-o", file.string(), server.url("/chunked")});
+    CHECK(result.exit_code == 0);
+    CHECK(read_file(file) == "hello world");
+    std::vector<Json> records = json_lines(result.output);
+    REQUIRE(records.size() == 1);
+    CHECK(records[0]["output"] == file.string());
+  }
+}
+
+TEST_CASE("HEAD, 204 and 304 responses end without a body", "[cli][fetch]") {
+  ScriptServer server;
+  server.on("/", "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");  // HEAD: the size a GET would get
+  server.on("/empty", "HTTP/1.1 204 No Content\r\n\r\n");
+  server.on("/same", "HTTP/1.1 304 Not Modified\r\nETag: \"1\"\r\n\r\n");
+  ProgramResult head = fetch({cacert(), "-X", "HEAD", "--json", server.url("/")}, 10s);
+  CHECK(head.exit_code == 0);
+  std::vector<Json> records = json_lines(head.output);
+  REQUIRE(records.size() == 1);
+  CHECK(records[0]["content_length"] == 1000);
+  CHECK(records[0]["body_bytes"] == 0);
+  ProgramResult empty = fetch({cacert(), server.url("/empty"), server.url("/same")}, 10s);
+  CHECK(empty.exit_code == 0);
+  CHECK(empty.output.empty());
+  CHECK(server.connections() == 2);
+  REQUIRE(server.requests().size() == 3);
+  CHECK(server.requests()[0].method == "HEAD");
+}
+
+// --- connections ------------------------------------------------------------------------
+
+TEST_CASE("several URLs to one host share a keep-alive connection", "[cli][fetch]") {
+  ScriptServer server;
+  server.on("/a", response("200 OK", "a"));
+  server.on("/b", response("200 OK", "bb"));
+  server.on("/c", response("200 OK", "ccc"));
+  ProgramResult result = fetch({cacert(), "--json", "-H", "X-Test: yes", server.url("/a"), server.url("/b"),
+                                server.url("/c")});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(server.connections() == 1);
+  std::vector<Json> records = json_lines(result.output);
+  REQUIRE(records.size() == 3);
+  CHECK(records[0]["connection"]["reused"] == false);
+  CHECK(records[1]["connection"]["reused"] == true);
+  CHECK(records[2]["connection"]["reused"] == true);
+  std::vector<HttpRequest> requests = server.requests();
+  REQUIRE(requests.size() == 3);
+  for (const HttpRequest& request : requests) {
+    CHECK(request.method == "GET");
+    CHECK(request.connection == 1);
+    CHECK(request.has_header("Host: localhost:" + std::to_string(server.port())));
+    CHECK(request.has_header("Connection: keep-alive"));
+    CHECK(request.has_header("X-Test: yes"));
+  }
+  CHECK(requests[0].head.starts_with("GET /a HTTP/1.1\r\n"));
+}
+
+TEST_CASE("a new connection when the server closes or the host changes, resuming the session", "[cli][fetch]") {
+  ScriptServer server;
+  server.on("/close", response("200 OK", "bye\n", "Connection: close\r\n"), After::close);
+  server.on("/silent-close", response("200 OK", "gone\n"), After::close);  // keep-alive promised, then closed
+  server.on("/ok", response("200 OK", "ok\n"));
+
+  SECTION("Connection: close") {
+    ProgramResult result = fetch({cacert(), "--json", server.url("/close"), server.url("/ok")});
+    INFO(result.output);
+    CHECK(result.exit_code == 0);
+    CHECK(server.connections() == 2);
+    std::vector<Json> records = json_lines(result.output);
+    REQUIRE(records.size() == 2);
+    Json second = records[1]["connection"];
+    CHECK(second["reused"] == false);
+    CHECK((second["session_id"] == "reused" || second["session_ticket"] == "reused"));
+  }
+  SECTION("the server closes a connection it said it would keep") {
+    ProgramResult result = fetch({cacert(), server.url("/silent-close"), server.url("/ok")});
+    CHECK(result.exit_code == 0);
+    CHECK(result.output == "gone\nok\n");
+    CHECK(server.connections() == 2);
+  }
+  SECTION("another host name for the same server") {
+    ProgramResult result = fetch({cacert(), "--json", server.url("/ok"), server.url("/ok", "127.0.0.1")});
+    CHECK(result.exit_code == 0);
+    CHECK(server.connections() == 2);
+    std::vector<HttpRequest> requests = server.requests();
+    REQUIRE(requests.size() == 2);
+    CHECK(requests[1].has_header("Host: 127.0.0.1:" + std::to_string(server.port())));
+  }
+}
+
+// --- redirects ----------------------------------------------------------------------------
+
+TEST_CASE("-L follows redirects, relative ones too, within --max-redirs", "[cli][fetch]") {
+  ScriptServer server;
+  server.on("/start", response("302 Found", "moved\n", "Location: dir/next?x=1\r\n"));
+  server.on("/dir/next", response("301 Moved Permanently", "", "Location: ../final\r\n"));
+  server.on("/final", response("200 OK", "arrived\n"));
+  server.on("/loop", response("302 Found", "", "Location: /loop\r\n"));
+  server.on("/other-host",
+            response("307 Temporary Redirect", "", "Location: " + server.url("/final", "127.0.0.1") + "\r\n"));
+
+  SECTION("without -L the redirect is the answer") {
+    ProgramResult result = fetch({cacert(), server.url("/start")});
+    CHECK(result.exit_code == 0);
+    CHECK(result.output == "moved\n");
+  }
+  SECTION("with -L") {
+    ProgramResult result = fetch({cacert(), "-L", "--json", server.url("/start")});
+    INFO(result.output);
+    CHECK(result.exit_code == 0);
+    std::vector<Json> records = json_lines(result.output);
+    REQUIRE(records.size() == 1);
+    CHECK(records[0]["redirects"] == 2);
+    CHECK(records[0]["url"] == server.url("/start"));
+    CHECK(records[0]["effective_url"] == server.url("/final"));
+    CHECK(records[0]["status"] == 200);
+    CHECK(server.connections() == 1);  // same host: one keep-alive connection
+    std::vector<HttpRequest> requests = server.requests();
+    REQUIRE(requests.size() == 3);
+    CHECK(requests[1].target == "/dir/next?x=1");
+    CHECK(requests[2].target == "/final");
+  }
+  SECTION("-L -i shows every response's headers, the final body only") {
+    ProgramResult result = fetch({cacert(), "-L", "-i", server.url("/start")});
+    CHECK(result.exit_code == 0);
+    CHECK(result.output ==
+          "HTTP/1.1 302 Found\r\nContent-Length: 6\r\nLocation: dir/next?x=1\r\n\r\n"
+          "HTTP/1.1 301 Moved Permanently\r\nContent-Length: 0\r\nLocation: ../final\r\n\r\n"
+          "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\narrived\n");
+  }
+  SECTION("to another host: a new connection") {
+    ProgramResult result = fetch({cacert(), "-L", server.url("/other-host")});
+    CHECK(result.exit_code == 0);
+    CHECK(result.output == "arrived\n");
+    CHECK(server.connections() == 2);
+  }
+  SECTION("a loop stops after --max-redirs") {
+    ProgramResult result = fetch({cacert(), "-L", "--max-redirs", "3", server.url("/loop")});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.output, "more than 3 redirects"));
+    CHECK(server.requests().size() == 4);
+  }
+}
+
+TEST_CASE("--data sends a body; 303 turns it into GET, 307 keeps it", "[cli][fetch]") {
+  ScriptServer server;
+  server.on("/echo", [](TLSSocket& socket, const HttpRequest& request) {
+    socket.write(response("200 OK", request.method + " " + request.body + "\n"));
+    return After::keep_open;
+  });
+  server.on("/see-other", response("303 See Other", "", "Location: /echo\r\n"));
+  server.on("/temporary", response("307 Temporary Redirect", "", "Location: /echo\r\n"));
+
+  ProgramResult post = fetch({cacert(), "--data", "a=1&b=2", server.url("/echo")});
+  CHECK(post.exit_code == 0);
+  CHECK(post.output == "POST a=1&b=2\n");
+  REQUIRE(server.requests().size() == 1);
+  CHECK(server.requests()[0].has_header("Content-Length: 7"));
+
+  TempDir dir;
+  std::string binary = random_bytes(5000, 9);
+  write_file(dir.path() / "body.bin", binary);
+  ProgramResult put = fetch({cacert(), "-X", "PUT", "--data", "@" + (dir.path() / "body.bin").string(),
+                             "-o", (dir.path() / "answer").string(), server.url("/echo")});
+  CHECK(put.exit_code == 0);
+  CHECK(read_file(dir.path() / "answer") == "PUT " + binary + "\n");
+
+  ProgramResult see_other = fetch({cacert(), "-L", "--data", "x", server.url("/see-other")});
+  CHECK(see_other.output == "GET \n");
+  ProgramResult temporary = fetch({cacert(), "-L", "--data", "x", server.url("/temporary")});
+  CHECK(temporary.output == "POST x\n");
+}
+
+// --- routing ----------------------------------------------------------------------------
+
+TEST_CASE("--resolve and --connect-to reach a name that DNS does not know", "[cli][fetch]") {
+  ScriptServer server("wildcard-chain.pem", "wildcard.key");
+  server.on("/", response("200 OK", "wildcard\n"));
+  std::string port = std::to_string(server.port());
+
+  ProgramResult resolved =
+      fetch({cacert(), "--resolve", "example.test:" + port + ":127.0.0.1", "https://example.test:" + port + "/"});
+  INFO(resolved.output);
+  CHECK(resolved.exit_code == 0);
+  CHECK(resolved.output == "wildcard\n");
+
+  ProgramResult connected =
+      fetch({cacert(), "--connect-to", "www.example.test:443:127.0.0.1:" + port, "https://www.example.test/"});
+  INFO(connected.output);
+  CHECK(connected.exit_code == 0);
+  CHECK(connected.output == "wildcard\n");
+
+  std::vector<HttpRequest> requests = server.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].has_header("Host: example.test:" + port));
+  CHECK(requests[1].has_header("Host: www.example.test"));
+
+  // The name is still verified: the wildcard certificate does not cover localhost.
+  ProgramResult mismatch = fetch({cacert(), "https://localhost:" + port + "/"});
+  CHECK(mismatch.exit_code == 5);
+  CHECK(contains(mismatch.output, "does not match valid domains"));
+}
+
+// --- the progress bar ---------------------------------------------------------------------
+
+TEST_CASE("a progress bar on a terminal for long downloads only", "[cli][fetch]") {
+  std::string script = find_program("script");
+  if (script.empty()) TLSOCK_SKIP("script(1) is not installed: no terminal to test with");
+  ScriptServer server;
+  constexpr int pieces = 25;  // 2.5 s: the bar shows for the last 1.5 s
+  server.on("/slow", [](TLSSocket& socket, const HttpRequest&) {
+    socket.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(pieces * 10000) + "\r\n\r\n");
+    for (int i = 0; i < pieces; ++i) {
+      std::this_thread::sleep_for(100ms);
+      socket.write(std::string(10000, 'p'));
+    }
+    return After::keep_open;
+  });
+  TempDir out;
+  std::string command = std::string(TLSOCK_CLI) + " fetch " + cacert() + " -o " + (out.path() / "slow").string() +
+                        " " + server.url("/slow");
+
+  // script(1) gives the program a terminal on stdin, stdout and stderr.
+  ProgramResult terminal = run_program({script, "-qec", command, "/dev/null"}, 30s);
+  INFO(terminal.output);
+  CHECK(terminal.exit_code == 0);
+  CHECK(contains(terminal.output, "KiB/s"));
+  CHECK(contains(terminal.output, " / 244.1 KiB"));
+  CHECK(contains(terminal.output, "ETA 0:0"));
+  CHECK(read_file(out.path() / "slow").size() == pieces * 10000);
+
+  ProgramResult quiet = run_program({script, "-qec", command + " --no-progress", "/dev/null"}, 30s);
+  CHECK(quiet.exit_code == 0);
+  CHECK_FALSE(contains(quiet.output, "/s"));
+
+  ProgramResult no_terminal = fetch({cacert(), "-o", (out.path() / "slow").string(), server.url("/slow")});
+  CHECK(no_terminal.exit_code == 0);
+  CHECK(no_terminal.output.empty());
+}
+
+// --- the environment ------------------------------------------------------------------------
+
+TEST_CASE("HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE and SSLKEYLOGFILE", "[cli][fetch]") {
+  ScriptServer server;
+  server.on("/ok", response("200 OK", "ok\n"));
+
+  SECTION("HTTPS_PROXY tunnels through CONNECT; NO_PROXY bypasses it") {
+    std::atomic<int> tunnels{0};
+    PlainServer proxy(connect_proxy(tunnels));
+    ScopedEnv env("HTTPS_PROXY", "http://127.0.0.1:" + std::to_string(proxy.port()));
+    ProgramResult result = fetch({cacert(), "--json", server.url("/ok"), server.url("/ok")});
+    INFO(result.output);
+    CHECK(result.exit_code == 0);
+    std::vector<Json> records = json_lines(result.output);
+    REQUIRE(records.size() == 2);
+    CHECK(records[0]["connection"]["address"] == "127.0.0.1:" + std::to_string(proxy.port()));
+    CHECK(records[1]["connection"]["reused"] == true);
+    CHECK(tunnels == 1);
+    {
+      ScopedEnv bypass("NO_PROXY", "example.test, localhost");
+      ProgramResult direct = fetch({cacert(), server.url("/ok")});
+      CHECK(direct.exit_code == 0);
+      CHECK(direct.output == "ok\n");
+      CHECK(proxy.connections() == 1);
+    }
+    ProgramResult no_proxy = fetch({cacert(), "--noproxy-all", server.url("/ok")});
+    CHECK(no_proxy.exit_code == 0);
+    CHECK(proxy.connections() == 1);
+  }
+  SECTION("a proxy that is not there is a network error") {
+    ScopedEnv env("HTTPS_PROXY", "http://127.0.0.1:" + std::to_string(free_port()));
+    ProgramResult result = fetch({cacert(), server.url("/ok")});
+    CHECK(result.exit_code == 3);
+  }
+  SECTION("SSL_CERT_FILE replaces --cacert") {
+    ScopedEnv env("SSL_CERT_FILE", (certs_dir() / "root-ca.pem").string());
+    ProgramResult result = fetch({server.url("/ok")});
+    CHECK(result.exit_code == 0);
+    CHECK(result.output == "ok\n");
+  }
+  SECTION("SSLKEYLOGFILE records the secrets") {
+    TempDir dir;
+    ScopedEnv env("SSLKEYLOGFILE", (dir.path() / "keys.log").string());
+    ProgramResult result = fetch({cacert(), server.url("/ok")});
+    CHECK(result.exit_code == 0);
+    CHECK(contains(read_file(dir.path() / "keys.log"), "CLIENT_RANDOM "));
+  }
+}
