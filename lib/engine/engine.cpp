@@ -241,7 +241,8 @@ void Engine::capture_info() {
     info_.intermediates.assign(chain.begin() + 1, chain.end());
   }
   if (resumed) {
-    if (facts.ticket_offered)
+    // TLS 1.3 resumes only with tickets (a PSK from a NewSessionTicket).
+    if (facts.ticket_offered || info_.protocol == Protocol::TLSv1_3)
       info_.session_ticket = SessionReuse::reused;
     else
       info_.session_id = SessionReuse::reused;

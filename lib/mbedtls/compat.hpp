@@ -123,6 +123,14 @@ inline void signal_new_session_tickets([[maybe_unused]] mbedtls_ssl_config* conf
 #endif
 }
 
+// The handshake error for a peer certificate that passed the chain checks but failed the
+// later ones (key usage, extended key usage): renamed in mbedTLS 3.
+#if defined(MBEDTLS_ERR_SSL_BAD_CERTIFICATE)
+inline constexpr int bad_certificate = MBEDTLS_ERR_SSL_BAD_CERTIFICATE;
+#else
+inline constexpr int bad_certificate = MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE;
+#endif
+
 #if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
 inline constexpr int received_new_session_ticket = MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET;
 #else

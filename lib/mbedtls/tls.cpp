@@ -127,16 +127,14 @@ struct Tls::Impl {
     }
     error.code = rc;
     error.failure = classify(rc);
-#if defined(MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE)
     // mbedTLS checks key usage after the chain, outside the verify callback: report it as
     // the verification failure it is.
     constexpr uint32_t usage = MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE |
                                MBEDTLS_X509_BADCERT_NS_CERT_TYPE;
-    if (rc == MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE && (mbedtls_ssl_get_verify_result(&ssl) & usage) != 0 && leaf) {
+    if (rc == compat::bad_certificate && (mbedtls_ssl_get_verify_result(&ssl) & usage) != 0 && leaf) {
       error.failure = Failure::verification;
       verdicts.push_back({0, *leaf, bad_key_usage});
     }
-#endif
     if (error.failure == Failure::alert) error.alert = compat::received_alert(ssl);
     return Status::failed;
   }
@@ -208,7 +206,7 @@ std::span<char> Tls::input_space(std::size_t at_least) {
     } else {
       std::size_t capacity = std::max(used + at_least, s.in_capacity * 2);
       auto bigger = std::make_unique<char[]>(capacity);
-      std::memcpy(bigger.get(), s.in.get() + s.in_begin, used);
+      if (used > 0) std::memcpy(bigger.get(), s.in.get() + s.in_begin, used);
       s.in = std::move(bigger);
       s.in_capacity = capacity;
     }
