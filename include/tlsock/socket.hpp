@@ -102,6 +102,8 @@ class TLSSocket {
   [[nodiscard]] bool is_server() const noexcept;
   // Server: the name the client asked for with SNI ("" if none).
   [[nodiscard]] std::string_view server_name() const noexcept;
+  // The peer as "127.0.0.1:443" or "[::1]:443" ("" if unknown).
+  [[nodiscard]] const std::string& peer_address() const noexcept;
   // The descriptor; -1 (INVALID_SOCKET) once closed.
   [[nodiscard]] NativeSocket socket() const noexcept;
 

@@ -281,6 +281,10 @@ bool TLSSocket::is_server() const noexcept { return impl_ && impl_->engine.role(
 std::string_view TLSSocket::server_name() const noexcept {
   return impl_ ? std::string_view(impl_->engine.info().server_name) : std::string_view();
 }
+const std::string& TLSSocket::peer_address() const noexcept {
+  static const std::string none;
+  return impl_ ? impl_->address : none;
+}
 NativeSocket TLSSocket::socket() const noexcept { return impl_ ? impl_->sock.get() : net::invalid_socket; }
 
 }  // namespace tlsock

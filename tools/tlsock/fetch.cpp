@@ -253,27 +253,9 @@ struct ConnectionFacts {
   std::optional<Certificate> certificate;
 };
 
-std::string peer_address(NativeSocket fd) {
-  sockaddr_storage address{};
-  socklen_t size = sizeof address;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) return {};
-  char text[INET6_ADDRSTRLEN] = {};
-  if (address.ss_family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
-    ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
-    return std::string(text) + ":" + std::to_string(ntohs(v4->sin_port));
-  }
-  if (address.ss_family == AF_INET6) {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address);
-    ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
-    return "[" + std::string(text) + "]:" + std::to_string(ntohs(v6->sin6_port));
-  }
-  return {};
-}
-
 ConnectionFacts facts_of(const TLSSocket& socket) {
   ConnectionFacts facts;
-  facts.address = peer_address(socket.socket());
+  facts.address = socket.peer_address();
   facts.protocol = socket.protocol();
   facts.cipher_suite = socket.cipher_suite();
   facts.alpn = socket.alpn_protocol();

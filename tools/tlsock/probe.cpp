@@ -96,24 +96,6 @@ std::pair<std::string, std::optional<std::uint16_t>> split_target(const std::str
   return {host, static_cast<std::uint16_t>(number)};
 }
 
-std::string peer_address(NativeSocket fd) {
-  sockaddr_storage address{};
-  socklen_t length = sizeof address;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "unknown";
-  char text[INET6_ADDRSTRLEN] = {};
-  if (address.ss_family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
-    ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
-    return std::string(text) + ":" + std::to_string(ntohs(v4->sin_port));
-  }
-  if (address.ss_family == AF_INET6) {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address);
-    ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
-    return "[" + std::string(text) + "]:" + std::to_string(ntohs(v6->sin6_port));
-  }
-  return "unknown";
-}
-
 std::optional<std::string> reuse_text(const std::optional<SessionReuse>& reuse) {
   if (!reuse) return std::nullopt;
   return std::string(to_string(*reuse));
@@ -133,7 +115,7 @@ struct Facts {
 
 Facts facts_of(const TLSSocket& socket) {
   Facts facts;
-  facts.address = peer_address(socket.socket());
+  facts.address = socket.peer_address();
   facts.protocol = socket.protocol();
   facts.cipher_suite = socket.cipher_suite();
   facts.alpn = socket.alpn_protocol();

@@ -136,17 +136,13 @@ std::string format_time(std::time_t time, const char* format) {
 
 std::string http_date(std::time_t time) { return format_time(time, "%a, %d %b %Y %H:%M:%S GMT"); }
 
-std::string peer_address(NativeSocket fd) {
-  sockaddr_storage address{};
-  socklen_t length = sizeof address;
-  char text[INET6_ADDRSTRLEN] = "-";
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    if (address.ss_family == AF_INET)
-      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&address)->sin_addr, text, sizeof text);
-    else if (address.ss_family == AF_INET6)
-      ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&address)->sin6_addr, text, sizeof text);
-  }
-  return text;
+// "127.0.0.1" of "127.0.0.1:443", "::1" of "[::1]:443"; "-" if unknown (access log style).
+std::string host_of(const std::string& address) {
+  std::size_t colon = address.rfind(':');
+  if (address.empty() || colon == std::string::npos) return "-";
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return host;
 }
 
 // Lines from many threads, each written whole.
@@ -179,7 +175,7 @@ struct Peer {
   std::string server_name;  // SNI, "" if none
   std::string client;       // the client certificate's subject, "" if none
 
-  explicit Peer(const TLSSocket& socket) : address(peer_address(socket.socket())), server_name(socket.server_name()) {
+  explicit Peer(const TLSSocket& socket) : address(host_of(socket.peer_address())), server_name(socket.server_name()) {
     try {
       client = socket.certificate().subject();
     } catch (const std::exception&) {
