@@ -122,15 +122,67 @@ void Engine::fail(std::exception_ptr error) {
 bool Engine::handshake() {
   rethrow_if_failed();
   if (complete_) return true;
+  if (role_ == Role::server) refuse_unsupported_versions();
   mbed::Status status = tls_.handshake();
   sniff_outgoing();
+  // mbedTLS 3.6's TLS 1.3 server refuses a client's certificate while it still encrypts with
+  // its handshake keys, which the client (already past the server's Finished) cannot read
+  // (Mbed-TLS/mbedtls#10877). So mbedTLS checks it as optional once our ServerHello said TLS
+  // 1.3, and finish_handshake refuses it under the application keys. (A server that asks for
+  // client certificates issues no TLS 1.3 tickets, so the refused client gets none.)
+  if (role_ == Role::server && !client_refused_after_handshake_ &&
+      server_->options.client_auth == ClientAuth::required && transcript_.facts().server_version == 0x0304)
+    client_refused_after_handshake_ = tls_.verify_client_optionally();
   if (status == mbed::Status::want_read || status == mbed::Status::new_ticket) return false;
   if (status != mbed::Status::ok) handshake_failed(status);
   finish_handshake();
   return true;
 }
 
+// A client that lists its versions (supported_versions) and none of ours is refused with
+// protocol_version before mbedTLS sees its ClientHello: mbedTLS's TLS 1.2 server ignores the
+// extension and fails on the cipher suites instead (handshake_failure), so a TLS 1.3-only
+// client would never learn that the versions were the problem.
+void Engine::refuse_unsupported_versions() {
+  const HandshakeFacts& facts = transcript_.facts();
+  if (!facts.client_hello || facts.client_versions.empty()) return;
+  for (Protocol p : server_->options.protocols) {
+    auto wire = static_cast<std::uint16_t>(0x0301 + static_cast<int>(p) - static_cast<int>(Protocol::TLSv1));
+    for (std::uint16_t offered : facts.client_versions)
+      if (offered == wire) return;
+  }
+  tls_.send_alert(2, static_cast<std::uint8_t>(Alert::protocol_version));
+  sniff_outgoing();
+  fail(make_error(std::string(messages::protocol_version)));
+}
+
 void Engine::finish_handshake() {
+  if (client_refused_after_handshake_) {
+    if (tls_.peer_chain().empty()) {
+      tls_.send_alert(2, static_cast<std::uint8_t>(Alert::certificate_required));
+      sniff_outgoing();
+      fail(make_error(std::string(messages::client_auth_required)));
+    }
+    if (!tls_.verdicts().empty()) {
+      // The alert mbedTLS itself sends for a required certificate.
+      unsigned problems = 0;
+      for (const auto& verdict : tls_.verdicts()) problems |= verdict.problems;
+      Alert alert = Alert::certificate_unknown;
+      if (problems & mbed::other_problem)
+        alert = Alert::access_denied;
+      else if (problems & (mbed::bad_key_usage | mbed::weak_key))
+        alert = Alert::unsupported_certificate;
+      else if (problems & (mbed::expired | mbed::not_yet_valid))
+        alert = Alert::certificate_expired;
+      else if (problems & mbed::revoked)
+        alert = Alert::certificate_revoked;
+      else if (problems & mbed::not_trusted)
+        alert = Alert::unknown_ca;
+      tls_.send_alert(2, static_cast<std::uint8_t>(alert));
+      sniff_outgoing();
+      fail(verification_error());
+    }
+  }
   // A server that accepted a client certificate only optionally still refuses a bad one.
   if (role_ == Role::server && !tls_.verdicts().empty()) {
     tls_.send_alert(2, static_cast<std::uint8_t>(Alert::bad_certificate));
@@ -182,6 +234,15 @@ void Engine::handshake_failed(mbed::Status status) {
         (alert && error.alert == static_cast<std::uint8_t>(Alert::certificate_required)))
       fail(make_error(std::string(messages::client_auth_required)));
   } else {
+    if (failed && error.failure == mbed::Failure::bad_record) {
+      if (std::optional<std::uint8_t> sent = transcript_.client_plaintext_alert()) {
+        auto alert_sent = static_cast<Alert>(*sent);
+        fail(std::make_exception_ptr(TLSAlertError(std::string(messages::handshake_failed) +
+                                                       " - received fatal alert " + std::string(to_string(alert_sent)) +
+                                                       " (" + std::to_string(*sent) + ")",
+                                                   alert_sent, AlertLevel::fatal)));
+      }
+    }
     if (!transcript_.client_looks_like_tls())
       fail(std::make_exception_ptr(BadTLSDataError(messages::client_protocol_error(transcript_.client_first_bytes()))));
     if (failed && error.failure == mbed::Failure::no_client_certificate) {
@@ -251,7 +312,8 @@ void Engine::capture_info() {
       info_.session_id = SessionReuse::new_session;
     if (facts.new_session_ticket || facts.server_ticket_extension) info_.session_ticket = SessionReuse::new_session;
     // A TLS 1.3 server sends its (encrypted) tickets as part of finishing the handshake.
-    if (role_ == Role::server && info_.protocol == Protocol::TLSv1_3 && server_->options.session_tickets)
+    if (role_ == Role::server && info_.protocol == Protocol::TLSv1_3 && server_->options.session_tickets &&
+        server_->options.client_auth == ClientAuth::none)
       info_.session_ticket = SessionReuse::new_session;
   }
   peer_chain_ = std::move(chain);

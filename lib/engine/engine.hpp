@@ -116,6 +116,7 @@ class Engine {
   [[noreturn]] void handshake_failed(mbed::Status status);
   [[nodiscard]] std::exception_ptr make_error(const std::string& message) const;
   [[nodiscard]] std::exception_ptr verification_error() const;
+  void refuse_unsupported_versions();
   void capture_info();
   void on_new_ticket();
   void store_session(bool single_use);
@@ -141,6 +142,9 @@ class Engine {
   bool peer_closed_ = false;
   bool close_notify_sent_ = false;
   bool eof_ = false;
+  // Server, TLS 1.3, ClientAuth::required: mbedTLS checked the client's certificate as
+  // optional, and finish_handshake refuses (see handshake()).
+  bool client_refused_after_handshake_ = false;
 };
 
 }  // namespace tlsock::engine

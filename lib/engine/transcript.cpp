@@ -58,9 +58,16 @@ void Transcript::client_bytes(std::string_view bytes) {
     facts_.client_session_id = std::string(c.take(c.u8()));
     c.take(c.u16());  // cipher suites
     c.take(c.u8());   // compression methods
+    facts_.client_hello = true;
     facts_.ticket_offered = false;
+    facts_.client_versions.clear();
     for_each_extension(c, [this](unsigned ext, std::string_view data) {
       if (ext == ext_session_ticket && !data.empty()) facts_.ticket_offered = true;
+      if (ext == ext_supported_versions) {
+        Cursor versions(data);
+        Cursor list(versions.take(versions.u8()));
+        while (list.ok() && !list.done()) facts_.client_versions.push_back(static_cast<std::uint16_t>(list.u16()));
+      }
     });
   });
 }
@@ -83,6 +90,11 @@ void Transcript::server_bytes(std::string_view bytes, bool (*is_dhe)(std::uint16
             facts_.server_version = static_cast<std::uint16_t>((static_cast<unsigned char>(data[0]) << 8) |
                                                                static_cast<unsigned char>(data[1]));
         });
+        // After a HelloRetryRequest both sides go on in plaintext past a ChangeCipherSpec.
+        if (facts_.server_version == 0x0304) {
+          client_.set_tls13();
+          server_.set_tls13();
+        }
         break;
       }
       case 4: facts_.new_session_ticket = true; break;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tlsock::engine {
 
@@ -21,10 +22,16 @@ class RecordReader {
   template <typename F>
   void feed(std::string_view bytes, F&& on_message);
   [[nodiscard]] bool stopped() const noexcept { return stopped_; }
+  // The connection is TLS 1.3: a ChangeCipherSpec is then only the middlebox-compatibility
+  // dummy (RFC 8446 D.4), sent after a HelloRetryRequest too, and the plaintext handshake goes
+  // on past it (the second ClientHello and ServerHello); encrypted records are application_data.
+  void set_tls13() noexcept { tls13_ = true; }
   // The first bytes seen, for detecting a server that does not speak TLS.
   [[nodiscard]] std::string_view first_bytes() const noexcept { return first_bytes_; }
   // False once bytes arrived that cannot be a TLS record header.
   [[nodiscard]] bool looks_like_tls() const noexcept { return looks_like_tls_; }
+  // The description of the first plaintext alert seen, if any.
+  [[nodiscard]] std::optional<std::uint8_t> alert() const noexcept { return alert_; }
 
  private:
   static constexpr std::size_t cap = 256 * 1024;
@@ -34,10 +41,14 @@ class RecordReader {
   std::size_t seen_ = 0;
   bool stopped_ = false;
   bool looks_like_tls_ = true;
+  bool tls13_ = false;
+  std::optional<std::uint8_t> alert_;
 };
 
 struct HandshakeFacts {
   // ClientHello
+  bool client_hello = false;
+  std::vector<std::uint16_t> client_versions;  // supported_versions, when the client sent it
   std::string client_session_id;
   bool ticket_offered = false;  // a non-empty session_ticket extension
   // ServerHello
@@ -65,6 +76,10 @@ class Transcript {
   [[nodiscard]] bool server_looks_like_tls() const noexcept { return server_.looks_like_tls(); }
   [[nodiscard]] std::string_view client_first_bytes() const noexcept { return client_.first_bytes(); }
   [[nodiscard]] bool client_looks_like_tls() const noexcept { return client_.looks_like_tls(); }
+  // An alert the client sent unencrypted. A TLS 1.3 client that fails before it has switched
+  // to its handshake keys (verifying the server's certificate) sends it so; mbedTLS's server
+  // then expects encrypted records and cannot read it.
+  [[nodiscard]] std::optional<std::uint8_t> client_plaintext_alert() const noexcept { return client_.alert(); }
   // A TLS 1.2 abbreviated handshake: the server echoed the session ID we offered.
   [[nodiscard]] bool resumed() const noexcept;
 
@@ -95,10 +110,11 @@ void RecordReader::feed(std::string_view bytes, F&& on_message) {
     }
     std::size_t length = (static_cast<unsigned char>(records_[pos + 3]) << 8) | static_cast<unsigned char>(records_[pos + 4]);
     if (records_.size() - pos < 5 + length) break;
-    if (type == 20) {  // ChangeCipherSpec: the rest of this direction is encrypted
+    if (type == 20 && !tls13_) {  // ChangeCipherSpec: the rest of this direction is encrypted
       stopped_ = true;
       break;
     }
+    if (type == 21 && length == 2 && !alert_) alert_ = static_cast<std::uint8_t>(records_[pos + 6]);
     if (type == 22) {
       handshake_.append(records_, pos + 5, length);
       std::size_t h = 0;

@@ -178,6 +178,10 @@ class Tls {
   [[nodiscard]] const std::string& server_name() const noexcept;
   // Queues an alert (after which a fatal one ends the connection).
   void send_alert(std::uint8_t level, std::uint8_t description);
+  // Server, during the handshake: verify the client's certificate without failing the
+  // handshake (as ClientAuth::optional); the engine refuses afterwards. False if the linked
+  // mbedTLS cannot change the mode of one handshake.
+  bool verify_client_optionally();
 
   struct Impl;
 

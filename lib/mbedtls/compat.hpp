@@ -131,6 +131,31 @@ inline constexpr int bad_certificate = MBEDTLS_ERR_SSL_BAD_CERTIFICATE;
 inline constexpr int bad_certificate = MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE;
 #endif
 
+// A TLS 1.3 server sends no NewSessionTicket: mbedTLS 3.6 keeps no client certificate in a
+// TLS 1.3 ticket, so a resumed connection would lose the client's identity.
+inline void no_tls13_tickets([[maybe_unused]] mbedtls_ssl_config* conf) {
+#if TLSOCK_HAS_TLS13 && defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_SRV_C)
+  mbedtls_ssl_conf_new_session_tickets(conf, 0);
+#endif
+}
+
+// A client that offers TLS 1.2 and 1.3: RSA PKCS#1 v1.5 signatures before RSA-PSS. mbedTLS
+// 3.6 offers rsa_pss_rsae_* (TLS 1.3 needs them) but refuses a TLS 1.2 ServerKeyExchange
+// signed with them (Mbed-TLS/mbedtls#10668), and OpenSSL and GnuTLS pick the first scheme of
+// the client's list that they can do. TLS 1.3 does not allow PKCS#1 v1.5 for handshake
+// signatures, so TLS 1.3 servers still use PSS. Schemes this build lacks are not sent.
+inline void rsa_pkcs1_before_pss([[maybe_unused]] mbedtls_ssl_config* conf) {
+#if TLSOCK_HAS_TLS13
+  static const uint16_t schemes[] = {
+      MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256, MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384,
+      MBEDTLS_TLS1_3_SIG_ECDSA_SECP521R1_SHA512, MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256,
+      MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384,       MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,
+      MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
+      MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,    MBEDTLS_TLS1_3_SIG_NONE};
+  mbedtls_ssl_conf_sig_algs(conf, schemes);
+#endif
+}
+
 #if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
 inline constexpr int received_new_session_ticket = MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET;
 #else

@@ -134,6 +134,8 @@ std::shared_ptr<const Config> Config::client(const ClientPolicy& policy) {
 #if defined(MBEDTLS_DHM_C) && defined(MBEDTLS_SSL_CLI_C)
   mbedtls_ssl_conf_dhm_min_bitlen(&conf, policy.minimum_dh_bits);
 #endif
+  if (policy.protocols.contains(Protocol::TLSv1_2) && policy.protocols.contains(Protocol::TLSv1_3))
+    compat::rsa_pkcs1_before_pss(&conf);
 
 #if TLSOCK_HAS_SESSION_TICKETS
   mbedtls_ssl_conf_session_tickets(&conf, policy.session_tickets ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED
@@ -201,6 +203,8 @@ std::shared_ptr<const Config> Config::server(const ServerPolicy& policy) {
                                    static_cast<uint32_t>(policy.ticket_lifetime.count())),
           "session tickets");
     mbedtls_ssl_conf_session_tickets_cb(&conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &impl->tickets);
+    // TLS 1.2 tickets carry the client's certificate; mbedTLS's TLS 1.3 tickets do not.
+    if (policy.client_auth != ClientAuth::none) compat::no_tls13_tickets(&conf);
   }
 #endif
   if (policy.dh_parameters) {

@@ -99,7 +99,17 @@ struct Tls::Impl {
   }
 
   static int verify(void* context, mbedtls_x509_crt* crt, int depth, uint32_t* flags) {
-    auto* self = static_cast<Impl*>(context);
+    // A C callback: nothing may escape it. A certificate we cannot hold (mbedTLS passes an
+    // empty one when it could parse none of the chain) fails the handshake.
+    try {
+      return verify_certificate(static_cast<Impl*>(context), crt, depth, flags);
+    } catch (...) {
+      return MBEDTLS_ERR_X509_FATAL_ERROR;
+    }
+  }
+
+  static int verify_certificate(Impl* self, mbedtls_x509_crt* crt, int depth, uint32_t* flags) {
+    if (crt == nullptr || crt->raw.p == nullptr || crt->raw.len == 0) return MBEDTLS_ERR_X509_FATAL_ERROR;
     // Hostnames are matched by our own rules (IP SANs, RFC 6125 wildcards), not mbedTLS's.
     *flags &= ~static_cast<uint32_t>(MBEDTLS_X509_BADCERT_CN_MISMATCH);
     unsigned problems = problems_from(*flags);
@@ -293,6 +303,15 @@ const std::string& Tls::server_name() const noexcept { return impl_->server_name
 
 void Tls::send_alert(std::uint8_t level, std::uint8_t description) {
   (void)mbedtls_ssl_send_alert_message(&impl_->ssl, level, description);
+}
+
+bool Tls::verify_client_optionally() {
+#if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION) && defined(MBEDTLS_SSL_SRV_C)
+  mbedtls_ssl_set_hs_authmode(&impl_->ssl, MBEDTLS_SSL_VERIFY_OPTIONAL);
+  return true;
+#else
+  return false;
+#endif
 }
 
 std::string Tls::alpn() const {

@@ -56,6 +56,11 @@ std::vector<Certificate> parse_pem_bundle(std::string_view pem, std::string_view
 
 std::chrono::system_clock::time_point to_time_point(const mbedtls_x509_time& t) {
   using namespace std::chrono;
+  // system_clock counts nanoseconds in 64 bits (years 1678 to 2262). RFC 5280's "no
+  // expiry" 9999-12-31 must not overflow: clamp a little inside, so that formatting the
+  // result cannot overflow either.
+  if (t.year >= 2262) return time_point_cast<system_clock::duration>(sys_days{year{2262} / January / 1});
+  if (t.year <= 1678) return time_point_cast<system_clock::duration>(sys_days{year{1678} / December / 31});
   auto day = sys_days{year{t.year} / month{static_cast<unsigned>(t.mon)} / static_cast<unsigned>(t.day)};
   return time_point_cast<system_clock::duration>(day + hours{t.hour} + minutes{t.min} + seconds{t.sec});
 }

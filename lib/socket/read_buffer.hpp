@@ -32,6 +32,9 @@ class ReadBuffer {
   // The end of the first line ("\r\n", "\n", or "\r" followed by anything else). A final
   // "\r" waits for the next byte unless at_eof.
   [[nodiscard]] std::optional<std::size_t> find_line_end(bool at_eof = false);
+  // Starts a new search from the first byte: call it when the marker changes (a
+  // read_line after a read_until that gave up must not skip what that one scanned).
+  void restart_search() noexcept { scanned_ = 0; }
 
  private:
   std::string data_;

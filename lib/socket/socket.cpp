@@ -167,19 +167,42 @@ std::string TLSSocket::read_exactly(std::size_t num_bytes) {
 bool TLSSocket::select_read(Timeout timeout) {
   Impl& s = checked(impl_);
   s.ensure_open();
-  if (!s.buffer.empty() || s.engine.failed()) return true;  // after an error read() answers at once
-  if (s.engine.readable_without_wire()) {
-    // Whole records wait: decrypt them now, since they may hold no application data at all
-    // (a TLS 1.3 NewSessionTicket) and read() would then block.
+  net::Deadline deadline = net::deadline_after(timeout);
+  for (;;) {
+    if (!s.buffer.empty() || s.engine.failed()) return true;  // after an error read() answers at once
+    if (s.engine.eof_received()) return true;                 // read() reports how it ended
+    // A deferred handshake (wrap_server) needs the peer's bytes first.
+    if (!s.engine.is_handshake_complete()) return net::wait(s.sock.get(), net::Direction::read, deadline);
+    if (s.engine.readable_without_wire()) {
+      // Whole records wait: decrypt them now, since they may hold no application data at all
+      // (a TLS 1.3 NewSessionTicket) and read() would then block.
+      try {
+        std::span<char> space = s.buffer.prepare(read_chunk);
+        s.buffer.commit(s.engine.read(space.data(), space.size()));
+        s.flush_quietly();  // e.g. the answer to a KeyUpdate
+      } catch (const TLSError&) {
+        return true;  // read() reports it
+      }
+      if (!s.buffer.empty() || s.engine.readable_without_wire()) return true;
+    }
+    if (!net::wait(s.sock.get(), net::Direction::read, deadline)) return false;
+    // Bytes arrived, but they may be records without application data: take in what the
+    // socket has, without blocking, and look again.
+    std::span<char> space = s.engine.receive_space();
+    if (space.empty()) return true;
+    std::optional<std::size_t> n;
     try {
-      std::span<char> space = s.buffer.prepare(read_chunk);
-      s.buffer.commit(s.engine.read(space.data(), space.size()));
-    } catch (const TLSError&) {
+      n = net::recv_some(s.sock.get(), space.data(), space.size());
+    } catch (const std::system_error&) {
       return true;  // read() reports it
     }
-    if (!s.buffer.empty()) return true;
+    if (!n) continue;
+    if (*n == 0) {
+      s.engine.receive_eof();
+      return true;
+    }
+    s.engine.received(*n);
   }
-  return net::wait(s.sock.get(), net::Direction::read, net::deadline_after(timeout));
 }
 
 void TLSSocket::write(std::string_view data) {

@@ -178,6 +178,8 @@ struct TLSSocket::Impl {
   std::string read_until_match(Find find, std::string_view what) {
     ensure_open();
     net::Deadline deadline = this->deadline();
+    // Each call may look for another marker than the last one (which may have given up).
+    buffer.restart_search();
     for (;;) {
       if (std::optional<std::size_t> end = find(false)) return buffer.take(*end);
       if (buffer.size() >= max_buffered)

@@ -196,7 +196,11 @@ TEST_CASE("mismatched version pins fail on both ends with protocol version error
       std::string client_error =
           error_of([&] { (void)connect_tls(server.port(), "localhost", trusted_session(client_options)); });
       // Whoever detects the mismatch sends protocol_version; the other side receives that alert.
-      if (client_protocol < server_protocol) {
+      // The server refuses the ClientHello when the client is older, or offers TLS 1.3 only:
+      // that ClientHello (supported_versions, TLS 1.3 suites only) leaves an older server
+      // nothing to answer with.
+      bool server_refuses = client_protocol < server_protocol || client_protocol == Protocol::TLSv1_3;
+      if (server_refuses) {
         // The server refuses the ClientHello.
         CHECK(client_error ==
               "TLSAlertError: TLS handshake failed - protocol version error [protocol_version, fatal]");
@@ -206,7 +210,7 @@ TEST_CASE("mismatched version pins fail on both ends with protocol version error
       }
       REQUIRE(server.handshake_errors().wait_for(1));
       server.stop();
-      if (client_protocol < server_protocol)
+      if (server_refuses)
         CHECK(server.handshake_errors().lines() ==
               std::vector<std::string>{"TLSError: TLS handshake failed - protocol version error"});
       else
@@ -316,10 +320,20 @@ ServerOptions client_auth(ClientAuth mode) {
   return options;
 }
 
-std::shared_ptr<TLSSession> client_with(std::optional<CertificateChain> chain) {
+std::shared_ptr<TLSSession> client_with(std::optional<CertificateChain> chain,
+                                        ProtocolSet protocols = default_protocols()) {
   TLSSession::Options options = trusted_options();
   options.client_certificate = std::move(chain);
+  options.protocols = std::move(protocols);
   return trusted_session(std::move(options));
+}
+
+// The versions a client-authentication failure is checked at: it shows at different points
+// of the client's handshake in TLS 1.2 and TLS 1.3.
+std::vector<Protocol> client_auth_versions() {
+  std::vector<Protocol> out{Protocol::TLSv1_2};
+  if (supported_protocols().contains(Protocol::TLSv1_3)) out.push_back(Protocol::TLSv1_3);
+  return out;
 }
 
 // What the server learnt about the client: its certificate's subject, or the error.
@@ -349,14 +363,33 @@ TEST_CASE("client certificates: required, optional, none", "[server][client-auth
     CHECK(server.handshake_errors().lines().empty());
   }
   SECTION("required, without a certificate") {
-    ServerThread server(make_server(client_auth(ClientAuth::required)), answer_ok(log, client_identity));
-    CHECK(error_of([&] { (void)connect_tls(server.port(), "localhost", client_with(std::nullopt)); }) ==
-          "TLSAlertError: TLS handshake failed - client authentication required [handshake_failure, fatal]");
-    REQUIRE(server.handshake_errors().wait_for(1));
-    server.stop();
-    CHECK(server.handshake_errors().lines() ==
-          std::vector<std::string>{"TLSError: TLS handshake failed - client authentication required"});
-    CHECK(server.accepted() == 0);
+    for (Protocol protocol : client_auth_versions()) {
+      INFO("protocol " << to_string(protocol));
+      ServerThread server(make_server(client_auth(ClientAuth::required)), answer_ok(log, client_identity));
+      std::string client_error;
+      if (protocol == Protocol::TLSv1_2) {
+        // RFC 5246 7.4.6: the server refuses the client's flight with handshake_failure.
+        client_error =
+            error_of([&] { (void)connect_tls(server.port(), "localhost", client_with(std::nullopt, {protocol})); });
+      } else {
+        // TLS 1.3: the client's handshake is done before the server has seen its (empty)
+        // Certificate; RFC 8446 4.4.2.4: the server refuses it with certificate_required, which
+        // the client reads after the handshake.
+        client_error = error_of([&] {
+          TLSSocket client = connect_tls(server.port(), "localhost", client_with(std::nullopt, {protocol}));
+          CHECK(client.protocol() == "TLSv1.3");
+          (void)client.read_line();
+        });
+      }
+      CHECK(client_error ==
+            "TLSAlertError: TLS handshake failed - client authentication required [" +
+                std::string(protocol == Protocol::TLSv1_2 ? "handshake_failure" : "certificate_required") + ", fatal]");
+      REQUIRE(server.handshake_errors().wait_for(1));
+      server.stop();
+      CHECK(server.handshake_errors().lines() ==
+            std::vector<std::string>{"TLSError: TLS handshake failed - client authentication required"});
+      CHECK(server.accepted() == 0);
+    }
   }
   SECTION("optional, without a certificate") {
     ServerThread server(make_server(client_auth(ClientAuth::optional)), answer_ok(log, client_identity));
@@ -444,30 +477,45 @@ TEST_CASE("a client certificate from an untrusted root is refused", "[server][cl
   Log log;
 
   SECTION("optional") {
-    ServerThread server(make_server(client_auth(ClientAuth::optional)), answer_ok(log, client_identity));
-    // In TLS 1.2 the client's handshake is over once it has the server's Finished, which comes
-    // before the server looked at the certificate; the refusal (a bad_certificate alert) then
-    // ends the connection at the client's first read.
-    std::string client_error = error_of([&] {
-      TLSSocket client = connect_tls(server.port(), "localhost", client_with(rogue));
-      (void)client.read_line();
-    });
-    CHECK(client_error ==
+    for (Protocol protocol : client_auth_versions()) {
+      INFO("protocol " << to_string(protocol));
+      ServerThread server(make_server(client_auth(ClientAuth::optional)), answer_ok(log, client_identity));
+      // The server refuses an optional certificate once its own handshake is done, after it
+      // sent its Finished; the client's handshake ends with that Finished in both versions, so
+      // the refusal (a bad_certificate alert) ends the connection at the client's first read.
+      std::string client_error = error_of([&] {
+        TLSSocket client = connect_tls(server.port(), "localhost", client_with(rogue, {protocol}));
+        (void)client.read_line();
+      });
+      CHECK(
+          client_error ==
           "TLSAlertError: TLS connection failed - received fatal alert bad_certificate (42) [bad_certificate, fatal]");
-    REQUIRE(server.handshake_errors().wait_for(1));
-    server.stop();
-    CHECK(server.handshake_errors().lines() == std::vector<std::string>{refused});
-    CHECK(server.accepted() == 0);
-    CHECK(log.lines().empty());
+      REQUIRE(server.handshake_errors().wait_for(1));
+      server.stop();
+      CHECK(server.handshake_errors().lines() == std::vector<std::string>{refused});
+      CHECK(server.accepted() == 0);
+      CHECK(log.lines().empty());
+    }
   }
   SECTION("required") {
-    ServerThread server(make_server(client_auth(ClientAuth::required)), answer_ok(log, client_identity));
-    CHECK(error_of([&] { (void)connect_tls(server.port(), "localhost", client_with(rogue)); }) ==
-          "TLSAlertError: TLS handshake failed - received fatal alert unknown_ca (48) [unknown_ca, fatal]");
-    REQUIRE(server.handshake_errors().wait_for(1));
-    server.stop();
-    CHECK(server.handshake_errors().lines() == std::vector<std::string>{refused});
-    CHECK(server.accepted() == 0);
+    for (Protocol protocol : client_auth_versions()) {
+      INFO("protocol " << to_string(protocol));
+      ServerThread server(make_server(client_auth(ClientAuth::required)), answer_ok(log, client_identity));
+      if (protocol == Protocol::TLSv1_2) {
+        CHECK(error_of([&] { (void)connect_tls(server.port(), "localhost", client_with(rogue, {protocol})); }) ==
+              "TLSAlertError: TLS handshake failed - received fatal alert unknown_ca (48) [unknown_ca, fatal]");
+      } else {
+        // TLS 1.3: the server's refusal arrives after the client's handshake.
+        CHECK(error_of([&] {
+                TLSSocket client = connect_tls(server.port(), "localhost", client_with(rogue, {protocol}));
+                (void)client.read_line();
+              }) == "TLSAlertError: TLS connection failed - received fatal alert unknown_ca (48) [unknown_ca, fatal]");
+      }
+      REQUIRE(server.handshake_errors().wait_for(1));
+      server.stop();
+      CHECK(server.handshake_errors().lines() == std::vector<std::string>{refused});
+      CHECK(server.accepted() == 0);
+    }
   }
 }
 

@@ -94,16 +94,35 @@ TEST_CASE("openssl s_client with a client certificate", "[server-interop][openss
                                    " sni=localhost client=CN=tlsock Test Client"});
     CHECK(server.handshake_errors().lines().empty());
   }
-  SECTION("missing: refused with a handshake_failure alert") {
-    ProgramResult result = s_client(server.port());
-    REQUIRE(server.handshake_errors().wait_for(1));
+  SECTION("missing, TLS 1.2: refused with a handshake_failure alert") {
     server.stop();
+    ServerOptions tls12 = options;
+    tls12.protocols = {Protocol::TLSv1_2};
+    ServerThread server12(make_server(tls12), answer_line(log));
+    ProgramResult result = s_client(server12.port());
+    REQUIRE(server12.handshake_errors().wait_for(1));
+    server12.stop();
     INFO(result.output);
     CHECK(result.exit_code != 0);
     CHECK(result.output.find(answer) == std::string::npos);
     // RFC 5246 7.4.6: a server that will not continue without a certificate answers with a
     // fatal handshake_failure alert.
     CHECK(result.output.find("alert handshake failure") != std::string::npos);
+    CHECK(server12.handshake_errors().lines() ==
+          std::vector<std::string>{"TLSError: TLS handshake failed - client authentication required"});
+    CHECK(log.lines().empty());
+  }
+  SECTION("missing, TLS 1.3: refused with a certificate_required alert") {
+    if (!supported_protocols().contains(Protocol::TLSv1_3)) TLSOCK_SKIP("the linked mbedTLS has no TLS 1.3");
+    ProgramResult result = s_client(server.port(), {"-tls1_3"});
+    REQUIRE(server.handshake_errors().wait_for(1));
+    server.stop();
+    INFO(result.output);
+    CHECK(result.exit_code != 0);
+    CHECK(result.output.find(answer) == std::string::npos);
+    // RFC 8446 4.4.2.4: a server that will not continue without a certificate aborts with a
+    // fatal certificate_required alert.
+    CHECK(result.output.find("alert certificate required") != std::string::npos);
     CHECK(server.handshake_errors().lines() ==
           std::vector<std::string>{"TLSError: TLS handshake failed - client authentication required"});
     CHECK(log.lines().empty());

@@ -115,3 +115,43 @@ TEST_CASE("non-TLS servers are recognised", "[transcript]") {
   CHECK(detect_other_protocol("* PREAUTH ready\r\n") == "IMAP");
   CHECK(detect_other_protocol("\x16\x03\x03").empty());
 }
+
+namespace {
+
+// A TLS 1.3 ServerHello (supported_versions 0x0304), with pre_shared_key when a PSK was
+// accepted. A HelloRetryRequest has the same shape (and no pre_shared_key).
+std::string tls13_server_hello(bool psk) {
+  std::string ext = u16(43) + u16(2) + u16(0x0304);
+  if (psk) ext += u16(41) + u16(2) + u16(0);
+  std::string body = "\x03\x03" + std::string(32, 's') + static_cast<char>(32) + std::string(32, 'l') + u16(0x1301) +
+                     std::string(1, '\0') + u16(static_cast<unsigned>(ext.size())) + ext;
+  return message(2, body);
+}
+
+}  // namespace
+
+TEST_CASE("TLS 1.3 resumption is the pre_shared_key in the ServerHello", "[transcript]") {
+  for (bool psk : {false, true}) {
+    tlsock::engine::Transcript t;
+    feed_server(t, record(22, tls13_server_hello(psk)) + record(20, "\x01") + record(23, "encrypted"), 3);
+    CHECK(t.facts().server_version == 0x0304);
+    CHECK(t.resumed() == psk);
+  }
+}
+
+TEST_CASE("a HelloRetryRequest and its ChangeCipherSpec do not hide the ServerHello after them", "[transcript]") {
+  // RFC 8446 D.4: a server in middlebox-compatibility mode sends a dummy ChangeCipherSpec after
+  // its HelloRetryRequest; the ServerHello that answers the second ClientHello is plaintext.
+  std::string wire = record(22, tls13_server_hello(false)) + record(20, "\x01") + record(22, tls13_server_hello(true)) +
+                     record(23, "encrypted extensions, finished");
+  for (std::size_t chunk : {std::size_t{1}, std::size_t{5}, wire.size()}) {
+    tlsock::engine::Transcript t;
+    feed_server(t, wire, chunk);
+    CHECK(t.facts().server_version == 0x0304);
+    CHECK(t.resumed());
+  }
+  // TLS 1.2 stops at ChangeCipherSpec: what follows is encrypted.
+  tlsock::engine::Transcript t;
+  feed_server(t, record(22, server_hello("", 0xC02F, false)) + record(20, "\x01") + record(22, message(13, "x")), 1);
+  CHECK_FALSE(t.facts().certificate_request);
+}

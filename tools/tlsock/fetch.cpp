@@ -378,6 +378,12 @@ class Client {
       }
       if (!body.empty()) handlers.body(body);
     }
+    // A TLS 1.3 server's tickets arrive after the handshake: the session facts are final
+    // only now.
+    if (socket_) {
+      facts_.session_id = socket_->session_id();
+      facts_.session_ticket = socket_->session_ticket();
+    }
     // A response the server means to close after, one that ended with the connection, or
     // bytes past its end (nothing we asked for): the connection is not kept.
     if (!parser.reusable() || leftover) disconnect();

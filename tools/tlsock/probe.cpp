@@ -210,8 +210,8 @@ class Prober {
         socket.emplace(open(session));
       }
     }
+    await_tickets(*socket);  // before the facts: a TLS 1.3 ticket makes session_ticket "new"
     findings.connection = facts_of(*socket);
-    await_tickets(*socket);
     close_quietly(*socket);
 
     try {
