@@ -22,7 +22,7 @@
 
 #include "engine/session_cache.hpp"
 #include "engine/transcript.hpp"
-#include "mbedtls/backend.hpp"
+#include "backend/backend.hpp"
 #include "tlsock/alert.hpp"
 #include "tlsock/certificate.hpp"
 #include "tlsock/protocol.hpp"

@@ -1,7 +1,7 @@
 // Protocol names and sets, and the library version.
 #include <stdexcept>
 
-#include "mbedtls/backend.hpp"
+#include "backend/backend.hpp"
 #include "tlsock/protocol.hpp"
 #include "tlsock/socket.hpp"
 #include "tlsock/version.hpp"

@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "engine/session_cache.hpp"
-#include "mbedtls/backend.hpp"
+#include "backend/backend.hpp"
 #include "tlsock/session.hpp"
 
 namespace tlsock {

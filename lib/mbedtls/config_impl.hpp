@@ -1,7 +1,7 @@
 // Config::Impl, shared by config.cpp and tls.cpp.
 #pragma once
 
-#include "mbedtls/backend.hpp"
+#include "backend/backend.hpp"
 #include "mbedtls/shared.hpp"
 
 #include <mbedtls/dhm.h>

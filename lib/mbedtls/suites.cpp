@@ -3,7 +3,7 @@
 #include <array>
 #include <stdexcept>
 
-#include "mbedtls/backend.hpp"
+#include "backend/backend.hpp"
 #include "mbedtls/shared.hpp"
 #include "mbedtls/suites.hpp"
 

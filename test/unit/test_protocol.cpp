@@ -1,7 +1,7 @@
 // Protocol names, sets and IANA cipher-suite names.
 #include <stdexcept>
 
-#include "mbedtls/backend.hpp"
+#include "backend/backend.hpp"
 #include "support/catch.hpp"
 #include "tlsock/protocol.hpp"
 #include "tlsock/session.hpp"

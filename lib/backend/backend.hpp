@@ -1,5 +1,5 @@
-// The backend's interface to the rest of the library. It names no mbedTLS type: the engine
-// above it compiles against this header alone.
+// The backend's interface to the rest of the library, implemented in lib/mbedtls/. It names
+// no mbedTLS type: the engine above it compiles against this header alone.
 //
 // Config is the immutable, shared part (mbedtls_ssl_config, trust roots, suites); Tls is one
 // connection's mbedTLS context running over memory buffers (bytes in, bytes out).
