@@ -33,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/temp_dir.hpp"
 #include "support/loopback.hpp"
 #include "support/process.hpp"
 #include "tlsock/tlsock.hpp"
@@ -271,26 +272,7 @@ class PlainListener {
   }
 }
 
-// A fresh directory under the system's temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tlsock-loopback-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr)
-      throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using testing::TempDir;
 
 [[nodiscard]] inline std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

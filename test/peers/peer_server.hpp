@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/temp_dir.hpp"
 #include "support/process.hpp"
 #include "tlsock/tlsock.hpp"
 
@@ -43,27 +44,6 @@ namespace tlsock::testing {
 [[nodiscard]] inline std::string_view expected_protocol() {
   return default_protocols().contains(Protocol::TLSv1_3) ? "TLSv1.3" : "TLSv1.2";
 }
-
-// A fresh directory under the system's temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tlsock-peers-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr)
-      throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // `openssl s_server -WWW` serving the files of dir: `GET /name HTTP/1.0` answers
 // "HTTP/1.0 200 ok\r\nContent-type: text/plain\r\n\r\n" and the file's bytes (no

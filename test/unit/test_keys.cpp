@@ -8,6 +8,7 @@
 #include <typeinfo>
 
 #include "mbedtls/shared.hpp"
+#include "support/temp_dir.hpp"
 #include "support/catch.hpp"
 #include "support/process.hpp"
 #include "tlsock/certificate.hpp"
@@ -58,26 +59,7 @@ std::string invalid_argument_of(const std::function<void()>& f) {
 
 bool starts_with(const std::string& text, std::string_view prefix) { return text.rfind(prefix, 0) == 0; }
 
-// A fresh directory for keys and certificates made by openssl, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string name = (fs::temp_directory_path() / "tlsock-keys-XXXXXX").string();
-    REQUIRE(::mkdtemp(name.data()) != nullptr);
-    path_ = name;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using tlsock::testing::TempDir;
 
 void openssl(std::vector<std::string> args) {
   args.insert(args.begin(), "openssl");

@@ -8,6 +8,7 @@
 #include <string>
 #include <system_error>
 
+#include "support/temp_dir.hpp"
 #include "support/catch.hpp"
 #include "trust/trust.hpp"
 
@@ -54,26 +55,7 @@ class ScopedEnv {
   std::optional<std::string> previous_;
 };
 
-// A fresh directory under the system temp directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string name = (fs::temp_directory_path() / "tlsock-trust-XXXXXX").string();
-    REQUIRE(::mkdtemp(name.data()) != nullptr);
-    path_ = name;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using tlsock::testing::TempDir;
 
 void write_file(const fs::path& path, const std::string& content = "not parsed here\n") {
   std::ofstream out(path, std::ios::binary);
