@@ -1,0 +1,345 @@
+// Fault injection between real peers: a FaultProxy (test/support/fault_proxy.hpp) relays each
+// connection and cuts it at a byte offset or flips one byte. Our client talks to
+// `openssl s_server -WWW`; our server (a TLSListener) is talked to by our client and by
+// `openssl s_client`. The handshakes are first recorded through the proxy, then replayed with
+// a cut at every byte offset of each direction (TLS 1.2, and TLS 1.3 where the linked mbedTLS
+// has it), and with flips at the offsets that matter: record headers, handshake bodies,
+// Finished, application data and the authentication tags.
+//
+// What must hold, every run: it ends within the timeout, in a TLSError subclass that fits the
+// fault; a cut is a TLSDisconnectError (never the graceful kind, never another class); tampered
+// data is never accepted (no handshake + exchange that succeeds, no byte read that the peer did
+// not send).
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "loopback/loopback_fixture.hpp"
+#include "peers/peer_server.hpp"
+#include "support/catch.hpp"
+#include "support/fault_proxy.hpp"
+#include "support/process.hpp"
+#include "tlsock/tlsock.hpp"
+
+using namespace tlsock;
+using namespace std::chrono_literals;
+namespace ts = tlsock::testing;
+namespace lb = tlsock::loopback;
+using ts::Fault;
+using ts::FaultProxy;
+using ts::Flow;
+
+namespace {
+
+// Long enough for a handshake on a loaded 2-core machine, short enough that a hang shows.
+constexpr auto run_timeout = 5s;
+
+const std::string abrupt_end = "TLSDisconnectError: The remote end closed the connection";
+const std::string graceful_end = "TLSGracefulDisconnectError: The remote end closed the connection";
+
+// The file s_server -WWW serves, and its whole answer (s_server adds no Content-Length and
+// ends the body with close_notify).
+constexpr std::string_view page = "pong\n";
+const std::string www_request = "GET /pong.txt HTTP/1.0\r\n\r\n";
+const std::string www_response = "HTTP/1.0 200 ok\r\nContent-type: text/plain\r\n\r\n" + std::string(page);
+
+bool have_openssl() { return !ts::find_program("openssl").empty(); }
+
+// The protocol versions to sweep: TLS 1.2 always, TLS 1.3 where the linked mbedTLS has it.
+std::vector<Protocol> protocols_to_sweep() {
+  std::vector<Protocol> out{Protocol::TLSv1_2};
+  if (supported_protocols().contains(Protocol::TLSv1_3)) out.push_back(Protocol::TLSv1_3);
+  return out;
+}
+
+// A client policy for one version, with no session cache: every run is a full handshake.
+std::shared_ptr<TLSSession> sweep_session(Protocol protocol) {
+  TLSSession::Options options = lb::trusted_options();
+  options.protocols = {protocol};
+  options.session_cache = false;
+  return lb::trusted_session(options);
+}
+
+// How one client run ended: the bytes it read and the error that ended it (describe()).
+struct Outcome {
+  std::string data;
+  std::string end;
+};
+
+// Connects through port, sends request and reads until the connection ends.
+Outcome exchange(std::uint16_t port, const std::shared_ptr<TLSSession>& session, std::string_view request) {
+  Outcome out;
+  try {
+    TLSSocket socket = lb::connect_tls(port, "localhost", session, run_timeout);
+    socket.write(request);
+    out.end = lb::read_to_end(socket, &out.data);
+  } catch (const std::exception& e) {
+    out.end = lb::describe(e);
+  }
+  return out;
+}
+
+// The offsets [begin, end) of flow to cut at.
+struct Span {
+  std::size_t begin = 0, end = 0;
+};
+
+// s_server -WWW serving pong.txt from a temporary directory, for many sequential connections.
+struct WwwPeer {
+  ts::TempDir dir;
+  ts::ServerProcess server;
+
+  WwwPeer() : server(make(dir)) {}
+
+  static ts::ServerProcess make(const ts::TempDir& dir) {
+    std::ofstream(dir.path() / "pong.txt", std::ios::binary) << page;
+    return ts::www_server(dir.path());
+  }
+};
+
+// Collects the runs whose outcome was not the expected one, with their fault, for one report.
+class Failures {
+ public:
+  void add(const Fault& fault, const std::string& what) {
+    if (lines_.size() < 20) lines_.push_back(ts::describe(fault) + ": " + what);
+    ++count_;
+  }
+  [[nodiscard]] std::size_t count() const noexcept { return count_; }
+  [[nodiscard]] std::string report() const {
+    std::string out;
+    for (const auto& line : lines_) out += line + "\n";
+    return out;
+  }
+
+ private:
+  std::vector<std::string> lines_;
+  std::size_t count_ = 0;
+};
+
+// The client's side of a recorded exchange, and where its request ends: everything up to
+// there must arrive before a server may answer. The client's close_notify, its last record,
+// comes after the server's answer and close_notify, so cutting it changes nothing.
+struct Recording {
+  ts::Relayed relayed;
+  std::vector<ts::TlsRecord> client_records, server_records;
+  std::size_t request_end = 0;
+
+  explicit Recording(ts::Relayed recorded)
+      : relayed(std::move(recorded)),
+        client_records(ts::parse_records(relayed.of(Flow::client_to_server))),
+        server_records(ts::parse_records(relayed.of(Flow::server_to_client))) {
+    if (client_records.size() < 2 || client_records.back().end() != relayed.of(Flow::client_to_server).size() ||
+        server_records.empty() || server_records.back().end() != relayed.of(Flow::server_to_client).size())
+      throw std::runtime_error("the recorded exchange is not whole TLS records: " + summary());
+    request_end = client_records.back().offset;
+  }
+
+  [[nodiscard]] const std::vector<ts::TlsRecord>& records(Flow flow) const {
+    return flow == Flow::client_to_server ? client_records : server_records;
+  }
+  // The offsets a fault in flow can meaningfully hit: all of the server's bytes, the client's
+  // up to the end of its request.
+  [[nodiscard]] std::size_t sweep_end(Flow flow) const {
+    return flow == Flow::client_to_server ? request_end : relayed.of(flow).size();
+  }
+  [[nodiscard]] std::string summary() const {
+    return "client->server " + std::to_string(relayed.of(Flow::client_to_server).size()) + " bytes in " +
+           std::to_string(client_records.size()) + " records, server->client " +
+           std::to_string(relayed.of(Flow::server_to_client).size()) + " bytes in " +
+           std::to_string(server_records.size()) + " records";
+  }
+};
+
+constexpr std::array<Flow, 2> both_flows{Flow::client_to_server, Flow::server_to_client};
+
+// Every offset of both directions.
+std::vector<Fault> every_cut(const Recording& recording) {
+  std::vector<Fault> faults;
+  for (Flow flow : both_flows)
+    for (std::size_t offset = 0; offset < recording.sweep_end(flow); ++offset) faults.push_back(Fault::cut(flow, offset));
+  return faults;
+}
+
+// Cuts at the edges of each record (its start, inside its header, its first and last body
+// byte), for peers too slow to start thousands of times.
+std::vector<Fault> record_edge_cuts(const Recording& recording) {
+  std::vector<Fault> faults;
+  for (Flow flow : both_flows) {
+    std::set<std::size_t> offsets;
+    for (const auto& r : recording.records(flow))
+      for (std::size_t at : {r.offset, r.offset + 3, r.body(), r.end() - 1})
+        if (at < recording.sweep_end(flow)) offsets.insert(at);
+    for (std::size_t offset : offsets) faults.push_back(Fault::cut(flow, offset));
+  }
+  return faults;
+}
+
+// Our server (a TLSListener on a thread) answering one line with "pong\n", recording how each
+// connection ended for it: "served <line>", or the error of its handshake or of its handler.
+class PongServer {
+ public:
+  PongServer()
+      : thread_(lb::make_server(options()), [this](TLSSocket& socket) {
+          try {
+            std::string line = socket.read_line();
+            socket.write("pong\n");
+            ends_.add("served " + line);
+          } catch (const std::exception& e) {
+            ends_.add(lb::describe(e));
+          }
+        }) {}
+
+  [[nodiscard]] std::uint16_t port() const noexcept { return thread_.port(); }
+
+  // How the next connection ended for the server; "no end within the timeout" if it did not.
+  [[nodiscard]] std::string next_end() {
+    auto deadline = std::chrono::steady_clock::now() + 2 * run_timeout;
+    while (ends_.size() + thread_.handshake_errors().size() <= seen_) {
+      if (std::chrono::steady_clock::now() >= deadline) return "no end within the timeout";
+      std::this_thread::sleep_for(1ms);
+    }
+    ++seen_;
+    std::size_t handshakes = thread_.handshake_errors().size();
+    if (handshakes > seen_handshakes_) return thread_.handshake_errors().lines()[seen_handshakes_++];
+    return ends_.lines()[seen_ends_++];
+  }
+
+ private:
+  static ServerOptions options() {
+    ServerOptions options;
+    options.handshake_timeout = run_timeout;
+    return options;
+  }
+
+  lb::Log ends_;
+  lb::ServerThread thread_;
+  std::size_t seen_ = 0, seen_handshakes_ = 0, seen_ends_ = 0;
+};
+
+// What our server may say about a cut connection: the cut, or that it answered a request that
+// arrived whole before the cut.
+std::string check_server_end(const std::string& end, const ts::Relayed& relayed, const Recording& recording) {
+  if (end == abrupt_end) return {};
+  if (end == "served ping\n" && relayed.of(Flow::client_to_server).size() >= recording.request_end) return {};
+  return "our server ended in " + end;
+}
+
+// `printf 'ping\n' | openssl s_client -quiet` through port, verifying our server as localhost.
+ts::ProgramResult s_client(std::uint16_t port, Protocol protocol) {
+  return ts::run_program({"sh", "-c", "printf 'ping\\n' | exec \"$@\"", "sh", ts::find_program("openssl"), "s_client",
+                          "-connect", "127.0.0.1:" + std::to_string(port), "-servername", "localhost", "-CAfile",
+                          lb::cert_path("root-ca.pem").string(), "-verify_return_error", "-quiet",
+                          protocol == Protocol::TLSv1_3 ? "-tls1_3" : "-tls1_2"},
+                         30s);
+}
+
+}  // namespace
+
+TEST_CASE("our client, cut at every offset of each direction, against s_server", "[faults][cut][openssl]") {
+  if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
+  WwwPeer peer;
+  FaultProxy proxy(peer.server.port());
+  std::size_t connections = 0;
+
+  for (Protocol protocol : protocols_to_sweep()) {
+    DYNAMIC_SECTION(to_string(protocol)) {
+      auto session = sweep_session(protocol);
+      Outcome clean = exchange(proxy.port(), session, www_request);
+      REQUIRE(clean.end == graceful_end);
+      REQUIRE(clean.data == www_response);
+      Recording recording(proxy.wait_relayed(++connections));
+      INFO(to_string(protocol) << ": " << recording.summary());
+
+      Failures failures;
+      std::vector<Fault> faults = every_cut(recording);
+      for (const Fault& fault : faults) {
+        proxy.set_fault(fault);
+        Outcome out = exchange(proxy.port(), session, www_request);
+        ts::Relayed relayed = proxy.wait_relayed(++connections);
+        if (!relayed.fault_applied) failures.add(fault, "the stream never reached the offset");
+        if (out.end != abrupt_end) failures.add(fault, "our client ended in " + out.end);
+        if (!www_response.starts_with(out.data)) failures.add(fault, "our client read bytes the server did not send");
+      }
+      INFO(faults.size() << " runs, " << failures.count() << " failed:\n" << failures.report());
+      CHECK(failures.count() == 0);
+      CHECK(proxy.error().empty());
+    }
+  }
+}
+
+TEST_CASE("our server, cut at every offset of each direction, with our client", "[faults][cut][server]") {
+  PongServer server;
+  FaultProxy proxy(server.port());
+  std::size_t connections = 0;
+
+  for (Protocol protocol : protocols_to_sweep()) {
+    DYNAMIC_SECTION(to_string(protocol)) {
+      auto session = sweep_session(protocol);
+      Outcome clean = exchange(proxy.port(), session, "ping\n");
+      REQUIRE(clean.end == graceful_end);
+      REQUIRE(clean.data == "pong\n");
+      REQUIRE(server.next_end() == "served ping\n");
+      Recording recording(proxy.wait_relayed(++connections));
+      INFO(to_string(protocol) << ": " << recording.summary());
+
+      Failures failures;
+      std::vector<Fault> faults = every_cut(recording);
+      for (const Fault& fault : faults) {
+        proxy.set_fault(fault);
+        Outcome out = exchange(proxy.port(), session, "ping\n");
+        ts::Relayed relayed = proxy.wait_relayed(++connections);
+        if (!relayed.fault_applied) failures.add(fault, "the stream never reached the offset");
+        if (out.end != abrupt_end) failures.add(fault, "our client ended in " + out.end);
+        if (!std::string_view("pong\n").starts_with(out.data))
+          failures.add(fault, "our client read bytes the server did not send");
+        if (std::string problem = check_server_end(server.next_end(), relayed, recording); !problem.empty())
+          failures.add(fault, problem);
+      }
+      INFO(faults.size() << " runs, " << failures.count() << " failed:\n" << failures.report());
+      CHECK(failures.count() == 0);
+      CHECK(proxy.error().empty());
+    }
+  }
+}
+
+TEST_CASE("our server, cut at the edges of every record, with openssl s_client", "[faults][cut][server][openssl]") {
+  if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
+  PongServer server;
+  FaultProxy proxy(server.port());
+  std::size_t connections = 0;
+
+  for (Protocol protocol : protocols_to_sweep()) {
+    DYNAMIC_SECTION(to_string(protocol)) {
+      ts::ProgramResult clean = s_client(proxy.port(), protocol);
+      INFO(clean.output);
+      REQUIRE(clean.output.find("pong\n") != std::string::npos);
+      REQUIRE(server.next_end() == "served ping\n");
+      Recording recording(proxy.wait_relayed(++connections));
+      INFO(to_string(protocol) << ": " << recording.summary());
+
+      Failures failures;
+      std::vector<Fault> faults = record_edge_cuts(recording);
+      for (const Fault& fault : faults) {
+        proxy.set_fault(fault);
+        (void)s_client(proxy.port(), protocol);
+        ts::Relayed relayed = proxy.wait_relayed(++connections);
+        if (!relayed.fault_applied) failures.add(fault, "the stream never reached the offset");
+        if (std::string problem = check_server_end(server.next_end(), relayed, recording); !problem.empty())
+          failures.add(fault, problem);
+      }
+      INFO(faults.size() << " runs, " << failures.count() << " failed:\n" << failures.report());
+      CHECK(failures.count() == 0);
+      CHECK(proxy.error().empty());
+    }
+  }
+}
