@@ -272,6 +272,15 @@ class PlainListener {
   }
 }
 
+// The local port of a connected socket, as the server names the client in its messages.
+[[nodiscard]] inline std::uint16_t local_port(int fd) {
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    throw std::system_error(errno, std::generic_category(), "getsockname");
+  return ntohs(address.sin_port);
+}
+
 using testing::TempDir;
 
 [[nodiscard]] inline std::string read_file(const std::filesystem::path& path) {

@@ -52,15 +52,6 @@ std::string join(const std::vector<std::string>& lines) {
   return out;
 }
 
-// The local port of a connected socket, as the server names the client in its messages.
-std::uint16_t local_port(int fd) {
-  sockaddr_in address{};
-  socklen_t length = sizeof address;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
-    throw std::system_error(errno, std::generic_category(), "getsockname");
-  return ntohs(address.sin_port);
-}
-
 // Deterministic bytes of every value, so a transfer that drops, repeats or reorders a chunk
 // shows up.
 std::string random_bytes(std::size_t size, unsigned seed) {
