@@ -125,6 +125,18 @@ struct Tls::Impl {
     return 0;
   }
 
+  // For calls that process the peer's records (handshake, read). mbedTLS answers a record
+  // header announcing more than its input buffer holds with BAD_INPUT_DATA ("requesting more
+  // data than fits", in mbedtls_ssl_fetch_input) and no alert, as if we had passed a bad
+  // argument; we never do, so it is the peer's invalid record: say so, and tell the peer.
+  Status status_of_wire(int rc) {
+    if (rc == MBEDTLS_ERR_SSL_BAD_INPUT_DATA) {
+      (void)mbedtls_ssl_send_alert_message(&ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL, MBEDTLS_SSL_ALERT_MSG_RECORD_OVERFLOW);
+      rc = MBEDTLS_ERR_SSL_INVALID_RECORD;
+    }
+    return status_of(rc);
+  }
+
   Status status_of(int rc) {
     if (rc >= 0) return Status::ok;
     switch (rc) {
@@ -251,13 +263,13 @@ void Tls::consume_output(std::size_t size) noexcept {
   }
 }
 
-Status Tls::handshake() { return impl_->status_of(mbedtls_ssl_handshake(&impl_->ssl)); }
+Status Tls::handshake() { return impl_->status_of_wire(mbedtls_ssl_handshake(&impl_->ssl)); }
 
 Status Tls::read(char* data, std::size_t size, std::size_t& got) {
   got = 0;
   int rc = mbedtls_ssl_read(&impl_->ssl, reinterpret_cast<unsigned char*>(data), size);
   if (rc == 0) return Status::eof;  // the transport ended without close_notify
-  Status status = impl_->status_of(rc);
+  Status status = impl_->status_of_wire(rc);
   if (status == Status::ok) got = static_cast<std::size_t>(rc);
   return status;
 }
