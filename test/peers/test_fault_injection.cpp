@@ -74,6 +74,7 @@ std::shared_ptr<TLSSession> sweep_session(Protocol protocol) {
 struct Outcome {
   std::string data;
   std::string end;
+  bool handshake_complete = false;
 };
 
 // Connects through port, sends request and reads until the connection ends.
@@ -81,6 +82,7 @@ Outcome exchange(std::uint16_t port, const std::shared_ptr<TLSSession>& session,
   Outcome out;
   try {
     TLSSocket socket = lb::connect_tls(port, "localhost", session, run_timeout);
+    out.handshake_complete = true;
     socket.write(request);
     out.end = lb::read_to_end(socket, &out.data);
   } catch (const std::exception& e) {
@@ -88,11 +90,6 @@ Outcome exchange(std::uint16_t port, const std::shared_ptr<TLSSession>& session,
   }
   return out;
 }
-
-// The offsets [begin, end) of flow to cut at.
-struct Span {
-  std::size_t begin = 0, end = 0;
-};
 
 // s_server -WWW serving pong.txt from a temporary directory, for many sequential connections.
 struct WwwPeer {
@@ -111,7 +108,7 @@ struct WwwPeer {
 class Failures {
  public:
   void add(const Fault& fault, const std::string& what) {
-    if (lines_.size() < 20) lines_.push_back(ts::describe(fault) + ": " + what);
+    if (lines_.size() < 60) lines_.push_back(ts::describe(fault) + ": " + what);
     ++count_;
   }
   [[nodiscard]] std::size_t count() const noexcept { return count_; }
@@ -185,7 +182,8 @@ std::vector<Fault> record_edge_cuts(const Recording& recording) {
 }
 
 // Our server (a TLSListener on a thread) answering one line with "pong\n", recording how each
-// connection ended for it: "served <line>", or the error of its handshake or of its handler.
+// connection ended for it: "served <line>", the error of its handler, or "handshake: " and the
+// error its handshake failed with.
 class PongServer {
  public:
   PongServer()
@@ -210,7 +208,7 @@ class PongServer {
     }
     ++seen_;
     std::size_t handshakes = thread_.handshake_errors().size();
-    if (handshakes > seen_handshakes_) return thread_.handshake_errors().lines()[seen_handshakes_++];
+    if (handshakes > seen_handshakes_) return "handshake: " + thread_.handshake_errors().lines()[seen_handshakes_++];
     return ends_.lines()[seen_ends_++];
   }
 
@@ -229,7 +227,7 @@ class PongServer {
 // What our server may say about a cut connection: the cut, or that it answered a request that
 // arrived whole before the cut.
 std::string check_server_end(const std::string& end, const ts::Relayed& relayed, const Recording& recording) {
-  if (end == abrupt_end) return {};
+  if (end == abrupt_end || end == "handshake: " + abrupt_end) return {};
   if (end == "served ping\n" && relayed.of(Flow::client_to_server).size() >= recording.request_end) return {};
   return "our server ended in " + end;
 }
@@ -241,6 +239,56 @@ ts::ProgramResult s_client(std::uint16_t port, Protocol protocol) {
                           lb::cert_path("root-ca.pem").string(), "-verify_return_error", "-quiet",
                           protocol == Protocol::TLSv1_3 ? "-tls1_3" : "-tls1_2"},
                          30s);
+}
+
+// The bytes of each record worth flipping: its type and length (header), the first two body
+// bytes (a handshake message's type and length, or an explicit nonce), the middle of the body,
+// its last byte (the end of a MAC or AEAD tag in an encrypted record), and the version of an
+// encrypted record (authenticated as part of its header). The version of a plaintext record is
+// left out: nothing authenticates it, RFC 8446 (5.1) tells receivers to ignore it, and mbedTLS's
+// server takes any ClientHello record version from 3.0 up (even 0xfc.0x03 is served).
+std::vector<Fault> chosen_flips(const Recording& recording) {
+  std::vector<Fault> faults;
+  for (Flow flow : both_flows) {
+    std::set<std::size_t> offsets;
+    bool encrypted = false;  // after change_cipher_spec, or application_data (all of TLS 1.3's)
+    for (const auto& r : recording.records(flow)) {
+      encrypted = encrypted || r.type == 23;
+      for (std::size_t at : {r.offset, r.offset + 3, r.body(), r.body() + 1, r.body() + r.length / 2, r.end() - 1})
+        if (at < r.end() && at < recording.sweep_end(flow)) offsets.insert(at);
+      if (encrypted && r.offset + 1 < recording.sweep_end(flow)) offsets.insert(r.offset + 1);
+      encrypted = encrypted || r.type == 20;
+    }
+    for (std::size_t offset : offsets) faults.push_back(Fault::flip(flow, offset));
+  }
+  return faults;
+}
+
+// What our client may end in after one byte of the exchange was flipped: an alert from the
+// peer, BadTLSDataError for what it detected itself, or the peer hanging up without an alert;
+// a certificate that fails verification only where the server's certificate travels in
+// plaintext (TLS 1.2); never a success, a graceful end, or a class outside this list.
+std::string check_client_flip(const Outcome& out, const Fault& fault, std::string_view response) {
+  if (!response.starts_with(out.data)) return "our client read bytes the server did not send";
+  auto is = [&](std::string_view prefix) { return out.end.starts_with(prefix); };
+  if (is("TLSAlertError: ") || is("BadTLSDataError: ") || out.end == abrupt_end) return {};
+  if (out.handshake_complete) return "our client ended in " + out.end;
+  // mbedTLS 2.28 reports a malformed handshake message with no more detail than this.
+  if (out.end == "TLSError: TLS handshake failed") return {};
+  if (is("TLSVerificationError: ") && fault.flow == Flow::server_to_client) return {};
+  return "our client ended its handshake in " + out.end;
+}
+
+// What our server may end in after a flip: as for the client; "served" only if the flip was in
+// the server's bytes (the client's request arrived intact), and then with the right line.
+std::string check_server_flip(std::string end, const Fault& fault) {
+  if (end == "served ping\n" && fault.flow == Flow::server_to_client) return {};
+  bool in_handshake = end.starts_with("handshake: ");
+  if (in_handshake) end.erase(0, 11);
+  auto is = [&](std::string_view prefix) { return end.starts_with(prefix); };
+  if (is("TLSAlertError: ") || is("BadTLSDataError: ") || end == abrupt_end) return {};
+  if (in_handshake && end == "TLSError: TLS handshake failed") return {};
+  return std::string("our server ended ") + (in_handshake ? "its handshake " : "") + "in " + end;
 }
 
 }  // namespace
@@ -335,6 +383,70 @@ TEST_CASE("our server, cut at the edges of every record, with openssl s_client",
         ts::Relayed relayed = proxy.wait_relayed(++connections);
         if (!relayed.fault_applied) failures.add(fault, "the stream never reached the offset");
         if (std::string problem = check_server_end(server.next_end(), relayed, recording); !problem.empty())
+          failures.add(fault, problem);
+      }
+      INFO(faults.size() << " runs, " << failures.count() << " failed:\n" << failures.report());
+      CHECK(failures.count() == 0);
+      CHECK(proxy.error().empty());
+    }
+  }
+}
+
+TEST_CASE("our client, one byte flipped, against s_server", "[faults][flip][openssl]") {
+  if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
+  WwwPeer peer;
+  FaultProxy proxy(peer.server.port());
+  std::size_t connections = 0;
+
+  for (Protocol protocol : protocols_to_sweep()) {
+    DYNAMIC_SECTION(to_string(protocol)) {
+      auto session = sweep_session(protocol);
+      Outcome clean = exchange(proxy.port(), session, www_request);
+      REQUIRE(clean.end == graceful_end);
+      Recording recording(proxy.wait_relayed(++connections));
+      INFO(to_string(protocol) << ": " << recording.summary());
+
+      Failures failures;
+      std::vector<Fault> faults = chosen_flips(recording);
+      for (const Fault& fault : faults) {
+        proxy.set_fault(fault);
+        Outcome out = exchange(proxy.port(), session, www_request);
+        ts::Relayed relayed = proxy.wait_relayed(++connections);
+        if (!relayed.fault_applied) failures.add(fault, "the stream never reached the offset");
+        if (std::string problem = check_client_flip(out, fault, www_response); !problem.empty())
+          failures.add(fault, problem);
+      }
+      INFO(faults.size() << " runs, " << failures.count() << " failed:\n" << failures.report());
+      CHECK(failures.count() == 0);
+      CHECK(proxy.error().empty());
+    }
+  }
+}
+
+TEST_CASE("our server and our client, one byte flipped", "[faults][flip][server]") {
+  PongServer server;
+  FaultProxy proxy(server.port());
+  std::size_t connections = 0;
+
+  for (Protocol protocol : protocols_to_sweep()) {
+    DYNAMIC_SECTION(to_string(protocol)) {
+      auto session = sweep_session(protocol);
+      Outcome clean = exchange(proxy.port(), session, "ping\n");
+      REQUIRE(clean.end == graceful_end);
+      REQUIRE(server.next_end() == "served ping\n");
+      Recording recording(proxy.wait_relayed(++connections));
+      INFO(to_string(protocol) << ": " << recording.summary());
+
+      Failures failures;
+      std::vector<Fault> faults = chosen_flips(recording);
+      for (const Fault& fault : faults) {
+        proxy.set_fault(fault);
+        Outcome out = exchange(proxy.port(), session, "ping\n");
+        ts::Relayed relayed = proxy.wait_relayed(++connections);
+        if (!relayed.fault_applied) failures.add(fault, "the stream never reached the offset");
+        if (std::string problem = check_client_flip(out, fault, "pong\n"); !problem.empty())
+          failures.add(fault, problem);
+        if (std::string problem = check_server_flip(server.next_end(), fault); !problem.empty())
           failures.add(fault, problem);
       }
       INFO(faults.size() << " runs, " << failures.count() << " failed:\n" << failures.report());
