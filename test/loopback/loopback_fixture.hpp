@@ -23,6 +23,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -155,13 +156,17 @@ class Log {
 // A TLSListener on 127.0.0.1 (port 0) served by one thread: it accepts clients and runs the
 // handler for each in turn, until stop(). accept() is called with a short timeout so that
 // stop() is prompt; a handler's own calls are bounded by the socket's timeout (10 s). The
-// socket is closed (close_notify) when the handler returns.
+// socket is closed (close_notify) when the handler returns. With thread_per_client, each
+// client's handler runs on a thread of its own instead, as in a server that must not let one
+// client hold up the others; stop() joins them.
 class ServerThread {
  public:
   using Handler = std::function<void(TLSSocket& socket)>;
 
-  ServerThread(std::shared_ptr<const ServerTLS> server, Handler handler)
-      : listener_("127.0.0.1", 0, std::move(server)), handler_(std::move(handler)) {
+  ServerThread(std::shared_ptr<const ServerTLS> server, Handler handler, bool thread_per_client = false)
+      : listener_("127.0.0.1", 0, std::move(server)),
+        handler_(std::move(handler)),
+        thread_per_client_(thread_per_client) {
     listener_.on_handshake_error([this](const std::exception& e) { handshake_errors_.add(describe(e)); });
     thread_ = std::thread([this] { run(); });
   }
@@ -180,6 +185,8 @@ class ServerThread {
   void stop() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
+    for (std::thread& client : clients_) client.join();
+    clients_.clear();
   }
 
  private:
@@ -188,10 +195,11 @@ class ServerThread {
       try {
         TLSSocket socket = listener_.accept(100ms);
         ++accepted_;
-        try {
-          handler_(socket);
-        } catch (const std::exception& e) {
-          errors_.add(describe(e));
+        if (thread_per_client_) {
+          auto shared = std::make_shared<TLSSocket>(std::move(socket));
+          clients_.emplace_back([this, shared] { serve(*shared); });
+        } else {
+          serve(socket);
         }
       } catch (const TimeoutError&) {
         // Nobody finished a handshake in this round; look at stop_ again.
@@ -202,8 +210,18 @@ class ServerThread {
     listener_.close();
   }
 
+  void serve(TLSSocket& socket) noexcept {
+    try {
+      handler_(socket);
+    } catch (const std::exception& e) {
+      errors_.add(describe(e));
+    }
+  }
+
   TLSListener listener_;
   Handler handler_;
+  bool thread_per_client_;
+  std::list<std::thread> clients_;  // run() adds to it until it is joined, then stop() joins them
   Log handshake_errors_;
   Log errors_;
   std::atomic<bool> stop_{false};

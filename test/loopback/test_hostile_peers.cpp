@@ -14,10 +14,7 @@
 
 #include <atomic>
 #include <chrono>
-#include <functional>
-#include <list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -94,62 +91,6 @@ std::string well_behaved_client(std::uint16_t port) {
   });
 }
 
-// A TLSListener whose accepted clients each get their own thread, as a server that must not
-// let one client hold up the others would do. Handler errors are recorded in errors().
-class ThreadPerClientServer {
- public:
-  using Handler = std::function<void(TLSSocket&)>;
-
-  ThreadPerClientServer(std::shared_ptr<const ServerTLS> server, Handler handler)
-      : listener_("127.0.0.1", 0, std::move(server)), handler_(std::move(handler)) {
-    listener_.on_handshake_error([this](const std::exception& e) { handshake_errors_.add(describe(e)); });
-    thread_ = std::thread([this] { run(); });
-  }
-  ThreadPerClientServer(const ThreadPerClientServer&) = delete;
-  ThreadPerClientServer& operator=(const ThreadPerClientServer&) = delete;
-  ~ThreadPerClientServer() { stop(); }
-
-  [[nodiscard]] std::uint16_t port() const noexcept { return listener_.port(); }
-  [[nodiscard]] const Log& handshake_errors() const noexcept { return handshake_errors_; }
-  [[nodiscard]] const Log& errors() const noexcept { return errors_; }
-
-  // Stops accepting and joins every client's thread (each bounded by its socket's timeout).
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-    for (std::thread& client : clients_) client.join();
-    clients_.clear();
-  }
-
- private:
-  void run() noexcept {
-    while (!stop_) {
-      try {
-        auto socket = std::make_shared<TLSSocket>(listener_.accept(100ms));
-        clients_.emplace_back([this, socket] {
-          try {
-            handler_(*socket);
-          } catch (const std::exception& e) {
-            errors_.add(describe(e));
-          }
-        });
-      } catch (const TimeoutError&) {
-      } catch (const std::exception& e) {
-        errors_.add("accept: " + describe(e));
-      }
-    }
-    listener_.close();
-  }
-
-  TLSListener listener_;
-  Handler handler_;
-  Log handshake_errors_;
-  Log errors_;
-  std::atomic<bool> stop_{false};
-  std::list<std::thread> clients_;  // touched by run() until it is joined, then by stop()
-  std::thread thread_;              // last: starts once everything above exists
-};
-
 }  // namespace
 
 TEST_CASE("a client that stalls half-way through its ClientHello is dropped at the deadline", "[hostile][server]") {
@@ -190,15 +131,18 @@ TEST_CASE("an endless line to a server in read_line stops at the buffer cap", "[
   const std::size_t cap = TLSSession::Options{}.max_buffered_bytes;  // a server socket's cap
   Log log;
   std::atomic<bool> hostile_started{false};
-  ThreadPerClientServer server(make_server(short_handshakes()), [&](TLSSocket& socket) {
-    std::string first = socket.read_line();
-    if (first == "hi\n") {
-      socket.write("hello\n");
-      return;
-    }
-    // The hostile one: its first line ends only after the cap.
-    log.add(first);
-  });
+  ServerThread server(
+      make_server(short_handshakes()),
+      [&](TLSSocket& socket) {
+        std::string first = socket.read_line();
+        if (first == "hi\n") {
+          socket.write("hello\n");
+          return;
+        }
+        // The hostile one: its first line ends only after the cap.
+        log.add(first);
+      },
+      /*thread_per_client=*/true);
   // The hostile client sends 1 MiB of a line, lets a well-behaved client be served, then goes
   // on until the server gives up on it.
   std::string chunk(64 * 1024, 'x');
@@ -223,8 +167,8 @@ TEST_CASE("an endless line to a server in read_line stops at the buffer cap", "[
   hostile.join();
   server.stop();
   CHECK(log.lines().empty());  // read_line never returned the hostile line
-  CHECK(server.errors().lines() ==
-        std::vector<std::string>{"TLSError: read_line: no match within the first " + std::to_string(cap) + cap_message_tail});
+  CHECK(server.errors().lines() == std::vector<std::string>{"TLSError: read_line: no match within the first " +
+                                                            std::to_string(cap) + cap_message_tail});
   // The server closed on it: its writes fail with a disconnect, long before 16 times the cap.
   CHECK(hostile_end == "TLSDisconnectError: The remote end closed the connection");
   CHECK(sent < 16 * cap);
@@ -239,7 +183,8 @@ TEST_CASE("a server that dribbles its flight runs into the client's deadline", "
     if (ts::wait_fd(fd, POLLIN, std::chrono::steady_clock::now() + 5s)) (void)::recv(fd, buffer, sizeof buffer, 0);
     sent = dribble(fd, flight);
   });
-  std::string error = error_of([&] { (void)connect_tls(server.port(), "localhost", trusted_session(), handshake_timeout); });
+  std::string error =
+      error_of([&] { (void)connect_tls(server.port(), "localhost", trusted_session(), handshake_timeout); });
   CHECK(error == timed_out(server.port()));
   // The PlainServer's thread ends when the client closed; its destructor would end it anyway.
 }
