@@ -50,10 +50,14 @@ enum class Method { read, read_exactly, read_line, read_until };
 
 std::string_view name(Method method) {
   switch (method) {
-    case Method::read: return "read";
-    case Method::read_exactly: return "read_exactly";
-    case Method::read_line: return "read_line";
-    case Method::read_until: return "read_until";
+    case Method::read:
+      return "read";
+    case Method::read_exactly:
+      return "read_exactly";
+    case Method::read_line:
+      return "read_line";
+    case Method::read_until:
+      return "read_until";
   }
   return "?";
 }

@@ -37,7 +37,7 @@ namespace {
 struct Pipe {
   int from = -1;
   int to = -1;
-  bool open = true;  // from has not reached EOF (or failed)
+  bool open = true;      // from has not reached EOF (or failed)
   std::size_t seen = 0;  // bytes read from `from` so far
 };
 
@@ -91,7 +91,8 @@ void FaultProxy::State::relay(int client_fd) {
           cut = true;
           result.fault_applied = true;
         } else if (fault_now.kind == Fault::Kind::flip) {
-          buffer[fault_now.offset - pipe.seen] = static_cast<char>(buffer[fault_now.offset - pipe.seen] ^ fault_now.mask);
+          buffer[fault_now.offset - pipe.seen] =
+              static_cast<char>(buffer[fault_now.offset - pipe.seen] ^ fault_now.mask);
           result.fault_applied = true;
         }
       }
@@ -125,8 +126,7 @@ void FaultProxy::State::relay(int client_fd) {
 
 FaultProxy::FaultProxy(std::uint16_t upstream_port, std::chrono::milliseconds linger,
                        std::chrono::milliseconds max_duration)
-    : state_(std::make_shared<State>()),
-      server_([state = state_](int fd) {
+    : state_(std::make_shared<State>()), server_([state = state_](int fd) {
         try {
           state->relay(fd);
         } catch (...) {
@@ -162,9 +162,7 @@ std::size_t FaultProxy::relayed() const {
   return state_->relayed;
 }
 
-std::string_view to_string(Flow flow) {
-  return flow == Flow::client_to_server ? "client->server" : "server->client";
-}
+std::string_view to_string(Flow flow) { return flow == Flow::client_to_server ? "client->server" : "server->client"; }
 
 std::string describe(const Fault& fault) {
   switch (fault.kind) {
