@@ -6,6 +6,8 @@
 
 #include <mbedtls/version.h>
 
+#include <vector>
+
 #if MBEDTLS_VERSION_NUMBER < 0x03000000
 #include <mbedtls/config.h>
 #else
@@ -13,6 +15,7 @@
 #endif
 
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/pem.h>
@@ -153,6 +156,25 @@ inline void rsa_pkcs1_before_pss([[maybe_unused]] mbedtls_ssl_config* conf) {
       MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
       MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,    MBEDTLS_TLS1_3_SIG_NONE};
   mbedtls_ssl_conf_sig_algs(conf, schemes);
+#endif
+}
+
+// Key exchange groups, fastest strong ones first. mbedTLS 2.28's default is every curve it
+// has, largest first: secp521r1 leads (a handshake costs several times an X25519 one, and
+// peers that honour the client's order pick it) and 192- and 224-bit curves are offered.
+// mbedTLS 3.6's default already starts X25519, secp256r1, secp384r1 and has no weak curve.
+inline void prefer_fast_groups([[maybe_unused]] mbedtls_ssl_config* conf) {
+#if !TLSOCK_MBEDTLS_3 && defined(MBEDTLS_ECP_C)
+  static const std::vector<mbedtls_ecp_group_id> groups = [] {
+    std::vector<mbedtls_ecp_group_id> list;
+    for (mbedtls_ecp_group_id id : {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_SECP384R1,
+                                    MBEDTLS_ECP_DP_CURVE448, MBEDTLS_ECP_DP_SECP521R1, MBEDTLS_ECP_DP_BP256R1,
+                                    MBEDTLS_ECP_DP_BP384R1, MBEDTLS_ECP_DP_BP512R1})
+      if (mbedtls_ecp_curve_info_from_grp_id(id) != nullptr) list.push_back(id);
+    list.push_back(MBEDTLS_ECP_DP_NONE);
+    return list;
+  }();
+  mbedtls_ssl_conf_curves(conf, groups.data());
 #endif
 }
 

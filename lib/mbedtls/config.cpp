@@ -78,6 +78,7 @@ void configure_common(Config::Impl& impl, int endpoint, const ProtocolSet& proto
         "TLS configuration");
   mbedtls_ssl_conf_rng(&conf, random, nullptr);
   set_protocols(conf, protocols);
+  compat::prefer_fast_groups(&conf);
 
   impl.suites = suite_ids(cipher_suites);
   mbedtls_ssl_conf_ciphersuites(&conf, impl.suites.data());

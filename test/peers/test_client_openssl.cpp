@@ -103,6 +103,21 @@ TEST_CASE("an HTTP GET against s_server -www ends with the server's close_notify
   CHECK_NOTHROW(socket.close());
 }
 
+TEST_CASE("the client offers X25519 and P-256 first, and no curve under 256 bits", "[openssl]") {
+  if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
+  ServerProcess server = openssl_server({"-www"});
+  TLSSocket socket("localhost", server.port(), 10s, trusted_session());
+  socket.write(http_get);
+  std::string page;
+  (void)read_to_end(socket, [&](const std::string& piece) { page += piece; });
+  // s_server -www lists the groups the client offered, in the client's order.
+  std::size_t at = page.find("Supported groups: ");
+  REQUIRE(at != std::string::npos);
+  std::string groups = page.substr(at, page.find('\n', at) - at);
+  CHECK(groups.rfind("Supported groups: x25519:secp256r1:secp384r1", 0) == 0);
+  for (const char* weak : {"secp192", "secp224", "secp256k1"}) CHECK(groups.find(weak) == std::string::npos);
+}
+
 TEST_CASE("a session resumes by session ID when the server issues no tickets", "[openssl]") {
   if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
   ServerProcess server = openssl_server({"-www", "-no_ticket"});
