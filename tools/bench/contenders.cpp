@@ -54,8 +54,7 @@ class MbedtlsConnection final : public Connection {
  public:
   explicit MbedtlsConnection(std::unique_ptr<reference::RawConnection> connection)
       : connection_(std::move(connection)),
-        reader_([this](char* data, std::size_t size) { return connection_->read(data, size); }),
-        scratch_(16 * 1024, '\0') {}
+        reader_([this](char* data, std::size_t size) { return connection_->read(data, size); }) {}
   void write(std::string_view data) override { connection_->write(data); }
   std::string_view read(std::size_t max) override {
     if (scratch_.size() < max) scratch_.resize(max);

@@ -45,8 +45,7 @@ int connect_loopback(std::uint16_t port) {
 class OpensslConnection final : public Connection {
  public:
   OpensslConnection(SSL* ssl, int fd)
-      : ssl_(ssl), fd_(fd), reader_([this](char* data, std::size_t size) { return read_some(data, size); }),
-        scratch_(16 * 1024, '\0') {}
+      : ssl_(ssl), fd_(fd), reader_([this](char* data, std::size_t size) { return read_some(data, size); }) {}
   ~OpensslConnection() override {
     close();
     SSL_free(ssl_);
