@@ -94,8 +94,15 @@ struct Tls::Impl {
     std::size_t n = std::min(size, available);
     std::memcpy(data, self->in.get() + self->in_begin, n);
     self->in_begin += n;
-    if (self->in_begin == self->in_end) self->in_begin = self->in_end = 0;
+    if (self->in_begin == self->in_end) self->release_input();
     return static_cast<int>(n);
+  }
+
+  // Drained input gives its memory back: an idle connection holds no wire buffer of ours
+  // (mbedTLS keeps its own record buffers), and the next receive takes a fresh one.
+  void release_input() noexcept {
+    in.reset();
+    in_capacity = in_begin = in_end = 0;
   }
 
   static int verify(void* context, mbedtls_x509_crt* crt, int depth, uint32_t* flags) {
@@ -215,7 +222,7 @@ std::span<char> Tls::input_space(std::size_t at_least) {
       std::memmove(s.in.get(), s.in.get() + s.in_begin, used);
     } else {
       std::size_t capacity = std::max(used + at_least, s.in_capacity * 2);
-      auto bigger = std::make_unique<char[]>(capacity);
+      auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
       if (used > 0) std::memcpy(bigger.get(), s.in.get() + s.in_begin, used);
       s.in = std::move(bigger);
       s.in_capacity = capacity;
