@@ -191,6 +191,7 @@ void Engine::finish_handshake() {
   }
   capture_info();
   complete_ = true;
+  transcript_.release();  // an idle connection keeps no handshake bytes
   if (verify_callback_) {
     std::vector<Certificate> chain;
     if (info_.certificate) chain.push_back(*info_.certificate);
