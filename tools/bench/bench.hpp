@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,6 @@ void raise_descriptor_limit();
 
 // Output.
 void print_table(const Report& report);
-void print_json(const Report& report);
+void print_json(const Report& report, std::ostream& stream);
 
 }  // namespace tlsock::bench

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -57,7 +58,8 @@ std::optional<std::string> openssl_name(const std::string& iana) {
   return std::nullopt;
 }
 
-int run(const Settings& settings, bool quick, bool json, const fs::path& certs, const std::string& suite) {
+int run(const Settings& settings, bool quick, bool json, const fs::path& json_file, const fs::path& certs,
+        const std::string& suite) {
   Environment env;
   env.self = fs::read_symlink("/proc/self/exe");
   env.setup = client_setup(certs, suite);
@@ -97,9 +99,14 @@ int run(const Settings& settings, bool quick, bool json, const fs::path& certs, 
   for (auto& s_server : s_servers) s_server.stop();
   report.quick = quick;
   if (json)
-    print_json(report);
+    print_json(report, std::cout);
   else
     print_table(report);
+  if (!json_file.empty()) {
+    std::ofstream out(json_file);
+    print_json(report, out);
+    if (!out) throw std::runtime_error("cannot write " + json_file.string());
+  }
   return 0;
 }
 
@@ -113,7 +120,9 @@ int main(int argc, char** argv) {
   fs::path certs = TLSOCK_CERTS_DIR;
   std::string first_connection;
   std::uint16_t port = 0, ticket_port = 0, id_port = 0;
+  fs::path json_file;
   app.add_flag("--json", json, "Print the results as JSON");
+  app.add_option("--json-file", json_file, "Also write the JSON results to this file");
   app.add_flag("--quick", quick, "One round of tiny sizes: a smoke test, not a measurement");
   app.add_option("--rounds", settings.rounds, "Interleaved rounds (the median is reported)")->check(CLI::PositiveNumber);
   app.add_option("--handshakes", settings.handshakes, "Full handshakes per round")->check(CLI::PositiveNumber);
@@ -149,7 +158,7 @@ int main(int argc, char** argv) {
       q.contenders = settings.contenders;
       settings = q;
     }
-    return run(settings, quick, json, certs, suite);
+    return run(settings, quick, json, json_file, certs, suite);
   } catch (const std::exception& error) {
     std::cerr << "tlsock-bench: " << error.what() << "\n";
     return 1;

@@ -83,7 +83,7 @@ void print_table(const Report& report) {
   for (const std::string& note : report.notes) std::cout << "note: " << note << "\n";
 }
 
-void print_json(const Report& report) {
+void print_json(const Report& report, std::ostream& stream) {
   using nlohmann::json;
   json out;
   out["date"] = report.date;
@@ -117,7 +117,7 @@ void print_json(const Report& report) {
   for (const auto& p : report.primitives)
     out["primitives"].push_back({{"name", p.name}, {"unit", p.unit}, {"value", p.value ? json(*p.value) : json(nullptr)}});
   out["notes"] = report.notes;
-  std::cout << out.dump(2) << "\n";
+  stream << out.dump(2) << "\n";
 }
 
 }  // namespace tlsock::bench

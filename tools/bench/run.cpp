@@ -65,8 +65,8 @@ struct Workload {
   std::string id, label, unit;
   bool higher_is_better = true;
   std::optional<double> target;
-  // The CPU row fed by this workload's Sample::cpu, if any.
-  std::string cpu_id, cpu_label;
+  // The unit of Sample::cpu ("CPU us each"), whose row "<id>_cpu" follows this one.
+  std::string cpu_unit;
   int max_rounds = 0;  // 0: every round
   std::function<void(Slot&)> prepare;  // makes slot.client
   std::function<Sample(Slot&)> measure;
@@ -81,13 +81,15 @@ Sample handshakes(Client& client, std::uint16_t port, std::size_t count, bool re
   if (resumed) (void)ping(client, port);
   std::size_t reused = 0;
   auto start = Clock::now();
+  double cpu = cpu_seconds();
   for (std::size_t i = 0; i < count; ++i) reused += ping(client, port) == 'R';
   double elapsed = seconds_since(start);
+  cpu = cpu_seconds() - cpu;
   std::size_t expected = resumed ? count : 0;
   if (reused != expected)
     throw std::runtime_error(std::to_string(reused) + " of " + std::to_string(count) + " handshakes resumed, expected " +
                              std::to_string(expected));
-  return {static_cast<double>(count) / elapsed, {}};
+  return {static_cast<double>(count) / elapsed, cpu * 1e6 / static_cast<double>(count)};
 }
 
 Sample bulk_read(Client& client, std::uint16_t port, std::size_t total, std::size_t chunk) {
@@ -96,7 +98,8 @@ Sample bulk_read(Client& client, std::uint16_t port, std::size_t total, std::siz
   auto start = Clock::now();
   double cpu = cpu_seconds();
   for (std::size_t got = 0; got < total;) got += connection->read(std::min(chunk, total - got)).size();
-  Sample sample{static_cast<double>(total) / 1e6 / seconds_since(start), cpu_seconds() - cpu};
+  Sample sample{static_cast<double>(total) / 1e6 / seconds_since(start),
+                (cpu_seconds() - cpu) * 1e9 / static_cast<double>(total)};
   connection->close();
   return sample;
 }
@@ -113,7 +116,8 @@ Sample bulk_write(Client& client, std::uint16_t port, std::size_t total, std::si
     left -= n;
   }
   if (connection->read(1) != "k") throw std::runtime_error("sink: the server did not acknowledge");
-  Sample sample{static_cast<double>(total) / 1e6 / seconds_since(start), cpu_seconds() - cpu};
+  Sample sample{static_cast<double>(total) / 1e6 / seconds_since(start),
+                (cpu_seconds() - cpu) * 1e9 / static_cast<double>(total)};
   connection->close();
   return sample;
 }
@@ -135,7 +139,8 @@ Sample items(Client& client, std::uint16_t port, std::string_view verb, std::siz
   auto start = Clock::now();
   double cpu = cpu_seconds();
   for (std::size_t i = 0; i < count; ++i) bytes += read_one(*connection).size();
-  Sample sample{static_cast<double>(count) / seconds_since(start), cpu_seconds() - cpu};
+  Sample sample{static_cast<double>(count) / seconds_since(start),
+                (cpu_seconds() - cpu) * 1e9 / static_cast<double>(count)};
   connection->close();
   if (bytes != expected)
     throw std::runtime_error(std::string(verb) + ": read " + std::to_string(bytes) + " bytes, expected " +
@@ -174,11 +179,11 @@ std::vector<Workload> workloads(const Environment& env, const Settings& s) {
   auto full_client = [](Slot& slot) { slot.client = slot.contender->client(false); };
   auto resuming_client = [](Slot& slot) { slot.client = slot.contender->client(true); };
   std::vector<Workload> out;
-  out.push_back({"full_handshake", "full handshakes", "handshakes/s", true, 0.95, "", "", 0, full_client,
+  out.push_back({"full_handshake", "full handshakes", "handshakes/s", true, 0.95, "CPU us each", 0, full_client,
                  [=](Slot& slot) { return handshakes(*slot.client, ids, s.handshakes, false); }});
-  out.push_back({"resumed_session_id", "resumed handshakes, session ID", "handshakes/s", true, 0.95, "", "", 0,
+  out.push_back({"resumed_session_id", "resumed handshakes, session ID", "handshakes/s", true, 0.95, "CPU us each", 0,
                  resuming_client, [=](Slot& slot) { return handshakes(*slot.client, ids, s.resumed_handshakes, true); }});
-  out.push_back({"resumed_ticket", "resumed handshakes, ticket", "handshakes/s", true, 0.95, "", "", 0,
+  out.push_back({"resumed_ticket", "resumed handshakes, ticket", "handshakes/s", true, 0.95, "CPU us each", 0,
                  resuming_client,
                  [=](Slot& slot) { return handshakes(*slot.client, tickets, s.resumed_handshakes, true); }});
   // openssl s_server answers nothing the bench could ask: the handshake alone (resumption is
@@ -188,39 +193,39 @@ std::vector<Workload> workloads(const Environment& env, const Settings& s) {
     auto count = [](Client& client, std::uint16_t port, std::size_t n, bool resumed) {
       if (resumed) handshake_only(client, port);
       auto start = Clock::now();
+      double cpu = cpu_seconds();
       for (std::size_t i = 0; i < n; ++i) handshake_only(client, port);
-      return Sample{static_cast<double>(n) / seconds_since(start), {}};
+      return Sample{static_cast<double>(n) / seconds_since(start),
+                    (cpu_seconds() - cpu) * 1e6 / static_cast<double>(n)};
     };
-    out.push_back({"full_handshake_s_server", "full handshakes, openssl s_server", "handshakes/s", true, 0.95, "", "",
-                   0, full_client, [=](Slot& slot) { return count(*slot.client, o_ids, s.handshakes, false); }});
+    out.push_back({"full_handshake_s_server", "full handshakes, openssl s_server", "handshakes/s", true, 0.95,
+                   "CPU us each", 0, full_client, [=](Slot& slot) { return count(*slot.client, o_ids, s.handshakes, false); }});
     out.push_back({"resumed_session_id_s_server", "resumed, session ID, openssl s_server", "handshakes/s", true, 0.95,
-                   "", "", 0, resuming_client,
+                   "CPU us each", 0, resuming_client,
                    [=](Slot& slot) { return count(*slot.client, o_ids, s.resumed_handshakes, true); }});
-    out.push_back({"resumed_ticket_s_server", "resumed, ticket, openssl s_server", "handshakes/s", true, 0.95, "", "",
-                   0, resuming_client,
+    out.push_back({"resumed_ticket_s_server", "resumed, ticket, openssl s_server", "handshakes/s", true, 0.95,
+                   "CPU us each", 0, resuming_client,
                    [=](Slot& slot) { return count(*slot.client, o_tickets, s.resumed_handshakes, true); }});
   }
   for (std::size_t chunk : {std::size_t{16 * 1024}, std::size_t{1024}}) {
     std::string k = std::to_string(chunk / 1024) + "k", kib = std::to_string(chunk / 1024) + " KiB";
-    out.push_back({"bulk_read_" + k, "bulk read, " + kib + " reads", "MB/s", true, 0.95, "bulk_read_" + k + "_cpu",
-                   "  client CPU, bulk read " + kib, 0, full_client,
+    out.push_back({"bulk_read_" + k, "bulk read, " + kib + " reads", "MB/s", true, 0.95, "CPU ns/byte", 0, full_client,
                    [=](Slot& slot) { return bulk_read(*slot.client, ids, s.bulk_bytes, chunk); }});
-    out.push_back({"bulk_write_" + k, "bulk write, " + kib + " writes", "MB/s", true, 0.95, "bulk_write_" + k + "_cpu",
-                   "  client CPU, bulk write " + kib, 0, full_client,
+    out.push_back({"bulk_write_" + k, "bulk write, " + kib + " writes", "MB/s", true, 0.95, "CPU ns/byte", 0, full_client,
                    [=](Slot& slot) { return bulk_write(*slot.client, ids, s.bulk_bytes, chunk); }});
   }
-  out.push_back({"read_line", "read_line", "lines/s", true, 0.9, "", "", 0, full_client, [=](Slot& slot) {
+  out.push_back({"read_line", "read_line", "lines/s", true, 0.9, "CPU ns each", 0, full_client, [=](Slot& slot) {
                    return items(*slot.client, ids, "lines", s.lines, append_line,
                                 [](Connection& c) { return c.read_line(); });
                  }});
-  out.push_back({"read_until", "read_until \"\\r\\n\\r\\n\"", "messages/s", true, std::nullopt, "", "", 0, full_client,
+  out.push_back({"read_until", "read_until \"\\r\\n\\r\\n\"", "messages/s", true, std::nullopt, "CPU ns each", 0, full_client,
                  [=](Slot& slot) {
                    return items(*slot.client, ids, "until", s.messages, append_message,
                                 [](Connection& c) { return c.read_until(marker); });
                  }});
   std::size_t idle = connections_that_fit(s.idle_connections);
   out.push_back({"heap_per_idle_connection",
-                 "heap per idle connection (" + std::to_string(idle) + " open)", "bytes", false, 1.1, "", "", 1,
+                 "heap per idle connection (" + std::to_string(idle) + " open)", "bytes", false, 1.1, "", 1,
                  full_client, [=](Slot& slot) { return heap_per_connection(*slot.client, ids, idle); }});
   return out;
 }
@@ -236,7 +241,8 @@ void first_connection_rows(const Environment& env, const Settings& s, const std:
   Row later{"later_connection", "later connections (median of " + std::to_string(s.later_connections) + ")", "ms",
             false, std::nullopt, {}};
   for (int run = 0; run < s.first_connection_runs; ++run) {
-    for (const Contender& contender : contenders) {
+    for (std::size_t i = 0; i < contenders.size(); ++i) {
+      const Contender& contender = contenders[(i + static_cast<std::size_t>(run)) % contenders.size()];
       std::vector<std::string> argv{env.self.string(),      "--first-connection", contender.name,
                                     "--port",               std::to_string(env.id_port),
                                     "--certs",              env.setup.certs_dir.string(),
@@ -345,7 +351,7 @@ Report run_bench(const Environment& env, const Settings& s) {
   std::vector<Row> rows, cpu_rows;
   for (const Workload& w : chosen) {
     rows.push_back({w.id, w.label, w.unit, w.higher_is_better, w.target, {}});
-    cpu_rows.push_back({w.cpu_id, w.cpu_label, "CPU s", false, std::nullopt, {}});
+    cpu_rows.push_back({w.cpu_unit.empty() ? "" : w.id + "_cpu", "  client CPU", w.cpu_unit, false, std::nullopt, {}});
   }
   for (std::size_t w = 0; w < chosen.size(); ++w)
     for (const Contender& c : contenders) slots[w].push_back({&c, nullptr});
@@ -353,7 +359,10 @@ Report run_bench(const Environment& env, const Settings& s) {
   for (int round = 0; round < s.rounds; ++round) {
     for (std::size_t w = 0; w < chosen.size(); ++w) {
       if (chosen[w].max_rounds > 0 && round >= chosen[w].max_rounds) continue;
-      for (Slot& slot : slots[w]) {
+      // Each round starts with the next contender, so none always runs first after a row
+      // change (the server has just finished other work then).
+      for (std::size_t i = 0; i < slots[w].size(); ++i) {
+        Slot& slot = slots[w][(i + static_cast<std::size_t>(round)) % slots[w].size()];
         try {
           if (!slot.client) chosen[w].prepare(slot);
           Sample sample = chosen[w].measure(slot);
