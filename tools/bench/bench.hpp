@@ -49,7 +49,8 @@ struct Row {
   // Target for tlsock / mbedTLS: at least this when higher is better, at most otherwise.
   std::optional<double> target;
   std::map<std::string, Stats> results;  // by contender name
-  [[nodiscard]] std::optional<double> ratio() const;  // tlsock median / mbedtls median
+  // tlsock / mbedtls: the median of the rounds' ratios (of the medians if counts differ).
+  [[nodiscard]] std::optional<double> ratio() const;
   [[nodiscard]] std::optional<bool> passed() const;
 };
 

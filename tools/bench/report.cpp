@@ -47,7 +47,8 @@ void print_table(const Report& report) {
             << report.protocol << " " << report.cipher_suite << (report.quick ? " (--quick: not a measurement)" : "")
             << "\n";
   for (const auto& [name, version] : report.contenders) std::cout << "  " << name << ": " << version << "\n";
-  std::cout << "median of " << report.settings.rounds << " interleaved rounds (min-max); ratio = tlsock / mbedtls\n\n";
+  std::cout << "median of " << report.settings.rounds
+            << " interleaved rounds (min-max); ratio = tlsock / mbedtls, the median of the rounds' ratios\n\n";
   std::vector<std::string> header{"", "unit"};
   for (const auto& [name, version] : report.contenders) header.push_back(name);
   header.push_back("ratio");

@@ -320,7 +320,15 @@ double Stats::max() const { return samples.empty() ? 0 : *std::max_element(sampl
 std::optional<double> Row::ratio() const {
   auto t = results.find("tlsock"), m = results.find("mbedtls");
   if (t == results.end() || m == results.end() || m->second.median() == 0) return std::nullopt;
-  return t->second.median() / m->second.median();
+  // The median of each round's own ratio: a round's two samples are taken back to back, so
+  // a change in the machine's load between rounds divides out.
+  const std::vector<double>& a = t->second.samples;
+  const std::vector<double>& b = m->second.samples;
+  if (a.size() != b.size() || std::find(b.begin(), b.end(), 0.0) != b.end())
+    return t->second.median() / m->second.median();
+  Stats ratios;
+  for (std::size_t i = 0; i < a.size(); ++i) ratios.samples.push_back(a[i] / b[i]);
+  return ratios.median();
 }
 
 std::optional<bool> Row::passed() const {
