@@ -132,6 +132,21 @@ struct TlsError {
   [[nodiscard]] std::string text() const;  // "SSL - ... (-0x7780)"
 };
 
+// A session saved for resumption, kept in the backend's own parsed form: offering it again
+// costs one copy, not a parse of a serialized blob and then a copy. Immutable once made.
+class SavedSession {
+ public:
+  struct Impl;
+  explicit SavedSession(std::unique_ptr<Impl> impl);
+  ~SavedSession();
+  SavedSession(const SavedSession&) = delete;
+  SavedSession& operator=(const SavedSession&) = delete;
+  [[nodiscard]] const Impl& impl() const noexcept { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 class Tls {
  public:
   // Client: hostname is sent as SNI (empty: no SNI); check_hostname is our matcher for the
@@ -143,9 +158,10 @@ class Tls {
   Tls(const Tls&) = delete;
   Tls& operator=(const Tls&) = delete;
 
-  // Offers a saved session (from save_session) for resumption; false if the blob is stale.
-  bool load_session(std::string_view blob);
-  [[nodiscard]] std::string save_session() const;
+  // Offers a saved session (from save_session) for resumption; false if it cannot be used.
+  bool load_session(const SavedSession& session);
+  // The session of the finished handshake; nullptr if there is none to save.
+  [[nodiscard]] std::shared_ptr<const SavedSession> save_session() const;
 
   // Wire input: the caller writes up to span.size() bytes into the span, then commits.
   [[nodiscard]] std::span<char> input_space(std::size_t at_least);

@@ -41,7 +41,7 @@ Engine::Engine(std::shared_ptr<TLSSession> session, std::string hostname, std::u
       verify_callback_(session_->options().verify_callback) {
   if (session_->options().session_cache) {
     offered_ = session_->impl().cache.take(cache_key_);
-    if (offered_ && !tls_.load_session(offered_->blob)) offered_.reset();
+    if (offered_ && !tls_.load_session(*offered_->saved)) offered_.reset();
   }
 }
 
@@ -191,6 +191,7 @@ void Engine::finish_handshake() {
   }
   capture_info();
   complete_ = true;
+  transcript_.release();  // an idle connection keeps no handshake bytes
   if (verify_callback_) {
     std::vector<Certificate> chain;
     if (info_.certificate) chain.push_back(*info_.certificate);
@@ -324,8 +325,8 @@ void Engine::capture_info() {
 
 void Engine::store_session(bool single_use) {
   if (role_ != Role::client || !session_->options().session_cache) return;
-  std::string blob = tls_.save_session();
-  if (!blob.empty()) session_->impl().cache.store(cache_key_, CachedSession{std::move(blob), peer_chain_, single_use});
+  if (auto saved = tls_.save_session())
+    session_->impl().cache.store(cache_key_, CachedSession{std::move(saved), peer_chain_, single_use});
 }
 
 void Engine::on_new_ticket() {

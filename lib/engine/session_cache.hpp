@@ -8,17 +8,19 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "backend/backend.hpp"
 #include "tlsock/certificate.hpp"
 
 namespace tlsock::engine {
 
 struct CachedSession {
-  std::string blob;                // the backend's saved session
+  std::shared_ptr<const mbed::SavedSession> saved;  // the backend's saved session, never null
   std::vector<Certificate> chain;  // the peer chain of the full handshake, reported on resumption
   bool single_use = false;         // a TLS 1.3 ticket: offered once, then forgotten (RFC 8446 C.4)
 };

@@ -32,6 +32,12 @@ class RecordReader {
   [[nodiscard]] bool looks_like_tls() const noexcept { return looks_like_tls_; }
   // The description of the first plaintext alert seen, if any.
   [[nodiscard]] std::optional<std::uint8_t> alert() const noexcept { return alert_; }
+  // Stops reading and frees the reassembly buffers (what was learnt stays).
+  void release() noexcept {
+    stopped_ = true;
+    std::string().swap(records_);
+    std::string().swap(handshake_);
+  }
 
  private:
   static constexpr std::size_t cap = 256 * 1024;
@@ -82,6 +88,11 @@ class Transcript {
   [[nodiscard]] std::optional<std::uint8_t> client_plaintext_alert() const noexcept { return client_.alert(); }
   // A TLS 1.2 abbreviated handshake: the server echoed the session ID we offered.
   [[nodiscard]] bool resumed() const noexcept;
+  // The handshake is over: frees both directions' buffers, keeping the facts.
+  void release() noexcept {
+    client_.release();
+    server_.release();
+  }
 
  private:
   RecordReader client_;

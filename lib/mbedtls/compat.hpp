@@ -25,6 +25,10 @@
 #include <mbedtls/ssl_ciphersuites.h>
 #include <mbedtls/x509_crt.h>
 
+#include <algorithm>
+#include <string>
+#include <string_view>
+
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
 #define TLSOCK_MBEDTLS_3 1
 #include <psa/crypto.h>
@@ -192,5 +196,27 @@ inline void init_crypto() {
 }
 
 inline const char* version_text() { return MBEDTLS_VERSION_STRING_FULL; }
+
+// mbedTLS's id of an IANA cipher-suite name, 0 when the linked build does not know it.
+// mbedTLS spells names with dashes, and 3.x its TLS 1.3 suites as "TLS1-3-...".
+inline int suite_id(std::string_view iana) {
+  std::string name(iana);
+  std::replace(name.begin(), name.end(), '_', '-');
+  int id = mbedtls_ssl_get_ciphersuite_id(name.c_str());
+  if (id == 0 && name.rfind("TLS-", 0) == 0) id = mbedtls_ssl_get_ciphersuite_id(("TLS1-3-" + name.substr(4)).c_str());
+  return id;
+}
+
+// Signs hash with key (3.x also wants the signature buffer's size).
+inline int pk_sign(mbedtls_pk_context* key, mbedtls_md_type_t md, const unsigned char* hash, std::size_t hash_size,
+                   unsigned char* signature, std::size_t signature_size, std::size_t* signature_length,
+                   int (*f_rng)(void*, unsigned char*, std::size_t), void* p_rng) {
+#if TLSOCK_MBEDTLS_3
+  return mbedtls_pk_sign(key, md, hash, hash_size, signature, signature_size, signature_length, f_rng, p_rng);
+#else
+  (void)signature_size;
+  return mbedtls_pk_sign(key, md, hash, hash_size, signature, signature_length, f_rng, p_rng);
+#endif
+}
 
 }  // namespace tlsock::mbed::compat

@@ -2,6 +2,9 @@
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
+#include <string_view>
+#include <system_error>
+#include <unordered_set>
 
 #include "mbedtls/config_impl.hpp"
 #include "mbedtls/suites.hpp"
@@ -10,25 +13,64 @@
 namespace tlsock::mbed {
 namespace {
 
+// Parses trust roots into one list, each certificate once. The sources overlap: where
+// SSL_CERT_FILE and SSL_CERT_DIR are both set (as some environments do), the directory holds
+// the bundle itself and every certificate of it again in a file of its own, and parsing them
+// all would triple the work and the memory for nothing.
+class RootLoader {
+ public:
+  explicit RootLoader(mbedtls_x509_crt* crt) : crt_(crt) {}
+
+  void file(const std::filesystem::path& path) {
+    std::string bytes;
+    try {
+      bytes = trust::read_file(path);
+    } catch (const std::system_error&) {
+      return;  // an unreadable file adds no roots, as before
+    }
+    static constexpr std::string_view begin = "-----BEGIN CERTIFICATE-----";
+    static constexpr std::string_view end = "-----END CERTIFICATE-----";
+    if (bytes.find(begin) == std::string::npos) {
+      der(bytes);
+      return;
+    }
+    std::string_view text(bytes);
+    for (std::size_t at = text.find(begin); at != std::string_view::npos; at = text.find(begin, at)) {
+      std::size_t stop = text.find(end, at);
+      if (stop == std::string_view::npos) return;
+      std::string block(text.substr(at, stop + end.size() - at));
+      at = stop + end.size();
+      if (!seen_.insert(block).second) continue;
+      // A certificate that fails to parse is skipped; the rest are kept.
+      (void)mbedtls_x509_crt_parse(crt_, reinterpret_cast<const unsigned char*>(block.c_str()), block.size() + 1);
+    }
+  }
+
+  void der(const std::string& bytes) {
+    if (!seen_.insert(bytes).second) return;
+    (void)mbedtls_x509_crt_parse_der(crt_, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  }
+
+ private:
+  mbedtls_x509_crt* crt_;
+  std::unordered_set<std::string> seen_;  // PEM blocks and DER certificates parsed so far
+};
+
 // The OS trust roots, parsed once per process on first need and never freed (they are
 // linked into every verifying config).
 mbedtls_x509_crt* os_roots() {
   static mbedtls_x509_crt* roots = [] {
     auto* crt = new mbedtls_x509_crt;
     mbedtls_x509_crt_init(crt);
+    RootLoader loader(crt);
     for (const trust::TrustSource& source : trust::os_trust_sources()) {
       switch (source.kind) {
-        case trust::TrustSource::Kind::pem_bundle:
-          // A positive result counts certificates that failed to parse; the rest are kept.
-          mbedtls_x509_crt_parse_file(crt, source.path.string().c_str());
-          break;
+        case trust::TrustSource::Kind::pem_bundle: loader.file(source.path); break;
         case trust::TrustSource::Kind::directory:
-          for (const auto& file : trust::certificate_files_in(source.path))
-            mbedtls_x509_crt_parse_file(crt, file.string().c_str());
+          for (const auto& file : trust::certificate_files_in(source.path)) loader.file(file);
           break;
         case trust::TrustSource::Kind::der_blobs:
-          for (const std::string& der : source.der)
-            mbedtls_x509_crt_parse_der(crt, reinterpret_cast<const unsigned char*>(der.data()), der.size());
+          for (const std::string& der : source.der) loader.der(der);
           break;
       }
     }

@@ -52,15 +52,6 @@ bool insecure(std::string_view iana) {
   return false;
 }
 
-// mbedTLS id of an IANA name, 0 when unknown to the linked build.
-int suite_id(std::string_view iana) {
-  std::string name(iana);
-  std::replace(name.begin(), name.end(), '_', '-');
-  int id = mbedtls_ssl_get_ciphersuite_id(name.c_str());
-  if (id == 0 && name.rfind("TLS-", 0) == 0) id = mbedtls_ssl_get_ciphersuite_id(("TLS1-3-" + name.substr(4)).c_str());
-  return id;
-}
-
 }  // namespace
 
 std::string iana_suite_name(std::string_view mbedtls_name) {
@@ -82,12 +73,12 @@ std::vector<int> suite_ids(const std::vector<std::string>& iana_names) {
   std::vector<int> ids;
   if (iana_names.empty()) {
     for (const char* name : default_suite_names)
-      if (int id = suite_id(name); id != 0) ids.push_back(id);
+      if (int id = compat::suite_id(name); id != 0) ids.push_back(id);
   } else {
     for (const std::string& name : iana_names) {
       if (insecure(name))
         throw std::invalid_argument("cipher_suites: " + name + " is insecure and not allowed");
-      int id = suite_id(name);
+      int id = compat::suite_id(name);
       if (id == 0)
         throw std::invalid_argument("cipher_suites: " + name + " is not a cipher suite the linked " +
                                     std::string(compat::version_text()) + " supports");

@@ -94,8 +94,15 @@ struct Tls::Impl {
     std::size_t n = std::min(size, available);
     std::memcpy(data, self->in.get() + self->in_begin, n);
     self->in_begin += n;
-    if (self->in_begin == self->in_end) self->in_begin = self->in_end = 0;
+    if (self->in_begin == self->in_end) self->release_input();
     return static_cast<int>(n);
+  }
+
+  // Drained input gives its memory back: an idle connection holds no wire buffer of ours
+  // (mbedTLS keeps its own record buffers), and the next receive takes a fresh one.
+  void release_input() noexcept {
+    in.reset();
+    in_capacity = in_begin = in_end = 0;
   }
 
   static int verify(void* context, mbedtls_x509_crt* crt, int depth, uint32_t* flags) {
@@ -195,28 +202,27 @@ Tls::Tls(std::shared_ptr<const Config> config, const std::string& hostname,
 
 Tls::~Tls() = default;
 
-bool Tls::load_session(std::string_view blob) {
-  mbedtls_ssl_session session;
-  mbedtls_ssl_session_init(&session);
-  bool ok = mbedtls_ssl_session_load(&session, reinterpret_cast<const unsigned char*>(blob.data()), blob.size()) == 0 &&
-            mbedtls_ssl_set_session(&impl_->ssl, &session) == 0;
-  mbedtls_ssl_session_free(&session);
-  return ok;
+struct SavedSession::Impl {
+  mbedtls_ssl_session session{};
+  Impl() { mbedtls_ssl_session_init(&session); }
+  ~Impl() { mbedtls_ssl_session_free(&session); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+};
+
+SavedSession::SavedSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SavedSession::~SavedSession() = default;
+
+bool Tls::load_session(const SavedSession& saved) {
+  // mbedtls_ssl_set_session copies the session and only reads the saved one, so one saved
+  // session can be offered by several connections at once.
+  return mbedtls_ssl_set_session(&impl_->ssl, &saved.impl().session) == 0;
 }
 
-std::string Tls::save_session() const {
-  mbedtls_ssl_session session;
-  mbedtls_ssl_session_init(&session);
-  std::string blob;
-  if (mbedtls_ssl_get_session(&impl_->ssl, &session) == 0) {
-    std::size_t size = 0;
-    mbedtls_ssl_session_save(&session, nullptr, 0, &size);
-    blob.resize(size);
-    if (mbedtls_ssl_session_save(&session, reinterpret_cast<unsigned char*>(blob.data()), blob.size(), &size) != 0)
-      blob.clear();
-  }
-  mbedtls_ssl_session_free(&session);
-  return blob;
+std::shared_ptr<const SavedSession> Tls::save_session() const {
+  auto saved = std::make_unique<SavedSession::Impl>();
+  if (mbedtls_ssl_get_session(&impl_->ssl, &saved->session) != 0) return nullptr;
+  return std::make_shared<const SavedSession>(std::move(saved));
 }
 
 std::span<char> Tls::input_space(std::size_t at_least) {
@@ -227,7 +233,7 @@ std::span<char> Tls::input_space(std::size_t at_least) {
       std::memmove(s.in.get(), s.in.get() + s.in_begin, used);
     } else {
       std::size_t capacity = std::max(used + at_least, s.in_capacity * 2);
-      auto bigger = std::make_unique<char[]>(capacity);
+      auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
       if (used > 0) std::memcpy(bigger.get(), s.in.get() + s.in_begin, used);
       s.in = std::move(bigger);
       s.in_capacity = capacity;

@@ -4,9 +4,12 @@
 #include <mbedtls/oid.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <mutex>
 #include <regex>
 #include <stdexcept>
 #include <system_error>
@@ -263,8 +266,53 @@ std::string format_utc(std::chrono::system_clock::time_point time) {
 
 namespace tlsock::mbed {
 
+namespace {
+
+// Peers present the same certificates connection after connection. A certificate still held
+// by some connection is shared with the next one that sees the same DER, instead of parsed
+// and stored again: each connection of a thousand to one server would otherwise keep its own
+// copy of the server's chain (the parse is immutable, so sharing it is safe across threads).
+class RecentCertificates {
+ public:
+  std::shared_ptr<const Certificate::Impl> find(std::string_view der) {
+    std::size_t hash = std::hash<std::string_view>{}(der);
+    std::lock_guard lock(mutex_);
+    for (const Slot& slot : slots_)
+      if (slot.hash == hash)
+        if (auto impl = slot.impl.lock(); impl != nullptr && impl->der == der) return impl;
+    return nullptr;
+  }
+
+  void add(const std::shared_ptr<const Certificate::Impl>& impl) {
+    std::size_t hash = std::hash<std::string_view>{}(impl->der);
+    std::lock_guard lock(mutex_);
+    slots_[next_] = {hash, impl};
+    next_ = (next_ + 1) % slots_.size();
+  }
+
+ private:
+  struct Slot {
+    std::size_t hash = 0;
+    std::weak_ptr<const Certificate::Impl> impl;
+  };
+  std::mutex mutex_;
+  std::array<Slot, 16> slots_{};
+  std::size_t next_ = 0;
+};
+
+RecentCertificates& recent_certificates() {
+  static RecentCertificates recent;
+  return recent;
+}
+
+}  // namespace
+
 Certificate certificate_from(const mbedtls_x509_crt& crt) {
-  return Certificate(parse_der(std::string(reinterpret_cast<const char*>(crt.raw.p), crt.raw.len)));
+  std::string_view der(reinterpret_cast<const char*>(crt.raw.p), crt.raw.len);
+  if (auto impl = recent_certificates().find(der)) return Certificate(std::move(impl));
+  auto impl = parse_der(std::string(der));
+  recent_certificates().add(impl);
+  return Certificate(std::move(impl));
 }
 
 }  // namespace tlsock::mbed

@@ -38,14 +38,20 @@ std::optional<std::size_t> ReadBuffer::find(std::string_view marker) {
 }
 
 std::optional<std::size_t> ReadBuffer::find_line_end(bool at_eof) {
-  std::string_view data = view();
-  std::size_t i = data.find_first_of("\r\n", scanned_);
-  if (i == std::string_view::npos) {
-    scanned_ = data.size();
+  // One memchr per ending character, not find_first_of("\r\n"), which tests each byte
+  // against both: lines are found at memchr's speed, and most text has no '\r' at all.
+  const char* data = data_.data() + begin_;
+  std::size_t size = end_ - begin_;
+  const auto* lf = static_cast<const char*>(std::memchr(data + scanned_, '\n', size - scanned_));
+  std::size_t limit = lf != nullptr ? static_cast<std::size_t>(lf - data) : size;
+  const auto* cr = static_cast<const char*>(std::memchr(data + scanned_, '\r', limit - scanned_));
+  if (cr == nullptr) {
+    if (lf != nullptr) return limit + 1;
+    scanned_ = size;
     return std::nullopt;
   }
-  if (data[i] == '\n') return i + 1;
-  if (i + 1 < data.size()) return data[i + 1] == '\n' ? i + 2 : i + 1;
+  std::size_t i = static_cast<std::size_t>(cr - data);
+  if (i + 1 < size) return data[i + 1] == '\n' ? i + 2 : i + 1;
   if (at_eof) return i + 1;
   scanned_ = i;  // look at this '\r' again once the next byte is here
   return std::nullopt;

@@ -177,7 +177,10 @@ struct TLSSocket::Impl {
   template <typename Find>
   std::string read_until_match(Find find, std::string_view what) {
     ensure_open();
-    net::Deadline deadline = this->deadline();
+    // The deadline starts when the call first has to wait for the wire: before that it only
+    // searches bytes already buffered, which takes no waiting (and most lines of a body are
+    // found there, without a clock read each).
+    std::optional<net::Deadline> deadline;
     // Each call may look for another marker than the last one (which may have given up).
     buffer.restart_search();
     for (;;) {
@@ -185,8 +188,9 @@ struct TLSSocket::Impl {
       if (buffer.size() >= max_buffered)
         throw TLSError(std::string(what) + ": no match within the first " + std::to_string(max_buffered) +
                        " bytes (the read buffer limit, TLSSession::Options::max_buffered_bytes)");
+      if (!deadline) deadline = this->deadline();
       try {
-        fill_buffer(max_buffered - buffer.size(), deadline);
+        fill_buffer(max_buffered - buffer.size(), *deadline);
       } catch (const TLSGracefulDisconnectError&) {
         // An orderly end settles a final "\r": the line is complete. (Not after an abrupt
         // end, where the data may be truncated.)

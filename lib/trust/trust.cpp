@@ -13,6 +13,9 @@
 #include <string_view>
 #include <system_error>
 
+#ifndef _WIN32
+#include <sys/stat.h>
+#endif
 #if defined(__APPLE__)
 #include <Security/Security.h>
 #elif defined(_WIN32)
@@ -176,6 +179,7 @@ std::vector<fs::path> certificate_files_in(const fs::path& directory) {
   std::sort(candidates.begin(), candidates.end());
 
   std::vector<fs::path> files;
+#ifdef _WIN32
   std::set<fs::path> seen;
   for (auto& path : candidates) {
     std::error_code error;
@@ -184,6 +188,18 @@ std::vector<fs::path> certificate_files_in(const fs::path& directory) {
     if (error || !seen.insert(target).second) continue;
     files.push_back(std::move(path));
   }
+#else
+  // A file is known by its device and inode: one stat() per entry, where fs::canonical
+  // resolves every component of every link (OpenSSL-style directories hold ~300 of them,
+  // and this runs before a process's first verified connection).
+  std::set<std::pair<dev_t, ino_t>> seen;
+  for (auto& path : candidates) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;  // broken links, subdirectories
+    if (!seen.insert({info.st_dev, info.st_ino}).second) continue;
+    files.push_back(std::move(path));
+  }
+#endif
   return files;
 }
 
