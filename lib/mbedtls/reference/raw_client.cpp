@@ -109,6 +109,7 @@ RawClient::RawClient(const RawOptions& options) : impl_(std::make_unique<Impl>()
   mbedtls_ssl_conf_rng(&s.conf, mbedtls_ctr_drbg_random, &s.drbg);
   int minor = minor_of(options.protocol);
   compat::set_version_bounds(&s.conf, minor, minor);
+  compat::prefer_fast_groups(&s.conf);  // the key exchange groups tlsock offers: same group, same cost
   if (!options.cipher_suite.empty()) {
     s.suites[0] = suite_id(options.cipher_suite);
     mbedtls_ssl_conf_ciphersuites(&s.conf, s.suites);
