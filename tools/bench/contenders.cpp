@@ -4,7 +4,7 @@
 #include <chrono>
 
 #include "line_reader.hpp"
-#include "mbedtls/reference/reference.hpp"
+#include "reference.hpp"  // lib/mbedtls/reference: the raw mbedTLS loops, behind an mbedTLS-free interface
 #include "tlsock/tlsock.hpp"
 
 namespace tlsock::bench {
