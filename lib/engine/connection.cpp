@@ -163,6 +163,9 @@ void Connection::send_alert(Alert alert, std::optional<AlertLevel> level) {
   Impl& s = checked(impl_);
   std::optional<AlertLevel> prescribed = prescribed_level(alert);
   std::string name(to_string(alert));
+  if (name == "unknown") arguments::reject("alert", "not a TLS alert: " + std::to_string(static_cast<int>(alert)));
+  if (level && to_string(*level) == "unknown")
+    throw InvalidAlertLevel("level: not an alert level: " + std::to_string(static_cast<int>(*level)));
   if (!level && !prescribed)
     throw InvalidAlertLevel("level: " + name + " has no prescribed level; pass AlertLevel::warning or AlertLevel::fatal");
   if (level && prescribed && *level != *prescribed)
