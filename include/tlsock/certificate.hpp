@@ -1,7 +1,9 @@
 // Parsed X.509 certificates, private keys and certificate chains.
 //
 // Certificate is immutable and cheap to copy (the parsed form is shared), so the peer
-// chain of a connection can be handed out without copying DER.
+// chain of a connection can be handed out without copying DER. These values have no empty
+// state: moving one copies it (the copy constructors below suppress the moves), so a
+// moved-from Certificate, PrivateKey or CertificateChain is still the same value.
 #pragma once
 
 #include <chrono>
@@ -24,6 +26,9 @@ class Certificate {
   // Throws std::system_error when the file cannot be read, std::invalid_argument when it
   // holds no certificate.
   [[nodiscard]] static std::vector<Certificate> load(const std::filesystem::path& path);
+
+  Certificate(const Certificate&) noexcept = default;
+  Certificate& operator=(const Certificate&) noexcept = default;
 
   [[nodiscard]] const std::string& der() const noexcept;
   [[nodiscard]] std::string pem() const;
@@ -63,6 +68,9 @@ class PrivateKey {
   [[nodiscard]] static PrivateKey from_pem(std::string_view pem, std::string_view password = {});
   [[nodiscard]] static PrivateKey from_der(std::string_view der, std::string_view password = {});
 
+  PrivateKey(const PrivateKey&) noexcept = default;
+  PrivateKey& operator=(const PrivateKey&) noexcept = default;
+
   [[nodiscard]] std::string key_algorithm() const;  // "rsa", "ec"
   [[nodiscard]] std::size_t key_bits() const;
   // True when this is the private half of the certificate's public key.
@@ -94,6 +102,9 @@ class CertificateChain {
   // (also for stray certificates, which are leaves of their own), LeafCertificateHasNoPrivateKeyError,
   // ExtraneousPrivateKeyError (more keys than the leaf's).
   [[nodiscard]] static CertificateChain from_pieces(std::vector<Certificate> certificates, std::vector<PrivateKey> keys);
+
+  CertificateChain(const CertificateChain&) noexcept = default;
+  CertificateChain& operator=(const CertificateChain&) noexcept = default;
 
   [[nodiscard]] const Certificate& leaf() const noexcept;
   [[nodiscard]] const std::vector<Certificate>& certificates() const noexcept;  // leaf first

@@ -86,11 +86,14 @@ class Connection {
   std::unique_ptr<Impl> impl_;
 };
 
-// The client role: one ClientTLS per server name, any number of connections.
+// The client role: one ClientTLS per server name, any number of connections. A value with
+// no empty state: moving one copies it, so a moved-from ClientTLS still works.
 class ClientTLS {
  public:
   explicit ClientTLS(std::string server_hostname, std::shared_ptr<TLSSession> session = nullptr,
                      std::uint16_t port = 443);
+  ClientTLS(const ClientTLS&) = default;
+  ClientTLS& operator=(const ClientTLS&) = default;
   // Starts a handshake: the ClientHello reaches write_to_wire before this returns.
   [[nodiscard]] Connection start(WriteToWire write_to_wire, WireClose wire_close = {},
                                  VerifyCallback verify_callback = {}) const;

@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 
+#include "arguments.hpp"
 #include "engine/engine.hpp"
 #include "engine/messages.hpp"
 #include "tlsock/errors.hpp"
@@ -162,6 +163,9 @@ void Connection::send_alert(Alert alert, std::optional<AlertLevel> level) {
   Impl& s = checked(impl_);
   std::optional<AlertLevel> prescribed = prescribed_level(alert);
   std::string name(to_string(alert));
+  if (name == "unknown") arguments::reject("alert", "not a TLS alert: " + std::to_string(static_cast<int>(alert)));
+  if (level && to_string(*level) == "unknown")
+    throw InvalidAlertLevel("level: not an alert level: " + std::to_string(static_cast<int>(*level)));
   if (!level && !prescribed)
     throw InvalidAlertLevel("level: " + name + " has no prescribed level; pass AlertLevel::warning or AlertLevel::fatal");
   if (level && prescribed && *level != *prescribed)
@@ -249,7 +253,7 @@ void attach(Connection::Impl& impl, WriteToWire write_to_wire, WireClose wire_cl
 template <typename... EngineArgs>
 Connection start_connection(WriteToWire write_to_wire, WireClose wire_close, VerifyCallback verify_callback,
                             std::function<void(const std::vector<Certificate>&)> first, EngineArgs&&... args) {
-  if (!write_to_wire) throw std::invalid_argument("write_to_wire: must be callable");
+  if (!write_to_wire) arguments::reject("write_to_wire", "must be callable");
   auto impl = std::make_unique<Connection::Impl>(std::forward<EngineArgs>(args)...);
   attach(*impl, std::move(write_to_wire), std::move(wire_close), std::move(verify_callback), std::move(first));
   Connection::Impl* raw = impl.get();
@@ -264,9 +268,8 @@ ClientTLS::ClientTLS(std::string server_hostname, std::shared_ptr<TLSSession> se
     : hostname_(std::move(server_hostname)),
       session_(session ? std::move(session) : std::make_shared<TLSSession>()),
       port_(port) {
-  if (hostname_.empty()) throw std::invalid_argument("server_hostname: must not be empty");
-  if (hostname_.size() > 253) throw std::invalid_argument("server_hostname: longer than 253 characters");
-  if (hostname_.find('\0') != std::string::npos) throw std::invalid_argument("server_hostname: contains a NUL byte");
+  arguments::check_host("server_hostname", hostname_);
+  arguments::check_port("port", port_);
 }
 
 Connection ClientTLS::start(WriteToWire write_to_wire, WireClose wire_close, VerifyCallback verify_callback) const {
@@ -275,7 +278,7 @@ Connection ClientTLS::start(WriteToWire write_to_wire, WireClose wire_close, Ver
 }
 
 ServerTLS::ServerTLS(std::shared_ptr<const ServerCertificates> certificates, ServerOptions options) {
-  if (!certificates) throw std::invalid_argument("certificates: must not be null");
+  if (!certificates) arguments::reject("certificates", "must not be null");
   mbed::ServerPolicy policy;
   policy.protocols = options.protocols;
   policy.certificates = std::move(certificates);
@@ -289,8 +292,7 @@ ServerTLS::ServerTLS(std::shared_ptr<const ServerCertificates> certificates, Ser
   policy.alpn = options.alpn_protocols;
   policy.cipher_suites = options.cipher_suites;
   if (options.key_log_file) policy.key_log_file = options.key_log_file->string();
-  if (options.handshake_timeout && !(options.handshake_timeout->count() >= 0))
-    throw std::invalid_argument("handshake_timeout: must be a non-negative number of seconds");
+  arguments::check_timeout("handshake_timeout", options.handshake_timeout);
   auto context = std::make_shared<ServerContext>();
   context->config = mbed::Config::server(policy);
   context->options = std::move(options);

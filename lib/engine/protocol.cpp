@@ -1,6 +1,7 @@
 // Protocol names and sets, and the library version.
 #include <stdexcept>
 
+#include "arguments.hpp"
 #include "backend/backend.hpp"
 #include "tlsock/protocol.hpp"
 #include "tlsock/socket.hpp"
@@ -22,9 +23,9 @@ Protocol parse_protocol(std::string_view name) {
   for (Protocol p : {Protocol::TLSv1, Protocol::TLSv1_1, Protocol::TLSv1_2, Protocol::TLSv1_3})
     if (name == to_string(p)) return p;
   if (name == "SSLv3" || name == "SSLv2")
-    throw std::invalid_argument("protocol: " + std::string(name) + " is not supported (it is insecure and was removed)");
-  throw std::invalid_argument("protocol: unknown protocol \"" + std::string(name) +
-                              "\" (expected TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3)");
+    arguments::reject("protocol", std::string(name) + " is not supported (it is insecure and was removed)");
+  arguments::reject("protocol", "unknown protocol " + arguments::quoted(name) +
+                                    " (expected TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3)");
 }
 
 ProtocolSet supported_protocols() { return mbed::supported_protocols(); }

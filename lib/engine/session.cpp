@@ -2,6 +2,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "arguments.hpp"
 #include "engine/session_impl.hpp"
 
 namespace tlsock {
@@ -47,8 +48,7 @@ TrustRoot TrustRoot::der(std::string_view der_bytes) { return TrustRoot(Certific
 TLSSession::TLSSession() : TLSSession(Options{}) {}
 
 TLSSession::TLSSession(Options options) : impl_(std::make_unique<Impl>()) {
-  if (options.max_buffered_bytes == 0)
-    throw std::invalid_argument("max_buffered_bytes: must be at least 1, not 0");
+  if (options.max_buffered_bytes == 0) arguments::reject("max_buffered_bytes", "must be at least 1, not 0");
   impl_->config = config_for(options);
   impl_->options = std::move(options);
 }

@@ -6,6 +6,7 @@
 #include <system_error>
 #include <unordered_set>
 
+#include "arguments.hpp"
 #include "mbedtls/config_impl.hpp"
 #include "mbedtls/suites.hpp"
 #include "trust/trust.hpp"
@@ -127,9 +128,8 @@ void configure_common(Config::Impl& impl, int endpoint, const ProtocolSet& proto
 
   for (const std::string& protocol : alpn) {
     if (protocol.empty() || protocol.size() > 255)
-      throw std::invalid_argument("alpn_protocols: each name must be 1 to 255 bytes, not \"" + protocol + "\"");
-    if (protocol.find('\0') != std::string::npos)
-      throw std::invalid_argument("alpn_protocols: names must not contain NUL bytes");
+      arguments::reject("alpn_protocols", "each name must be 1 to 255 bytes, not " + arguments::quoted(protocol));
+    if (protocol.find('\0') != std::string::npos) arguments::reject("alpn_protocols", "names must not contain NUL bytes");
   }
   if (!alpn.empty()) {
     impl.alpn = alpn;
@@ -138,6 +138,7 @@ void configure_common(Config::Impl& impl, int endpoint, const ProtocolSet& proto
     check(mbedtls_ssl_conf_alpn_protocols(&conf, impl.alpn_pointers.data()), "alpn_protocols");
   }
 
+  arguments::check_path("key_log_file", key_log_file);
   impl.key_log_file = key_log_file;
   if (impl.key_log_file.empty())
     if (const char* env = std::getenv("SSLKEYLOGFILE"); env != nullptr) impl.key_log_file = env;
@@ -210,7 +211,7 @@ std::shared_ptr<const Config> Config::client(const ClientPolicy& policy) {
 }
 
 std::shared_ptr<const Config> Config::server(const ServerPolicy& policy) {
-  if (!policy.certificates) throw std::invalid_argument("certificates: must not be null");
+  if (!policy.certificates) arguments::reject("certificates", "must not be null");
   auto impl = std::make_unique<Impl>();
   impl->server = true;
   mbedtls_ssl_config& conf = impl->conf;
@@ -251,7 +252,13 @@ std::shared_ptr<const Config> Config::server(const ServerPolicy& policy) {
   }
 #endif
   if (policy.dh_parameters) {
-    check(mbedtls_dhm_parse_dhmfile(&impl->dhm, policy.dh_parameters->string().c_str()), "dh_parameters");
+    // Read as certificates and keys are (std::system_error when the file cannot be read);
+    // mbedTLS wants PEM text with its terminating NUL, DER without.
+    arguments::check_path("dh_parameters", *policy.dh_parameters);
+    const std::string text = trust::read_file(*policy.dh_parameters);
+    const std::size_t size = text.size() + (text.find("-----BEGIN ") != std::string::npos ? 1 : 0);
+    check(mbedtls_dhm_parse_dhm(&impl->dhm, reinterpret_cast<const unsigned char*>(text.c_str()), size),
+          "dh_parameters");
     check(mbedtls_ssl_conf_dh_param_ctx(&conf, &impl->dhm), "dh_parameters");
   }
   return std::make_shared<const Config>(std::move(impl));

@@ -5,11 +5,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <cmath>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 
+#include "arguments.hpp"
 #include "tlsock/errors.hpp"
 
 #ifdef _WIN32
@@ -36,9 +35,6 @@ using IoSize = int;
 using SockLen = socklen_t;
 using IoSize = std::size_t;
 #endif
-
-// The longest name DNS can carry in text form (RFC 1035: 255 octets on the wire).
-constexpr std::size_t max_host_length = 253;
 
 // ---- errors ---------------------------------------------------------------------------
 
@@ -200,28 +196,7 @@ std::string address_text(const sockaddr* address, bool with_port) {
               : std::string(buffer) + ":" + std::to_string(port);
 }
 
-std::string quoted_for_message(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '\0')
-      out += "\\0";
-    else
-      out += c;
-  }
-  return out + "\"";
-}
-
 // ---- connect --------------------------------------------------------------------------
-
-void validate_host(std::string_view host) {
-  if (host.empty()) throw std::invalid_argument("host must not be empty: \"\"");
-  if (host.size() > max_host_length)
-    throw std::invalid_argument("host must be at most " + std::to_string(max_host_length) +
-                                " characters: " + quoted_for_message(host.substr(0, 40)) + "... (" +
-                                std::to_string(host.size()) + " characters)");
-  if (host.find('\0') != std::string_view::npos)
-    throw std::invalid_argument("host must not contain NUL characters: " + quoted_for_message(host));
-}
 
 struct AddrInfoDeleter {
   void operator()(addrinfo* list) const noexcept { ::freeaddrinfo(list); }
@@ -284,14 +259,8 @@ int pending_connect_error(NativeSocket fd) {
 // ---- public ---------------------------------------------------------------------------
 
 Deadline deadline_after(const Timeout& timeout) {
+  arguments::check_timeout("timeout", timeout);
   if (!timeout) return std::nullopt;
-  const double seconds = timeout->count();
-  if (std::isnan(seconds) || seconds < 0) {
-    std::ostringstream value;
-    value << seconds;
-    throw std::invalid_argument("timeout must be a non-negative number of seconds (or std::nullopt for no limit): " +
-                                value.str());
-  }
   // steady_clock counts nanoseconds in 64 bits (about 292 years from boot): a longer
   // timeout would overflow, and over a century is no limit in practice.
   constexpr std::chrono::duration<double> no_limit_beyond = std::chrono::hours(24 * 365 * 100);
@@ -323,8 +292,8 @@ const std::error_category& resolve_category() noexcept {
 }
 
 Socket connect(std::string_view host, std::uint16_t port, Deadline deadline) {
-  validate_host(host);
-  if (port == 0) throw std::invalid_argument("port must be between 1 and 65535: 0");
+  arguments::check_host("host", host);
+  arguments::check_port("port", port);
   ensure_winsock();
 
   const std::string target = host_port_text(host, port);
@@ -354,19 +323,19 @@ Socket connect(std::string_view host, std::uint16_t port, Deadline deadline) {
 
 void adopt(NativeSocket fd) {
   const std::string value = std::to_string(fd);
-  if (fd == invalid_socket) throw std::invalid_argument("socket must be a valid socket descriptor: " + value);
+  if (fd == invalid_socket) arguments::reject("socket", "must be a valid socket descriptor, not " + value);
   ensure_winsock();
 
   // The OS error is read before any string is built: allocating could overwrite errno.
   const auto rejected = [&value](const char* requirement, int error) {
-    return std::invalid_argument(std::string("socket must be ") + requirement + ": " + value + " (" +
+    return std::invalid_argument(std::string("socket: must be ") + requirement + ", not " + value + " (" +
                                  os_error(error).message() + ")");
   };
   int type = 0;
   SockLen length = sizeof type;
   if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, reinterpret_cast<char*>(&type), &length) != 0)
     throw rejected("an open socket descriptor", last_error_value());
-  if (type != SOCK_STREAM) throw std::invalid_argument("socket must be a stream (TCP) socket: " + value);
+  if (type != SOCK_STREAM) arguments::reject("socket", "must be a stream (TCP) socket, not " + value);
 
   sockaddr_storage peer{};
   SockLen peer_length = sizeof peer;
@@ -430,7 +399,7 @@ bool wait(NativeSocket fd, Direction direction, Deadline deadline) {
 }
 
 Socket listen(std::string_view address, std::uint16_t port, int backlog) {
-  validate_host(address);
+  arguments::check_host("address", address);
   ensure_winsock();
   const std::string target = host_port_text(address, port);
   addrinfo hints{};
@@ -509,7 +478,7 @@ std::size_t send_some(NativeSocket fd, const char* data, std::size_t size) {
 }
 
 std::optional<std::size_t> recv_some(NativeSocket fd, char* data, std::size_t size) {
-  if (size == 0) throw std::invalid_argument("size must be positive: 0");
+  if (size == 0) arguments::reject("size", "must be positive, not 0");
   const auto length = static_cast<IoSize>(std::min<std::size_t>(size, INT_MAX));
   for (;;) {
     const auto received = ::recv(fd, data, length, 0);

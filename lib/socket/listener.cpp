@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <list>
 
+#include "arguments.hpp"
 #include "socket/socket_impl.hpp"
 #include "tlsock/connection.hpp"
 #include "tlsock/server.hpp"
@@ -50,7 +51,7 @@ struct TLSListener::Impl {
 
 TLSListener::TLSListener(std::string_view address, std::uint16_t port, std::shared_ptr<const ServerTLS> server)
     : impl_(std::make_unique<Impl>()) {
-  if (!server) throw std::invalid_argument("server: must not be null");
+  if (!server) arguments::reject("server", "must not be null");
   impl_->listener = net::listen(address, port);
   impl_->server = std::move(server);
   impl_->port = net::local_port(impl_->listener.get());

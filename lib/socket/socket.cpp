@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "arguments.hpp"
 #include "engine/engine.hpp"
 #include "engine/messages.hpp"
 #include "engine/session_impl.hpp"
@@ -20,13 +21,6 @@ std::shared_ptr<TLSSession> session_or_default(std::shared_ptr<TLSSession> sessi
   return session ? std::move(session) : std::make_shared<TLSSession>();
 }
 
-void check_host(std::string_view name, std::string_view host) {
-  if (host.empty()) throw std::invalid_argument(std::string(name) + ": must not be empty");
-  if (host.size() > 253)
-    throw std::invalid_argument(std::string(name) + ": longer than 253 characters (" + std::to_string(host.size()) + ")");
-  if (host.find('\0') != std::string_view::npos) throw std::invalid_argument(std::string(name) + ": contains a NUL byte");
-}
-
 // "[::1]" (as in URLs) is the address ::1.
 std::string strip_brackets(std::string_view address) {
   if (address.size() > 2 && address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
@@ -36,8 +30,8 @@ std::string strip_brackets(std::string_view address) {
 }  // namespace
 
 NativeSocket connect_tcp(std::string_view address, std::uint16_t port, Timeout timeout) {
-  check_host("address", address);
-  if (port == 0) throw std::invalid_argument("port: must be between 1 and 65535, not 0");
+  arguments::check_host("address", address);
+  arguments::check_port("port", port);
   net::Deadline deadline = net::deadline_after(timeout);
   return net::connect(strip_brackets(address), port, deadline).release();
 }
@@ -46,8 +40,8 @@ TLSSocket::TLSSocket(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl
 
 TLSSocket::TLSSocket(std::string_view address, std::uint16_t port, Timeout timeout,
                      std::shared_ptr<TLSSession> session) {
-  check_host("address", address);
-  if (port == 0) throw std::invalid_argument("port: must be between 1 and 65535, not 0");
+  arguments::check_host("address", address);
+  arguments::check_port("port", port);
   net::Deadline deadline = net::deadline_after(timeout);
   session = session_or_default(std::move(session));
   std::string host = strip_brackets(address);
@@ -60,7 +54,7 @@ TLSSocket TLSSocket::wrap(NativeSocket socket, std::string_view hostname, std::s
                           Timeout timeout) {
   // Owned from the first line: a failure below closes it, as documented.
   net::Socket owned(socket);
-  check_host("hostname", hostname);
+  arguments::check_host("hostname", hostname);
   net::Deadline deadline = net::deadline_after(timeout);
   net::adopt(socket);
   session = session_or_default(std::move(session));
@@ -73,8 +67,8 @@ TLSSocket TLSSocket::wrap(NativeSocket socket, std::string_view hostname, std::s
 TLSSocket TLSSocket::wrap_server(NativeSocket socket, std::shared_ptr<const ServerTLS> server, bool do_handshake,
                                  Timeout timeout) {
   net::Socket owned(socket);  // owned from the first line, as for wrap()
-  if (!server) throw std::invalid_argument("server: must not be null");
-  (void)net::deadline_after(timeout);  // validates
+  if (!server) arguments::reject("server", "must not be null");
+  arguments::check_timeout("timeout", timeout);
   net::adopt(socket);
   auto impl = std::make_unique<Impl>(std::move(owned), server->context(), timeout);
   if (do_handshake) impl->handshake(net::deadline_after(server->options().handshake_timeout));
@@ -120,7 +114,7 @@ void TLSSocket::do_handshake() {
 std::string TLSSocket::read(std::size_t max_length) {
   Impl& s = checked(impl_);
   s.ensure_open();
-  if (max_length == 0) throw std::invalid_argument("max_length: must be at least 1, not 0");
+  if (max_length == 0) arguments::reject("max_length", "must be at least 1, not 0");
   if (!s.buffer.empty()) return s.buffer.take(std::min(max_length, s.buffer.size()));
   std::string out(std::min(max_length, read_chunk), '\0');
   out.resize(s.read_some(out.data(), out.size(), s.deadline()));
@@ -134,14 +128,14 @@ std::string TLSSocket::read_line() {
 
 std::string TLSSocket::read_until(std::string_view marker) {
   Impl& s = checked(impl_);
-  if (marker.empty()) throw std::invalid_argument("marker: must not be empty");
+  if (marker.empty()) arguments::reject("marker", "must not be empty");
   return s.read_until_match([&](bool) { return s.buffer.find(marker); }, "read_until");
 }
 
 std::string TLSSocket::read_until(const std::regex& marker) {
   Impl& s = checked(impl_);
   if (std::regex_search("", marker))
-    throw std::invalid_argument("marker: the regular expression matches the empty string");
+    arguments::reject("marker", "the regular expression matches the empty string");
   // A regex can match anywhere, so each new chunk rescans the buffer; the buffer cap
   // bounds that work.
   return s.read_until_match(
@@ -255,7 +249,7 @@ void TLSSocket::close() {
 
 void TLSSocket::set_timeout(Timeout timeout) {
   Impl& s = checked(impl_);
-  (void)net::deadline_after(timeout);  // validates
+  arguments::check_timeout("timeout", timeout);
   s.timeout = timeout;
 }
 

@@ -2,6 +2,8 @@
 // Security framework on macOS, the system "ROOT" store on Windows.
 #include "trust/trust.hpp"
 
+#include "arguments.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -204,6 +206,7 @@ std::vector<fs::path> certificate_files_in(const fs::path& directory) {
 }
 
 std::string read_file(const fs::path& path) {
+  arguments::check_path("path", path);
   // stdio rather than iostreams: it keeps errno, so the message can say why, and it
   // reports a read error (say, of a directory) instead of throwing from deep inside.
   const auto fail = [&path](int error) {

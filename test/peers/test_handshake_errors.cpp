@@ -198,7 +198,7 @@ TEST_CASE("bad arguments are refused before connecting", "[handshake]") {
   REQUIRE_THROWS_MATCHES(tlsock::TLSSocket("127.0.0.1", 0, timeout), std::invalid_argument,
                          Message("port: must be between 1 and 65535, not 0"));
   const std::string timeout_message =
-      "timeout must be a non-negative number of seconds (or std::nullopt for no limit): ";
+      "timeout: must be a non-negative number of seconds (or std::nullopt for no limit), not ";
   REQUIRE_THROWS_MATCHES(tlsock::TLSSocket("127.0.0.1", port, -1s), std::invalid_argument,
                          Message(timeout_message + "-1"));
   REQUIRE_THROWS_MATCHES(
