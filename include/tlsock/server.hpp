@@ -72,6 +72,9 @@ struct ServerOptions {
   std::vector<std::string> alpn_protocols{};    // in order of preference
   std::vector<std::string> cipher_suites{};     // IANA names; empty: defaults
   Timeout handshake_timeout = std::chrono::seconds(10);
+  // read_line/read_until on an accepted socket give up (TLSError) past this many buffered
+  // bytes without a match: a client sending an endless line costs at most this much memory.
+  std::size_t max_buffered_bytes = 4 * 1024 * 1024;
   std::optional<std::filesystem::path> key_log_file{};  // NSS key log (also $SSLKEYLOGFILE)
 };
 

@@ -293,6 +293,7 @@ ServerTLS::ServerTLS(std::shared_ptr<const ServerCertificates> certificates, Ser
   policy.cipher_suites = options.cipher_suites;
   if (options.key_log_file) policy.key_log_file = options.key_log_file->string();
   arguments::check_timeout("handshake_timeout", options.handshake_timeout);
+  if (options.max_buffered_bytes == 0) arguments::reject("max_buffered_bytes", "must be at least 1, not 0");
   auto context = std::make_shared<ServerContext>();
   context->config = mbed::Config::server(policy);
   context->options = std::move(options);

@@ -29,15 +29,18 @@ struct TLSSocket::Impl {
         hostname(std::move(host)),
         port(port_number),
         timeout(timeout_value),
+        max_buffered(tls_session->options().max_buffered_bytes),
+        max_buffered_option("TLSSession::Options::max_buffered_bytes"),
         session(std::move(tls_session)),
         engine(session, hostname, port),
-        address(net::peer_address(sock.get())),
-        max_buffered(session->options().max_buffered_bytes) {}
+        address(net::peer_address(sock.get())) {}
   // A server.
   Impl(net::Socket socket, std::shared_ptr<const ServerContext> server, Timeout timeout_value)
       : sock(std::move(socket)),
         port(0),
         timeout(timeout_value),
+        max_buffered(server->options.max_buffered_bytes),
+        max_buffered_option("ServerOptions::max_buffered_bytes"),
         engine(std::move(server)),
         address(net::peer_address(sock.get())) {}
 
@@ -45,11 +48,12 @@ struct TLSSocket::Impl {
   std::string hostname;
   std::uint16_t port;
   Timeout timeout;
+  std::size_t max_buffered;              // read_line/read_until's buffer cap
+  std::string_view max_buffered_option;  // the setting behind it, for the message
   std::shared_ptr<TLSSession> session;
   engine::Engine engine;
   ReadBuffer buffer;
   std::string address;  // for messages
-  std::size_t max_buffered = TLSSession::Options{}.max_buffered_bytes;
   bool closed = false;
 
   [[nodiscard]] net::Deadline deadline() const { return net::deadline_after(timeout); }
@@ -187,7 +191,7 @@ struct TLSSocket::Impl {
       if (std::optional<std::size_t> end = find(false)) return buffer.take(*end);
       if (buffer.size() >= max_buffered)
         throw TLSError(std::string(what) + ": no match within the first " + std::to_string(max_buffered) +
-                       " bytes (the read buffer limit, TLSSession::Options::max_buffered_bytes)");
+                       " bytes (the read buffer limit, " + std::string(max_buffered_option) + ")");
       if (!deadline) deadline = this->deadline();
       try {
         fill_buffer(max_buffered - buffer.size(), *deadline);

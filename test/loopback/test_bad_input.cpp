@@ -465,6 +465,8 @@ TEST_CASE("SNIServerCertificates and ServerTLS: no certificates, invalid options
         invalid + "handshake_timeout: " + timeout_rule + "-1");
   CHECK(server_error([](auto& o) { o.handshake_timeout = nan_seconds; }) ==
         invalid + "handshake_timeout: " + timeout_rule + "nan");
+  CHECK(server_error([](auto& o) { o.max_buffered_bytes = 0; }) ==
+        invalid + "max_buffered_bytes: must be at least 1, not 0");
   TempDir dir;
   CHECK(server_error([&](auto& o) { o.dh_parameters = dir.path() / "missing.pem"; }) ==
         "std::system_error: cannot read " + (dir / "missing.pem") + ": No such file or directory");
