@@ -1,16 +1,23 @@
 // `tlsock fetch` driven as a program (TLSOCK_CLI): exact bodies from `openssl s_server -WWW`,
-// -o written atomically, -i, --json, every exit code, keep-alive and session reuse, redirects,
-// chunked bodies, truncations, --resolve/--connect-to, and the progress bar on a terminal.
+// -o (a file replaced atomically; links, FIFOs and descriptors written through), -i, --json,
+// every exit code, keep-alive and session reuse, redirects, chunked bodies, truncations,
+// --resolve/--connect-to, and the progress bar on a terminal.
 //
 // Responses s_server cannot give (Content-Length, chunked with trailers, redirects, keep-alive,
 // 404, malformed or cut-short answers) come from ScriptServer: a small HTTPS server built on the
 // library's own TLSListener that answers each request path with a scripted handler.
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -30,6 +37,7 @@
 #include "support/catch.hpp"
 #include "support/plain_server.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 #include "tlsock/tlsock.hpp"
 
 using namespace tlsock;
@@ -438,9 +446,11 @@ TEST_CASE("-o into a directory that does not exist exits 7", "[cli][fetch]") {
   ScriptServer server;
   server.on("/ok", response("200 OK", "fine\n"));
   TempDir out;
-  ProgramResult result = fetch({cacert(), "-o", (out.path() / "no" / "such" / "file").string(), server.url("/ok")});
+  std::filesystem::path file = out.path() / "no" / "such" / "file";
+  ProgramResult result = fetch({cacert(), "-o", file.string(), server.url("/ok")});
   CHECK(result.exit_code == 7);
-  CHECK(contains(result.output, "cannot create a file in"));
+  CHECK(result.output == "tlsock: -o " + file.string() + ": cannot create a file in " + file.parent_path().string() +
+                             ": No such file or directory\n");
   CHECK(files_in(out.path()).empty());
 
   ProgramResult data = fetch({cacert(), "--data", "@" + (out.path() / "missing").string(), server.url("/ok")});
@@ -490,6 +500,385 @@ TEST_CASE("a close-delimited body ended by close_notify is complete", "[cli][fet
   ProgramResult result = fetch({cacert(), "-o", file.string(), server.url("/until-close")});
   CHECK(result.exit_code == 0);
   CHECK(read_file(file) == body);
+}
+
+// --- -o: what the path names ------------------------------------------------------------
+
+namespace {
+
+// Reads a FIFO to its end in a thread, as the program at the other end of a pipe would. The
+// FIFO is opened for reading at once (without blocking), so a writer's open() returns at once
+// too. The reading ends when the writer has come and gone (EOF), or, once finish() was called,
+// if no writer ever came: a program that replaced the FIFO instead of writing to it.
+class FifoReader {
+ public:
+  explicit FifoReader(const std::filesystem::path& path) : fd_(open_for_reading(path)), thread_([this] { run(); }) {}
+  FifoReader(const FifoReader&) = delete;
+  FifoReader& operator=(const FifoReader&) = delete;
+  ~FifoReader() {
+    finishing_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Called once the writer has exited: everything read.
+  std::string finish() {
+    finishing_ = true;
+    thread_.join();
+    return data_;
+  }
+
+ private:
+  static int open_for_reading(const std::filesystem::path& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
+    return fd;
+  }
+
+  void run() {
+    char buffer[65536];
+    for (;;) {
+      // Before a writer has opened the FIFO, poll() reports nothing (not even POLLHUP).
+      pollfd ready{fd_.get(), POLLIN, 0};
+      int events = ::poll(&ready, 1, 100);
+      if (events == 0 && finishing_) return;  // no writer ever came
+      if (events <= 0) continue;
+      ssize_t n = ::read(fd_.get(), buffer, sizeof buffer);
+      if (n == 0) return;  // the writer came and went
+      if (n > 0) data_.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+
+  UniqueFd fd_;
+  std::string data_;
+  std::atomic<bool> finishing_{false};
+  std::thread thread_;  // last: starts once everything above exists
+};
+
+// fetch with a FifoReader at the FIFO: what it printed and what the reader got.
+struct FifoRun {
+  ProgramResult result;
+  std::string received;
+};
+FifoRun fetch_to_fifo(const std::filesystem::path& fifo, std::vector<std::string> args) {
+  FifoReader reader(fifo);
+  ProgramResult result = fetch(std::move(args));
+  return {result, reader.finish()};
+}
+
+std::filesystem::path make_fifo(const TempDir& dir) {
+  std::filesystem::path fifo = dir.path() / "fifo";
+  if (::mkfifo(fifo.c_str(), 0600) != 0) throw std::runtime_error("mkfifo " + fifo.string());
+  return fifo;
+}
+
+struct stat lstat_of(const std::filesystem::path& path) {
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) != 0) throw std::runtime_error("cannot lstat " + path.string());
+  return info;
+}
+
+// A file the test makes, with this content and mode.
+std::filesystem::path make_file(const std::filesystem::path& path, std::string_view content, mode_t mode) {
+  write_file(path, content);
+  if (::chmod(path.c_str(), mode) != 0) throw std::runtime_error("chmod " + path.string());
+  return path;
+}
+
+mode_t mode_of(const std::filesystem::path& path) { return lstat_of(path).st_mode & 07777; }
+
+mode_t current_umask() {
+  mode_t mask = ::umask(0);
+  ::umask(mask);
+  return mask;
+}
+
+// A server with a 200 KiB body at /body (more than a pipe holds) and a 404 at /missing.
+struct BodyServer {
+  BodyServer() { server.on("/body", response("200 OK", body)); }
+  std::string body = random_bytes(200'000, 11);
+  ScriptServer server;
+};
+
+}  // namespace
+
+TEST_CASE("-o a new file: created with 0666 minus the umask, no temporary file left", "[cli][fetch][output]") {
+  BodyServer s;
+  TempDir out;
+  std::filesystem::path file = out.path() / "new";
+  ProgramResult result = fetch({cacert(), "-o", file.string(), s.server.url("/body")});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output.empty());
+  CHECK(read_file(file) == s.body);
+  CHECK(S_ISREG(lstat_of(file).st_mode));
+  CHECK(mode_of(file) == (0666 & ~current_umask()));
+  CHECK(files_in(out.path()) == std::vector<std::string>{"new"});
+}
+
+TEST_CASE("-o an existing file: replaced by a new file, with the old one's mode (and as root its owner)",
+          "[cli][fetch][output]") {
+  BodyServer s;
+  TempDir out;
+  std::filesystem::path file = make_file(out.path() / "file", "the previous version\n", 0640);
+  bool root = ::geteuid() == 0;
+  if (root) REQUIRE(::chown(file.c_str(), 65534, 65534) == 0);
+  ino_t before = lstat_of(file).st_ino;
+
+  ProgramResult result = fetch({cacert(), "-o", file.string(), s.server.url("/body")});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(read_file(file) == s.body);
+  struct stat after = lstat_of(file);
+  CHECK(after.st_ino != before);  // a new file renamed into place, not the old one rewritten
+  CHECK((after.st_mode & 07777) == 0640);
+  if (root) {
+    CHECK(after.st_uid == 65534);
+    CHECK(after.st_gid == 65534);
+  }
+  CHECK(files_in(out.path()) == std::vector<std::string>{"file"});
+}
+
+TEST_CASE("-o a symbolic link to a file: the link stays, its target gets the body", "[cli][fetch][output]") {
+  BodyServer s;
+  TempDir out;
+  std::filesystem::create_directory(out.path() / "files");
+  std::filesystem::create_directory(out.path() / "links");
+  std::filesystem::path target = out.path() / "files" / "real";
+  std::filesystem::path link = out.path() / "links" / "link";
+  make_file(target, "the previous version\n", 0600);
+  std::filesystem::create_symlink("../files/real", link);  // relative to the link's own directory
+
+  ProgramResult result = fetch({cacert(), "-o", link.string(), s.server.url("/body")});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(std::filesystem::is_symlink(link));
+  CHECK(std::filesystem::read_symlink(link) == "../files/real");
+  CHECK(read_file(target) == s.body);
+  CHECK(mode_of(target) == 0600);
+  // The temporary file was made next to the target, and is gone.
+  CHECK(files_in(out.path() / "files") == std::vector<std::string>{"real"});
+  CHECK(files_in(out.path() / "links") == std::vector<std::string>{"link"});
+}
+
+TEST_CASE("-o a dangling symbolic link: its target is created, the link stays", "[cli][fetch][output]") {
+  BodyServer s;
+  TempDir out;
+  std::filesystem::path link = out.path() / "link";
+  std::filesystem::create_symlink("target", link);
+  ProgramResult result = fetch({cacert(), "-o", link.string(), s.server.url("/body")});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(std::filesystem::is_symlink(link));
+  CHECK(read_file(out.path() / "target") == s.body);
+  CHECK(files_in(out.path()) == std::vector<std::string>{"link", "target"});
+}
+
+TEST_CASE("-o a FIFO: its reader gets the body, the FIFO stays", "[cli][fetch][output]") {
+  BodyServer s;
+  TempDir out;
+  std::filesystem::path fifo = make_fifo(out);
+  FifoRun run = fetch_to_fifo(fifo, {cacert(), "-o", fifo.string(), s.server.url("/body")});
+  INFO(run.result.output);
+  CHECK(run.result.exit_code == 0);
+  CHECK(run.received == s.body);
+  CHECK(S_ISFIFO(lstat_of(fifo).st_mode));
+  CHECK(files_in(out.path()) == std::vector<std::string>{"fifo"});
+
+  SECTION("through a symbolic link") {
+    std::filesystem::create_symlink("fifo", out.path() / "link");
+    FifoRun linked = fetch_to_fifo(fifo, {cacert(), "-o", (out.path() / "link").string(), s.server.url("/body")});
+    CHECK(linked.result.exit_code == 0);
+    CHECK(linked.received == s.body);
+    CHECK(S_ISFIFO(lstat_of(fifo).st_mode));
+    CHECK(std::filesystem::is_symlink(out.path() / "link"));
+  }
+}
+
+TEST_CASE("-o a FIFO and an HTTP error status: the reader gets an empty stream, exit 6", "[cli][fetch][output]") {
+  BodyServer s;
+  TempDir out;
+  std::filesystem::path fifo = make_fifo(out);
+  FifoRun run = fetch_to_fifo(fifo, {cacert(), "-o", fifo.string(), s.server.url("/missing")});
+  CHECK(run.result.exit_code == 6);
+  CHECK(run.result.output == "tlsock: HTTP error status 404 Not Found (" + s.server.url("/missing") + ")\n");
+  CHECK(run.received.empty());
+  CHECK(S_ISFIFO(lstat_of(fifo).st_mode));
+
+  SECTION("with -i -L: not even the redirect's headers") {
+    s.server.on("/moved", response("302 Found", "", "Location: /missing\r\n"));
+    FifoRun redirected = fetch_to_fifo(fifo, {cacert(), "-i", "-L", "-o", fifo.string(), s.server.url("/moved")});
+    CHECK(redirected.result.exit_code == 6);
+    CHECK(redirected.received.empty());
+  }
+}
+
+TEST_CASE("-o -i -L into a FIFO: the redirect's headers, then the final response", "[cli][fetch][output]") {
+  BodyServer s;
+  s.server.on("/moved", response("302 Found", "", "Location: /body\r\n"));
+  TempDir out;
+  std::filesystem::path fifo = make_fifo(out);
+  FifoRun run = fetch_to_fifo(fifo, {cacert(), "-i", "-L", "-o", fifo.string(), s.server.url("/moved")});
+  CHECK(run.result.exit_code == 0);
+  CHECK(run.received ==
+        "HTTP/1.1 302 Found\r\nContent-Length: 0\r\nLocation: /body\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" +
+            s.body);
+}
+
+TEST_CASE("-o /dev/fd/1 writes through the descriptor: stdout is the test's log file, opened to append",
+          "[cli][fetch][output]") {
+  BodyServer s;
+  ProgramResult result = fetch({cacert(), "-o", "/dev/fd/1", s.server.url("/body")});
+  CHECK(result.exit_code == 0);
+  CHECK(result.output == s.body);  // written in place: a replaced log file would have lost it
+
+  SECTION("and through a symbolic link to /dev/stdout") {
+    TempDir out;
+    std::filesystem::create_symlink("/dev/stdout", out.path() / "link");
+    ProgramResult linked = fetch({cacert(), "-o", (out.path() / "link").string(), s.server.url("/body")});
+    CHECK(linked.exit_code == 0);
+    CHECK(linked.output == s.body);
+    CHECK(std::filesystem::read_symlink(out.path() / "link") == "/dev/stdout");
+  }
+}
+
+TEST_CASE("-o /proc/self/fd/1 when stdout is a pipe", "[cli][fetch][output]") {
+  BodyServer s;
+  std::string command =
+      std::string(TLSOCK_CLI) + " fetch " + cacert() + " -o /proc/self/fd/1 " + s.server.url("/body") + " | cat";
+  ProgramResult result = run_program({"/bin/sh", "-c", command}, 30s);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output == s.body);
+}
+
+TEST_CASE("-o >(cmd): bash's process substitution, a pipe named /dev/fd/N", "[cli][fetch][output]") {
+  std::string bash = find_program("bash");
+  if (bash.empty()) TLSOCK_SKIP("bash is not installed");
+  BodyServer s;
+  std::string command = std::string(TLSOCK_CLI) + " fetch " + cacert() + " -o >(cat) " + s.server.url("/body") +
+                        "; status=$?; wait $!; exit $status";
+  ProgramResult result = run_program({bash, "-c", command}, 30s);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output == s.body);
+}
+
+TEST_CASE("-o - is stdout", "[cli][fetch][output]") {
+  BodyServer s;
+  ProgramResult result = fetch({cacert(), "-o", "-", s.server.url("/body")});
+  CHECK(result.exit_code == 0);
+  CHECK(result.output == s.body);
+}
+
+TEST_CASE("an HTTP error status leaves an existing -o file, or a link's target, untouched", "[cli][fetch][output]") {
+  BodyServer s;
+  TempDir out;
+  std::filesystem::path file = out.path() / "file";
+  write_file(file, "the previous version\n");
+  std::filesystem::create_symlink("file", out.path() / "link");
+  for (std::string name : {"file", "link"}) {
+    DYNAMIC_SECTION(name) {
+      ProgramResult result = fetch({cacert(), "-o", (out.path() / name).string(), s.server.url("/missing")});
+      CHECK(result.exit_code == 6);
+      CHECK(read_file(file) == "the previous version\n");
+      CHECK(std::filesystem::is_symlink(out.path() / "link"));
+      CHECK(files_in(out.path()) == std::vector<std::string>{"file", "link"});
+    }
+  }
+}
+
+TEST_CASE("-o what cannot be written: exit 7, a message naming the path, nothing lost", "[cli][fetch][output]") {
+  BodyServer s;
+  TempDir out;
+  auto run = [&](const std::filesystem::path& path) {
+    return fetch({cacert(), "-o", path.string(), s.server.url("/body")});
+  };
+
+  SECTION("a directory") {
+    std::filesystem::create_directory(out.path() / "dir");
+    ProgramResult result = run(out.path() / "dir");
+    CHECK(result.exit_code == 7);
+    CHECK(result.output == "tlsock: -o " + (out.path() / "dir").string() + ": is a directory\n");
+    CHECK(files_in(out.path() / "dir").empty());
+  }
+  SECTION("a symbolic link to a directory") {
+    std::filesystem::create_directory(out.path() / "dir");
+    std::filesystem::create_symlink("dir", out.path() / "link");
+    ProgramResult result = run(out.path() / "link");
+    CHECK(result.exit_code == 7);
+    CHECK(result.output == "tlsock: -o " + (out.path() / "link").string() + ": is a directory\n");
+    CHECK(std::filesystem::is_symlink(out.path() / "link"));
+  }
+  SECTION("a dangling symbolic link into a missing directory") {
+    std::filesystem::create_symlink("no/such/file", out.path() / "link");
+    ProgramResult result = run(out.path() / "link");
+    CHECK(result.exit_code == 7);
+    CHECK(result.output == "tlsock: -o " + (out.path() / "link").string() + ": cannot create a file in " +
+                               (out.path() / "no/such").string() + ": No such file or directory\n");
+    CHECK(files_in(out.path()) == std::vector<std::string>{"link"});
+  }
+  SECTION("a path through a regular file") {
+    write_file(out.path() / "file", "kept\n");
+    ProgramResult result = run(out.path() / "file" / "x");
+    CHECK(result.exit_code == 7);
+    CHECK(result.output == "tlsock: -o " + (out.path() / "file" / "x").string() + ": Not a directory\n");
+    CHECK(read_file(out.path() / "file") == "kept\n");
+  }
+  SECTION("a symbolic link loop") {
+    std::filesystem::create_symlink("b", out.path() / "a");
+    std::filesystem::create_symlink("a", out.path() / "b");
+    ProgramResult result = run(out.path() / "a");
+    CHECK(result.exit_code == 7);
+    CHECK(result.output == "tlsock: -o " + (out.path() / "a").string() + ": Too many levels of symbolic links\n");
+    CHECK(std::filesystem::read_symlink(out.path() / "a") == "b");
+    CHECK(std::filesystem::read_symlink(out.path() / "b") == "a");
+    CHECK(files_in(out.path()) == std::vector<std::string>{"a", "b"});
+  }
+  SECTION("a socket") {
+    std::filesystem::path path = out.path() / "socket";
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    REQUIRE(path.string().size() < sizeof address.sun_path);
+    std::strcpy(address.sun_path, path.c_str());
+    REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    ProgramResult result = run(path);
+    CHECK(result.exit_code == 7);
+    CHECK(result.output == "tlsock: -o " + path.string() + ": is a socket, which cannot be opened as a file\n");
+    CHECK(S_ISSOCK(lstat_of(path).st_mode));
+  }
+  SECTION("a descriptor that is not open") {
+    ProgramResult result = run("/dev/fd/9");  // the test runner gives the program fds 0, 1 and 2 only
+    CHECK(result.exit_code == 7);
+    CHECK(result.output == "tlsock: -o /dev/fd/9: Bad file descriptor\n");
+  }
+  SECTION("a descriptor open for reading only") {
+    ProgramResult result = run("/dev/fd/0");  // /dev/null, read-only
+    CHECK(result.exit_code == 7);
+    CHECK(result.output == "tlsock: -o /dev/fd/0: descriptor 0 is not open for writing\n");
+  }
+}
+
+TEST_CASE("-o a file the user may not write: exit 7, the file intact, even in a directory they may write",
+          "[cli][fetch][output]") {
+  BodyServer s;
+  TempDir out;
+  std::filesystem::path file = make_file(out.path() / "read-only", "kept\n", 0444);
+  std::vector<std::string> argv = {TLSOCK_CLI, "fetch", cacert(), "-o", file.string(), s.server.url("/body")};
+  if (::geteuid() == 0) {
+    // root may write any file: run the command as nobody, in a directory anyone may write.
+    std::string setpriv = find_program("setpriv");
+    if (setpriv.empty()) TLSOCK_SKIP("running as root without setpriv(1): no user to lack the permission");
+    REQUIRE(::chmod(out.path().c_str(), 0777) == 0);
+    argv.insert(argv.begin(), {setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"});
+  } else {
+    REQUIRE(::chmod(out.path().c_str(), 0700) == 0);
+  }
+  ProgramResult result = run_program(argv, 30s);
+  CHECK(result.exit_code == 7);
+  CHECK(result.output == "tlsock: -o " + file.string() + ": Permission denied\n");
+  CHECK(read_file(file) == "kept\n");
+  CHECK(mode_of(file) == 0444);
+  CHECK(files_in(out.path()) == std::vector<std::string>{"read-only"});
 }
 
 // --- framing, -i, --json ----------------------------------------------------------------

@@ -4,23 +4,20 @@
 // requests while the server allows (keep-alive); every connection shares one TLSSession,
 // so a new connection resumes the TLS session. A Fetcher walks the URLs (and, with -L, the
 // redirects), builds each request (http.hpp), hands each response to an Output (stdout,
-// the -o file written atomically, or nothing with --json) and prints --json records.
+// the -o file (output_file.hpp), or nothing with --json) and prints --json records.
 //
 // Exit codes (cli.hpp): 2 usage (bad URL, http://, -o with several URLs), 3 network (connect,
 // timeout, a connection cut short), 4 TLS, and also a malformed HTTP response (a protocol
-// error like a TLS one), 5 verification, 6 an HTTP status >= 400 (the body is still written
-// to stdout, but -o leaves no file; later URLs are still fetched), 7 file I/O, 1 too many
+// error like a TLS one), 5 verification, 6 an HTTP status >= 400 (without -o the body is still
+// written to stdout; -o gets none of it; later URLs are still fetched), 7 file I/O, 1 too many
 // redirects or a redirect to a URL tlsock cannot fetch.
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -39,6 +36,7 @@
 #include "cli.hpp"
 #include "failure.hpp"
 #include "http.hpp"
+#include "output_file.hpp"
 
 namespace tlsock::cli {
 namespace {
@@ -66,94 +64,47 @@ std::string errno_text(int error) { return std::strerror(error); }
 
 // --- output -----------------------------------------------------------------------------
 
-// The temporary file of the AtomicFile in progress, for the signal handler: an interrupted
-// download must not leave it behind either.
-char pending_temp[4096];
-volatile std::sig_atomic_t has_pending_temp = 0;
-
-extern "C" void remove_pending_temp(int signal_number) {
-  if (has_pending_temp != 0) ::unlink(pending_temp);
-  std::signal(signal_number, SIG_DFL);
-  std::raise(signal_number);
-}
-
-// -o FILE: a temporary file in FILE's directory, renamed over FILE by commit(), removed
-// otherwise (exceptions, SIGINT, SIGTERM, SIGHUP), so FILE is either complete or untouched.
-class AtomicFile {
- public:
-  explicit AtomicFile(std::filesystem::path target) : target_(std::move(target)) {
-    std::error_code ignored;
-    if (std::filesystem::is_directory(target_, ignored))
-      throw Failure(file_io, "-o " + target_.string() + ": is a directory");
-    std::filesystem::path dir = target_.parent_path().empty() ? "." : target_.parent_path();
-    std::string pattern = (dir / ("." + target_.filename().string() + ".tlsock-XXXXXX")).string();
-    fd_ = ::mkstemp(pattern.data());
-    if (fd_ < 0)
-      throw Failure(file_io, "-o " + target_.string() + ": cannot create a file in " + dir.string() + ": " +
-                                 errno_text(errno));
-    temp_ = pattern;
-    // mkstemp makes the file 0600; the result should look like any file the user creates.
-    mode_t mask = ::umask(0);
-    ::umask(mask);
-    ::fchmod(fd_, 0666 & ~mask);
-    if (temp_.string().size() < sizeof pending_temp) {
-      std::strcpy(pending_temp, temp_.c_str());
-      has_pending_temp = 1;
-      for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) std::signal(signal_number, remove_pending_temp);
-    }
-  }
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-  ~AtomicFile() {
-    if (committed_) return;
-    has_pending_temp = 0;
-    if (fd_ >= 0) ::close(fd_);
-    ::unlink(temp_.c_str());
-  }
-
-  void write(std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = ::write(fd_, data.data(), data.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw Failure(file_io, "writing " + target_.string() + ": " + errno_text(errno));
-      data.remove_prefix(static_cast<std::size_t>(n));
-    }
-  }
-
-  void commit() {
-    if (::fsync(fd_) != 0 || ::close(std::exchange(fd_, -1)) != 0)
-      throw Failure(file_io, "writing " + target_.string() + ": " + errno_text(errno));
-    if (::rename(temp_.c_str(), target_.c_str()) != 0)
-      throw Failure(file_io,
-                    "-o " + target_.string() + ": cannot rename the download into place: " + errno_text(errno));
-    committed_ = true;
-    has_pending_temp = 0;
-  }
-
- private:
-  std::filesystem::path target_;
-  std::filesystem::path temp_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
 void write_stdout(std::string_view data) {
   if (std::fwrite(data.data(), 1, data.size(), stdout) != data.size())
     throw Failure(file_io, "writing to stdout: " + errno_text(errno));
 }
 
 // Where response bytes go: the -o file, stdout, or nowhere (--json without -o).
-struct Output {
-  AtomicFile* file = nullptr;
-  bool to_stdout = true;
+//
+// The -o file gets bytes only once the final response's status is known to be a success:
+// until then (the headers of redirects, with -i) they wait here, and an error status drops
+// them. A replaced file then stays as it was, and what is written in place (a FIFO, a device,
+// a pipe) receives nothing: its reader sees an empty stream once the command ends.
+class Output {
+ public:
+  Output(OutputFile* file, bool to_stdout) : file_(file), to_stdout_(to_stdout) {}
 
-  void write(std::string_view data) const {
-    if (file != nullptr) {
-      file->write(data);
-    } else if (to_stdout) {
-      write_stdout(data);
+  // Called with the status of the response whose body is the download (after the redirects).
+  void final_status(int status) {
+    status_known_ = true;
+    accepted_ = status < 400;
+    if (file_ != nullptr && accepted_) file_->write(held_);
+    held_.clear();
+  }
+
+  void write(std::string_view data) {
+    if (file_ == nullptr) {
+      if (to_stdout_) write_stdout(data);
+    } else if (!status_known_) {
+      held_.append(data);
+    } else if (accepted_) {
+      file_->write(data);
     }
   }
+
+  [[nodiscard]] bool to_stdout() const { return file_ == nullptr && to_stdout_; }
+
+ private:
+  OutputFile* file_;
+  bool to_stdout_;
+  bool status_known_ = false;
+  bool accepted_ = false;
+  std::string held_;
 };
 
 // "12.3 MiB"
@@ -572,10 +523,10 @@ class Fetcher {
     request.headers = headers_;
     request.body = body_;
 
-    std::optional<AtomicFile> file;
+    std::optional<OutputFile> file;
     if (!options_.output.empty() && options_.output != "-") file.emplace(options_.output);
     Output output{file ? &*file : nullptr, !options_.json};
-    bool body_on_terminal = !file && output.to_stdout && ::isatty(STDOUT_FILENO);
+    bool body_on_terminal = (output.to_stdout() && ::isatty(STDOUT_FILENO)) || (file && file->is_terminal());
     Progress progress(!options_.no_progress && ::isatty(STDERR_FILENO) && !body_on_terminal);
 
     for (int redirects = 0;; ++redirects) {
@@ -584,6 +535,7 @@ class Fetcher {
       handlers.headers = [&](const http::ResponseParser& parser) {
         const http::Response& response = parser.response();
         follow = options_.location && is_redirect(response.status) && http::find(response.headers, "Location");
+        if (!follow) output.final_status(response.status);
         if (options_.include) output.write(header_block(response));
         if (!follow) progress.start(parser.content_length());
       };
@@ -609,7 +561,7 @@ class Fetcher {
 
   // Commits -o, prints --json, and says whether the status was an error.
   int finish(const std::string& text, const http::Url& url, int redirects, const Exchange& exchange,
-             std::optional<AtomicFile>& file) {
+             std::optional<OutputFile>& file) {
     const http::Response& response = exchange.response;
     bool error_status = response.status >= 400;
     if (file && !error_status) file->commit();
@@ -661,7 +613,11 @@ constexpr const char* fetch_footer =
     "effective_url, redirects, http_version, status, reason, headers and trailers (lower-case names), content_length,\n"
     "body_bytes, output, and connection: address, reused, protocol, cipher_suite, alpn, session_id and\n"
     "session_ticket (\"new\", \"reused\" or null), certificate (subject, issuer, not_after, sha256).\n"
-    "A status >= 400 still prints the body but leaves no -o file, and exits 6 after the remaining URLs.\n"
+    "-o FILE replaces a regular file atomically (a temporary file renamed over it, keeping its mode) or creates it;\n"
+    "symbolic links are followed and stay links; a FIFO, a device, /dev/stdout or /dev/fd/N (a shell's >(cmd)) is\n"
+    "written in place, never replaced; -o - is stdout.\n"
+    "A status >= 400 still prints the body on stdout, but -o gets nothing (a file is left as it was, a FIFO or\n"
+    "device receives no bytes and is closed), and exits 6 after the remaining URLs.\n"
     "A malformed HTTP response exits 4, like a TLS protocol error; a connection cut short exits 3.\n"
     "Honours SSL_CERT_FILE, SSL_CERT_DIR, SSLKEYLOGFILE, HTTPS_PROXY and NO_PROXY.\n";
 
@@ -676,7 +632,8 @@ void add_fetch(CLI::App& app, int& result) {
   command->add_option("-H,--header", options->headers, "Add a request header \"Name: value\" (repeatable; an empty "
                                                        "value removes one of tlsock's)")
       ->allow_extra_args(false);
-  command->add_option("-o,--output", options->output, "Write the body to FILE (atomically; one URL only)");
+  command->add_option("-o,--output", options->output, "Write the body to FILE (see below; - is stdout; one URL only)")
+      ->type_name("FILE");
   command->add_flag("-i,--include", options->include, "Show the status line and headers before the body");
   command->add_flag("-L,--location", options->location, "Follow redirects (301, 302, 303, 307, 308)");
   command->add_option("--max-redirs", options->max_redirs, "Follow at most N redirects (default 10)");
