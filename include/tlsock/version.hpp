@@ -1,4 +1,4 @@
-// The library's version and the backend it was built against.
+// The library's version and the backend it runs with.
 #pragma once
 
 #include <string_view>
@@ -6,6 +6,6 @@
 namespace tlsock {
 
 [[nodiscard]] std::string_view version() noexcept;          // "0.1.0"
-[[nodiscard]] std::string_view backend_version() noexcept;  // "mbedTLS 2.28.3"
+[[nodiscard]] std::string_view backend_version() noexcept;  // "Mbed TLS 3.6.6": the loaded library's
 
 }  // namespace tlsock

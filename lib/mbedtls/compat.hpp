@@ -195,7 +195,21 @@ inline void init_crypto() {
 #endif
 }
 
-inline const char* version_text() { return MBEDTLS_VERSION_STRING_FULL; }
+// The mbedTLS the process runs with ("Mbed TLS 3.6.6"): the loaded library's own answer where
+// it has one (MBEDTLS_VERSION_C), so a shared library updated since tlsock was built shows its
+// own version; else the version of the headers tlsock was compiled with.
+inline const char* version_text() {
+#if defined(MBEDTLS_VERSION_C)
+  static const std::string text = [] {
+    char buffer[64] = {};  // mbedtls_version_get_string_full writes at most 18 bytes
+    mbedtls_version_get_string_full(buffer);
+    return std::string(buffer);
+  }();
+  return text.c_str();
+#else
+  return MBEDTLS_VERSION_STRING_FULL;
+#endif
+}
 
 // mbedTLS's id of an IANA cipher-suite name, 0 when the linked build does not know it.
 // mbedTLS spells names with dashes, and 3.x its TLS 1.3 suites as "TLS1-3-...".

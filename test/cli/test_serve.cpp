@@ -738,7 +738,7 @@ TEST_CASE("serve works with curl too (when curl is installed)", "[serve][interop
   stop_cleanly(server);
 }
 
-TEST_CASE("demo: serves, fetches verified, shows the facts and a resumed session, exits 0", "[demo]") {
+TEST_CASE("demo: serves, fetches verified, shows the facts and a resumed session (TLS 1.3 on 3.6), exits 0", "[demo]") {
   ProgramResult result = run_program({cli, "demo"}, 30s);
   INFO(result.output);
   CHECK(result.exit_code == 0);
@@ -748,4 +748,27 @@ TEST_CASE("demo: serves, fetches verified, shows the facts and a resumed session
   CHECK(std::regex_search(result.output, std::regex(R"(HTTP/1\.1 200 OK, \d+ bytes)")));
   CHECK(result.output.find("reused") != std::string::npos);
   CHECK(result.output.find("Server stopped") != std::string::npos);
+  CHECK(std::regex_search(result.output, std::regex("  Library tlsock " + std::string(version()) +
+                                                    "\n {10}[Mm]bed TLS " + TLSOCK_MBEDTLS_VERSION + "\n")));
+
+  // On mbedTLS 3.6, TLS 1.3 and a resumption by ticket; on 2.28, TLS 1.2 (TLSOCK_MBEDTLS_TLS13:
+  // what Meson found in the mbedTLS headers, test/meson.build).
+  auto count = [&](const std::string& pattern) {
+    std::regex re(pattern);
+    return std::distance(std::sregex_iterator(result.output.begin(), result.output.end(), re), std::sregex_iterator());
+  };
+  std::string newest = TLSOCK_MBEDTLS_TLS13 ? "TLSv1\\.3" : "TLSv1\\.2";
+  CHECK(count("protocol +" + newest + "\n") == 2);  // both connections
+  CHECK(count("protocol +") == 2);
+  if (TLSOCK_MBEDTLS_TLS13) {
+    // The first connection took the ticket in (it came after the handshake, ahead of the
+    // response); the second resumed with it, the server's certificate not sent again.
+    CHECK(count("session +session ID: not used, session ticket: new\n") == 1);
+    CHECK(count("session +session ticket: reused \\(the server did not send its certificate again\\)\n") == 1);
+    CHECK(count("cipher suite +TLS_(AES_128_GCM_SHA256|AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256)\n") == 2);
+    CHECK(result.output.find("No TLS 1.3") == std::string::npos);
+  } else {
+    CHECK(count("session +session (ID|ticket): reused \\(the server did not send its certificate again\\)\n") == 1);
+    CHECK(count("No TLS 1\\.3: this mbedTLS line has none") == 1);
+  }
 }

@@ -81,6 +81,11 @@ NativeSocket open_tcp(const ConnectOptions& options, const std::string& host, st
 TLSSocket connect(const ConnectOptions& options, const std::shared_ptr<TLSSession>& session, const std::string& host,
                   std::uint16_t port);
 
+// What `tlsock --version` prints (main.cpp), one fact a line: tlsock's version, the mbedTLS it
+// runs with (the loaded library's own answer) and the protocols this build can speak, with
+// those it offers unless asked; on a line without TLS 1.3, a line saying so.
+std::string version_text();
+
 // Subcommands: each adds itself to app and sets `result` when it runs.
 void add_fetch(CLI::App& app, int& result);
 void add_probe(CLI::App& app, int& result);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "cli.hpp"
@@ -142,8 +143,12 @@ int demo() {
   BackgroundServer background(std::move(config));
   std::uint16_t port = background.server().port();
 
-  std::cout << "tlsock demo: an HTTPS server and a verifying client, both made with the tlsock library\n\n"
-            << "  Server  " << background.server().url() << " (tlsock serve, in this process)\n"
+  std::cout << "tlsock demo: an HTTPS server and a verifying client, both made with the tlsock library\n\n";
+  // What `tlsock --version` says: the mbedTLS line decides whether TLS 1.3 is there.
+  std::istringstream library(version_text());
+  const char* label = "  Library ";
+  for (std::string fact; std::getline(library, fact); label = "          ") std::cout << label << fact << "\n";
+  std::cout << "  Server  " << background.server().url() << " (tlsock serve, in this process)\n"
             << "          certificate " << chain_file.string() << "\n"
             << "          key         " << key_file.string() << "\n"
             << "  Client  trusts " << root_file.string() << " (the test root CA) and checks that the\n"
@@ -156,6 +161,9 @@ int demo() {
   // The TCP connection goes to 127.0.0.1 itself; "localhost" is the name verified and sent (SNI).
   auto connect = [&] { return TLSSocket::wrap(connect_tcp("127.0.0.1", port, 10s), "localhost", session, 10s); };
 
+  // On TLS 1.3 the server sends its session ticket after the handshake, ahead of the response:
+  // reading the response takes the ticket in and stores it in the TLSSession for the second
+  // connection.
   TLSSocket first = connect();
   Response response = get(first, port);
   std::cout << "  1. First connection: a full handshake\n";
