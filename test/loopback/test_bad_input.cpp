@@ -361,6 +361,9 @@ TEST_CASE("TLSSocket::read, read_until, read_exactly, select_*, set_timeout: inv
   CHECK(thrown([&] { socket.set_timeout(nan_seconds); }) == invalid + "timeout: " + timeout_rule + "nan");
   CHECK(thrown([&] { (void)socket.select_read(negative); }) == invalid + "timeout: " + timeout_rule + "-1");
   CHECK(thrown([&] { (void)socket.select_write(nan_seconds); }) == invalid + "timeout: " + timeout_rule + "nan");
+  // The same as plain numbers of seconds.
+  CHECK(thrown([&] { socket.set_timeout(-1); }) == invalid + "timeout: " + timeout_rule + "-1");
+  CHECK(thrown([&] { (void)socket.select_read(std::nan("")); }) == invalid + "timeout: " + timeout_rule + "nan");
 
   // None of that disturbed the connection. A regular expression that never matches (a
   // default-constructed one included) reads up to the buffer cap and says so, losing nothing;
