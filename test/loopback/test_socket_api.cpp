@@ -1,6 +1,9 @@
 // connect_tcp, TLSSocket::wrap and timeouts as the socket API promises them, against our own
 // server on 127.0.0.1: timeouts given as plain numbers of seconds (as in oscrypto) as well as
-// std::chrono durations and std::nullopt.
+// std::chrono durations and std::nullopt; connect_tcp's socket in blocking mode, as one the
+// caller made; wrap taking a blocking or a non-blocking socket.
+#include <fcntl.h>
+
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -25,6 +28,8 @@ ServerThread echo_server() {
     }
   });
 }
+
+bool is_non_blocking(NativeSocket fd) { return (::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0; }
 
 const std::string timeout_rule =
     "std::invalid_argument: timeout: must be a non-negative number of seconds (or std::nullopt for no limit), not ";
@@ -82,4 +87,26 @@ TEST_CASE("connect_tcp, wrap and TLSListener::accept take plain numbers of secon
   CHECK(error_of([&] { (void)idle.accept(0.05); }) ==
         "TimeoutError: accept on 127.0.0.1:" + std::to_string(idle.port()) + " timed out: Connection timed out");
   CHECK(error_of([&] { (void)connect_tcp("127.0.0.1", server.port(), -2); }) == timeout_rule + "-2");
+}
+
+TEST_CASE("connect_tcp hands back a blocking socket; wrap takes it blocking or not", "[socket-api]") {
+  ServerThread server = echo_server();
+  for (const bool make_non_blocking : {false, true}) {
+    INFO((make_non_blocking ? "made non-blocking by the caller" : "as connect_tcp returned it"));
+    const NativeSocket fd = connect_tcp("127.0.0.1", server.port());
+    CHECK_FALSE(is_non_blocking(fd));
+    if (make_non_blocking) REQUIRE(::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
+    TLSSocket socket = TLSSocket::wrap(fd, "localhost", trusted_session(), 5s);
+    CHECK(socket.socket() == fd);
+    socket.write("one\ntwo\n");
+    CHECK(socket.read_line() == "one\n");
+    CHECK(socket.read_line() == "two\n");
+    // The deadline still bounds a read on what was a blocking socket.
+    socket.set_timeout(0.1);
+    CHECK(error_of([&] { (void)socket.read(1); }) ==
+          "TimeoutError: read from 127.0.0.1:" + std::to_string(server.port()) + " timed out: Connection timed out");
+    socket.close();
+  }
+  server.stop();
+  CHECK(server.errors().lines().empty());
 }

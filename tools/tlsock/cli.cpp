@@ -87,7 +87,7 @@ bool bypasses_proxy(const std::string& host) {
 // Sends all bytes on a blocking-or-not socket within the deadline.
 void send_all(NativeSocket fd, std::string_view data, std::chrono::steady_clock::time_point deadline) {
   while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       data.remove_prefix(static_cast<std::size_t>(n));
       continue;
@@ -144,7 +144,7 @@ NativeSocket tunnel(const std::string& proxy_url, const std::string& host, std::
     std::string answer;
     while (answer.size() < 16384 && answer.find("\r\n\r\n") == std::string::npos) {
       char c;
-      ssize_t n = ::recv(fd, &c, 1, 0);
+      ssize_t n = ::recv(fd, &c, 1, MSG_DONTWAIT);
       if (n == 1) {
         answer.push_back(c);
         continue;
