@@ -17,7 +17,8 @@
 
 namespace tlsock {
 
-// A certificate to trust in addition to the OS trust roots.
+// A certificate to trust in addition to the OS trust roots (or instead of them: see
+// TLSSession::Options::use_os_trust_roots).
 class TrustRoot {
  public:
   TrustRoot(Certificate certificate);             // NOLINT(google-explicit-constructor): as oscrypto
@@ -42,6 +43,10 @@ class TLSSession {
     // authenticated: for tests and pinned setups only.
     bool manual_validation = false;
     std::vector<TrustRoot> extra_trust_roots{};
+    // Verify against the OS trust roots as well as extra_trust_roots. false: trust
+    // extra_trust_roots alone (Python's cafile=, curl's --cacert), for private PKIs and tests;
+    // verifying with false and no extra_trust_roots is a std::invalid_argument.
+    bool use_os_trust_roots = true;
     // Application protocols to offer (ALPN), in order of preference, e.g. {"http/1.1"}.
     std::vector<std::string> alpn_protocols{};
     // Diffie-Hellman groups smaller than this are refused ("weak DH parameters").

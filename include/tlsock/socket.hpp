@@ -31,7 +31,8 @@ enum class SessionReuse { new_session, reused };
 
 // A connected TCP socket (address resolved, every address tried, within timeout), for
 // protocols that talk in plain text before TLS (STARTTLS, HTTP CONNECT proxies): talk, then
-// hand it to TLSSocket::wrap. The caller owns it until then.
+// hand it to TLSSocket::wrap. The caller owns it until then. It is in blocking mode, as a
+// socket the caller made would be (close-on-exec, TCP_NODELAY, no SIGPIPE where the OS allows).
 [[nodiscard]] NativeSocket connect_tcp(std::string_view address, std::uint16_t port,
                                        Timeout timeout = std::chrono::seconds(10));
 
@@ -41,7 +42,8 @@ class TLSSocket {
   // all within timeout. session defaults to a new TLSSession with oscrypto's defaults.
   TLSSocket(std::string_view address, std::uint16_t port,
             Timeout timeout = std::chrono::seconds(10), std::shared_ptr<TLSSession> session = nullptr);
-  // Adds TLS to a connected socket and takes ownership of it (closed on failure too).
+  // Adds TLS to a connected socket and takes ownership of it (closed on failure too); the
+  // socket may be blocking or not (it is made non-blocking, which the TLSSocket needs).
   // hostname is verified against the certificate and sent as SNI (unless an IP literal).
   [[nodiscard]] static TLSSocket wrap(NativeSocket socket, std::string_view hostname,
                                       std::shared_ptr<TLSSession> session = nullptr,

@@ -41,6 +41,7 @@ struct ClientPolicy {
   ProtocolSet protocols;
   bool manual_validation = false;
   std::vector<Certificate> extra_roots;
+  bool os_roots = true;  // false: extra_roots alone
   std::vector<std::string> alpn;
   unsigned minimum_dh_bits = 1024;
   std::vector<std::string> cipher_suites;  // IANA names; empty: defaults

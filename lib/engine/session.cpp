@@ -14,6 +14,7 @@ mbed::ClientPolicy policy_of(const TLSSession::Options& options) {
   policy.manual_validation = options.manual_validation;
   for (const TrustRoot& root : options.extra_trust_roots)
     policy.extra_roots.insert(policy.extra_roots.end(), root.certificates().begin(), root.certificates().end());
+  policy.os_roots = options.use_os_trust_roots;
   policy.alpn = options.alpn_protocols;
   policy.minimum_dh_bits = options.minimum_dh_bits;
   policy.cipher_suites = options.cipher_suites;
@@ -25,8 +26,8 @@ mbed::ClientPolicy policy_of(const TLSSession::Options& options) {
 
 bool is_default(const TLSSession::Options& o) {
   return o.protocols == default_protocols() && !o.manual_validation && o.extra_trust_roots.empty() &&
-         o.alpn_protocols.empty() && o.minimum_dh_bits == 1024 && o.cipher_suites.empty() && o.session_cache &&
-         !o.client_certificate && !o.key_log_file;
+         o.use_os_trust_roots && o.alpn_protocols.empty() && o.minimum_dh_bits == 1024 && o.cipher_suites.empty() &&
+         o.session_cache && !o.client_certificate && !o.key_log_file;
 }
 
 // Sessions with oscrypto's defaults (every TLSSocket made without a session has one) share

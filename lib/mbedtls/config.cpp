@@ -193,9 +193,15 @@ std::shared_ptr<const Config> Config::client(const ClientPolicy& policy) {
     // Nothing to verify against: do not even load the OS roots.
     mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
   } else {
+    if (!policy.os_roots && policy.extra_roots.empty())
+      arguments::reject("use_os_trust_roots",
+                        "false needs at least one extra_trust_roots certificate (or manual_validation): "
+                        "a verifying session would trust nothing");
     parse_roots(*impl, policy.extra_roots, "extra_trust_roots");
-    mbedtls_x509_crt* chain = os_roots();
-    if (!policy.extra_roots.empty()) {
+    // Trusting the extra roots alone never loads the OS roots, so their environment
+    // (SSL_CERT_FILE, SSL_CERT_DIR, the system bundle) has no say.
+    mbedtls_x509_crt* chain = policy.os_roots ? os_roots() : &impl->extra_roots;
+    if (policy.os_roots && !policy.extra_roots.empty()) {
       mbedtls_x509_crt* tail = &impl->extra_roots;
       while (tail->next != nullptr) tail = tail->next;
       if (chain->raw.p != nullptr) {

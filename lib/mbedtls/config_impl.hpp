@@ -18,7 +18,8 @@ namespace tlsock::mbed {
 
 struct Config::Impl {
   mbedtls_ssl_config conf{};
-  // The session's extra roots, with the process-wide OS roots linked after them (not copied).
+  // The session's extra roots, with the process-wide OS roots linked after them (not copied)
+  // unless the session trusts its extra roots alone.
   mbedtls_x509_crt extra_roots{};
   mbedtls_x509_crt* linked_tail = nullptr;
   std::vector<int> suites;                // referenced by conf

@@ -119,18 +119,6 @@ void ensure_winsock() {
 #endif
 }
 
-void set_nonblocking(NativeSocket fd) {
-#ifdef _WIN32
-  u_long on = 1;
-  if (::ioctlsocket(fd, FIONBIO, &on) != 0)
-    throw std::system_error(os_error(last_error_value()), "ioctlsocket(FIONBIO) failed");
-#else
-  const int flags = ::fcntl(fd, F_GETFL);
-  if (flags == -1 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
-    throw std::system_error(os_error(errno), "fcntl(O_NONBLOCK) failed");
-#endif
-}
-
 // A child process must not inherit (and so keep open) a TLS connection's socket.
 void set_cloexec(NativeSocket fd) {
 #ifdef _WIN32
@@ -239,7 +227,7 @@ Socket open_stream_socket(const addrinfo& address, int& error) {
     return socket;
   }
   set_cloexec(socket.get());
-  set_nonblocking(socket.get());
+  set_blocking(socket.get(), false);
   set_nosigpipe(socket.get());
   // TLS records are written whole; Nagle would hold back a handshake flight's last record.
   set_option(socket.get(), IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY");
@@ -266,6 +254,18 @@ Deadline deadline_after(const Timeout& timeout) {
   constexpr std::chrono::duration<double> no_limit_beyond = std::chrono::hours(24 * 365 * 100);
   if (*timeout >= no_limit_beyond) return std::nullopt;
   return Clock::now() + std::chrono::duration_cast<Clock::duration>(*timeout);
+}
+
+void set_blocking(NativeSocket fd, bool blocking) {
+#ifdef _WIN32
+  u_long non_blocking = blocking ? 0 : 1;
+  if (::ioctlsocket(fd, FIONBIO, &non_blocking) != 0)
+    throw std::system_error(os_error(last_error_value()), "ioctlsocket(FIONBIO) failed");
+#else
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags == -1 || ::fcntl(fd, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK) == -1)
+    throw std::system_error(os_error(errno), "fcntl(O_NONBLOCK) failed");
+#endif
 }
 
 Socket& Socket::operator=(Socket&& other) noexcept {
@@ -343,7 +343,7 @@ void adopt(NativeSocket fd) {
     throw rejected("connected", last_error_value());
 
   set_cloexec(fd);
-  set_nonblocking(fd);
+  set_blocking(fd, false);
   set_nosigpipe(fd);
 }
 
@@ -439,7 +439,7 @@ std::optional<Socket> accept_some(NativeSocket listener) {
       throw std::system_error(os_error(error), "accept failed");
     }
     set_cloexec(socket.get());
-    set_nonblocking(socket.get());
+    set_blocking(socket.get(), false);
     set_nosigpipe(socket.get());
     set_option(socket.get(), IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY");
     return socket;

@@ -69,6 +69,10 @@ class Socket {
 // interrupted, so a slow resolver may overrun the deadline before connecting starts.
 [[nodiscard]] Socket connect(std::string_view host, std::uint16_t port, Deadline deadline);
 
+// Switches a socket between blocking and non-blocking mode (O_NONBLOCK, FIONBIO).
+// Throws std::system_error.
+void set_blocking(NativeSocket fd, bool blocking);
+
 // Prepares a socket the application hands over (TLSSocket::wrap): checks that it is a
 // connected stream socket (std::invalid_argument otherwise) and makes it non-blocking,
 // close-on-exec and SIGPIPE-free. Does not take ownership.

@@ -33,7 +33,10 @@ NativeSocket connect_tcp(std::string_view address, std::uint16_t port, Timeout t
   arguments::check_host("address", address);
   arguments::check_port("port", port);
   net::Deadline deadline = net::deadline_after(timeout);
-  return net::connect(strip_brackets(address), port, deadline).release();
+  net::Socket socket = net::connect(strip_brackets(address), port, deadline);
+  // The caller talks over it with plain send/recv, as over a socket of its own making.
+  net::set_blocking(socket.get(), true);
+  return socket.release();
 }
 
 TLSSocket::TLSSocket(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}

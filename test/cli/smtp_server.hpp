@@ -84,9 +84,14 @@ class StartTLSServer {
  public:
   // Runs on the server's thread for each connection; returns true to upgrade to TLS.
   using Dialogue = std::function<bool(PlainPeer& peer)>;
+  // Runs after a successful handshake, before the server reads until the client closes.
+  using AfterTLS = std::function<void(TLSSocket& tls)>;
 
-  explicit StartTLSServer(Dialogue dialogue)
-      : dialogue_(std::move(dialogue)), tls_(make_server()), plain_([this](int fd) { serve(fd); }) {}
+  explicit StartTLSServer(Dialogue dialogue, AfterTLS after_tls = {})
+      : dialogue_(std::move(dialogue)),
+        after_tls_(std::move(after_tls)),
+        tls_(make_server()),
+        plain_([this](int fd) { serve(fd); }) {}
 
   [[nodiscard]] std::uint16_t port() const noexcept { return plain_.port(); }
   [[nodiscard]] std::size_t connections() const noexcept { return plain_.connections(); }
@@ -124,6 +129,7 @@ class StartTLSServer {
       TLSSocket tls = TLSSocket::wrap_server(tls_fd, tls_, true, std::chrono::seconds(5));
       ++handshakes_;
       try {
+        if (after_tls_) after_tls_(tls);
         for (;;) (void)tls.read(4096);  // until the client closes
       } catch (const std::exception&) {
       }
@@ -133,6 +139,7 @@ class StartTLSServer {
   }
 
   Dialogue dialogue_;
+  AfterTLS after_tls_;
   std::shared_ptr<const ServerTLS> tls_;
   std::atomic<int> handshakes_{0};
   std::atomic<int> failed_handshakes_{0};

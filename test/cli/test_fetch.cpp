@@ -349,6 +349,54 @@ TEST_CASE("fetch without --cacert fails verification (exit 5)", "[cli][fetch]") 
         "store\n");
 }
 
+TEST_CASE("--cacert replaces the OS trust store, as in curl; --cacert-add adds to it", "[cli][fetch]") {
+  ScriptServer server;
+  server.on("/ok", response("200 OK", "ok\n"));
+  const std::string other_root = (certs_dir() / "untrusted-root-ca.pem").string();
+  const std::string test_root = (certs_dir() / "root-ca.pem").string();
+  const std::string refused =
+      "tlsock: Server certificate verification failed - certificate issuer not found in trusted root certificate "
+      "store\n";
+  // The OS trust store of the programs run here is SSL_CERT_FILE: the test root.
+  ScopedEnv os_store("SSL_CERT_FILE", test_root);
+
+  SECTION("the OS store alone trusts the server") {
+    ProgramResult result = fetch({server.url("/ok")});
+    CHECK(result.exit_code == 0);
+    CHECK(result.output == "ok\n");
+  }
+  SECTION("--cacert with another root: the OS store is not consulted") {
+    ProgramResult result = fetch({"--cacert", other_root, server.url("/ok")});
+    CHECK(result.exit_code == 5);
+    CHECK(result.output == refused);
+  }
+  SECTION("--cacert-add with another root keeps the OS store") {
+    ProgramResult result = fetch({"--cacert-add", other_root, server.url("/ok")});
+    CHECK(result.exit_code == 0);
+    CHECK(result.output == "ok\n");
+  }
+  SECTION("--cacert and --cacert-add together: their files, without the OS store") {
+    ProgramResult both = fetch({"--cacert", other_root, "--cacert-add", test_root, server.url("/ok")});
+    CHECK(both.exit_code == 0);
+    CHECK(both.output == "ok\n");
+    ProgramResult neither = fetch({"--cacert", other_root, "--cacert-add", other_root, server.url("/ok")});
+    CHECK(neither.exit_code == 5);
+    CHECK(neither.output == refused);
+  }
+  SECTION("a --cacert-add file that does not exist exits 7") {
+    const std::string missing = (certs_dir() / "missing.pem").string();
+    ProgramResult result = fetch({"--cacert-add", missing, server.url("/ok")});
+    CHECK(result.exit_code == 7);
+    CHECK(result.output == "tlsock: --cacert-add " + missing + ": no such file\n");
+  }
+  SECTION("--help says that --cacert replaces the OS store and how to add to it") {
+    ProgramResult help = fetch({"--help"});
+    CHECK(help.exit_code == 0);
+    CHECK(contains(help.output, "they replace the OS trust store. To add to it instead, use --cacert-add"));
+    CHECK(contains(help.output, "Trust these CA certificates as well as the OS trust store"));
+  }
+}
+
 // --- exit codes -------------------------------------------------------------------------
 
 TEST_CASE("usage errors exit 2 before any connection", "[cli][fetch]") {
@@ -1216,7 +1264,7 @@ TEST_CASE("HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE and SSLKEYLOGFILE", "[cli][fetch
     ProgramResult result = fetch({cacert(), server.url("/ok")});
     CHECK(result.exit_code == 3);
   }
-  SECTION("SSL_CERT_FILE replaces --cacert") {
+  SECTION("SSL_CERT_FILE names the OS trust store: no --cacert needed") {
     ScopedEnv env("SSL_CERT_FILE", (certs_dir() / "root-ca.pem").string());
     ProgramResult result = fetch({server.url("/ok")});
     CHECK(result.exit_code == 0);

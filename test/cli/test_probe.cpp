@@ -268,6 +268,27 @@ TEST_CASE("probe without the test CA: exit 5, oscrypto's verdict, the chain stil
   }
 }
 
+TEST_CASE("probe --cacert replaces the OS trust store, as in curl; --cacert-add adds to it", "[openssl]") {
+  if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
+  ServerProcess server = openssl_server({"-www"});
+  const std::string other_root = (certs_dir() / "untrusted-root-ca.pem").string();
+  // The probe runs with an OS trust store of the test root alone (SSL_CERT_FILE).
+  auto probe_trusting_test_root = [&](const std::string& option) {
+    return run_program({"env", "-u", "SSL_CERT_DIR", "SSL_CERT_FILE=" + root_ca(), TLSOCK_CLI, "probe",
+                        "localhost:" + std::to_string(server.port()), option, other_root, "--json"},
+                       60s);
+  };
+  ProgramResult replaced = probe_trusting_test_root("--cacert");
+  INFO(replaced.output);
+  CHECK(replaced.exit_code == 5);
+  CHECK(json_of(replaced)["verdict"] ==
+        "Server certificate verification failed - certificate issuer not found in trusted root certificate store");
+  ProgramResult added = probe_trusting_test_root("--cacert-add");
+  INFO(added.output);
+  CHECK(added.exit_code == 0);
+  CHECK(json_of(added)["verdict"] == "OK");
+}
+
 TEST_CASE("probe prints the key facts as text", "[openssl]") {
   if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
   ServerProcess server = openssl_server({"-www"});

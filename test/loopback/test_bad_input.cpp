@@ -258,6 +258,10 @@ TEST_CASE("TLSSession::Options: every option with an invalid value", "[bad-input
              StartsWith(invalid + "cipher_suites:  is not a cipher suite the linked "));
   CHECK(session_error([](auto& o) { o.max_buffered_bytes = 0; }) ==
         invalid + "max_buffered_bytes: must be at least 1, not 0");
+  CHECK(session_error([](auto& o) { o.use_os_trust_roots = false; }) ==
+        invalid +
+            "use_os_trust_roots: false needs at least one extra_trust_roots certificate (or "
+            "manual_validation): a verifying session would trust nothing");
   const std::string nul_path("keys\0.log", 9);
   CHECK(session_error([&](auto& o) { o.key_log_file = std::filesystem::path(nul_path); }) ==
         invalid + "key_log_file: contains a NUL byte: \"keys\\0.log\"");
@@ -361,6 +365,9 @@ TEST_CASE("TLSSocket::read, read_until, read_exactly, select_*, set_timeout: inv
   CHECK(thrown([&] { socket.set_timeout(nan_seconds); }) == invalid + "timeout: " + timeout_rule + "nan");
   CHECK(thrown([&] { (void)socket.select_read(negative); }) == invalid + "timeout: " + timeout_rule + "-1");
   CHECK(thrown([&] { (void)socket.select_write(nan_seconds); }) == invalid + "timeout: " + timeout_rule + "nan");
+  // The same as plain numbers of seconds.
+  CHECK(thrown([&] { socket.set_timeout(-1); }) == invalid + "timeout: " + timeout_rule + "-1");
+  CHECK(thrown([&] { (void)socket.select_read(std::nan("")); }) == invalid + "timeout: " + timeout_rule + "nan");
 
   // None of that disturbed the connection. A regular expression that never matches (a
   // default-constructed one included) reads up to the buffer cap and says so, losing nothing;

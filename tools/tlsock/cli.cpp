@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <utility>
 
 #include "failure.hpp"
 
@@ -87,7 +88,7 @@ bool bypasses_proxy(const std::string& host) {
 // Sends all bytes on a blocking-or-not socket within the deadline.
 void send_all(NativeSocket fd, std::string_view data, std::chrono::steady_clock::time_point deadline) {
   while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       data.remove_prefix(static_cast<std::size_t>(n));
       continue;
@@ -144,7 +145,7 @@ NativeSocket tunnel(const std::string& proxy_url, const std::string& host, std::
     std::string answer;
     while (answer.size() < 16384 && answer.find("\r\n\r\n") == std::string::npos) {
       char c;
-      ssize_t n = ::recv(fd, &c, 1, 0);
+      ssize_t n = ::recv(fd, &c, 1, MSG_DONTWAIT);
       if (n == 1) {
         answer.push_back(c);
         continue;
@@ -166,6 +167,13 @@ NativeSocket tunnel(const std::string& proxy_url, const std::string& host, std::
   }
 }
 
+constexpr const char* cacert_help =
+    "Trust only these CA certificates (PEM or DER file; repeatable): as curl, they replace the OS trust store. "
+    "To add to it instead, use --cacert-add";
+constexpr const char* cacert_add_help =
+    "Trust these CA certificates as well as the OS trust store (PEM or DER file; repeatable). With --cacert: "
+    "trusted with its files, still without the OS store";
+
 }  // namespace
 
 int report(const std::exception& error) {
@@ -185,8 +193,8 @@ void warn(const std::string& message) { std::cerr << "tlsock: warning: " << mess
 
 void add_connect_options(CLI::App& command, ConnectOptions& options) {
   // Repeatable options take one value each: CLI11 would otherwise swallow the URLs after them.
-  command.add_option("--cacert", options.cacert, "Trust these CA certificates too (PEM or DER file; repeatable)")
-      ->allow_extra_args(false);
+  command.add_option("--cacert", options.cacert, cacert_help)->allow_extra_args(false);
+  command.add_option("--cacert-add", options.cacert_add, cacert_add_help)->allow_extra_args(false);
   command.add_flag("-k,--insecure", options.insecure, "Do not verify the server's certificate (prints a warning)");
   command.add_option("--tls-version", options.tls_version, "Use exactly this protocol: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3");
   command.add_option("--tls-min", options.tls_min, "Accept this protocol version and newer");
@@ -213,10 +221,13 @@ std::shared_ptr<TLSSession> make_session(const ConnectOptions& options) {
     for (Protocol p : supported_protocols())
       if (p >= minimum) session.protocols.insert(p);
   }
-  for (const std::string& path : options.cacert) {
-    if (!std::filesystem::exists(path)) throw Failure(file_io, "--cacert " + path + ": no such file");
-    session.extra_trust_roots.emplace_back(std::filesystem::path(path));
-  }
+  for (const auto& [flag, paths] :
+       {std::pair{"--cacert", &options.cacert}, std::pair{"--cacert-add", &options.cacert_add}})
+    for (const std::string& path : *paths) {
+      if (!std::filesystem::exists(path)) throw Failure(file_io, std::string(flag) + " " + path + ": no such file");
+      session.extra_trust_roots.emplace_back(std::filesystem::path(path));
+    }
+  session.use_os_trust_roots = options.cacert.empty();
   if (options.insecure) {
     warn("--insecure: the server's certificate is not verified; the connection can be intercepted");
     session.manual_validation = true;

@@ -48,7 +48,8 @@ void warn(const std::string& message);
 
 // The trust and connection options of fetch and probe.
 struct ConnectOptions {
-  std::vector<std::string> cacert;          // --cacert (repeatable): extra trust roots
+  std::vector<std::string> cacert;          // --cacert (repeatable): the only trust roots (as curl)
+  std::vector<std::string> cacert_add;      // --cacert-add (repeatable): trusted with the OS bundle
   bool insecure = false;                    // --insecure: manual validation
   std::string tls_version;                  // --tls-version: exactly this version
   std::string tls_min;                      // --tls-min: this version and newer
