@@ -93,6 +93,19 @@ inline int handshake_message_type(const mbedtls_ssl_context& ssl) {
   return ssl.TLSOCK_PRIVATE(in_msg)[0];
 }
 
+// mbedTLS 2.28's server writes its records with version 0.0 until it has read a ClientHello,
+// so the alert it sends a client that spoke another protocol would not even look like TLS.
+// Such a record gets 3.1, what a server that has not chosen a version yet writes (3.6 does so
+// itself). Only for an alert that ends the connection: nothing is written after it.
+inline void record_version_for_final_alert([[maybe_unused]] mbedtls_ssl_context& ssl) {
+#if !TLSOCK_MBEDTLS_3
+  if (ssl.major_ver == 0) {
+    ssl.major_ver = MBEDTLS_SSL_MAJOR_VERSION_3;
+    ssl.minor_ver = MBEDTLS_SSL_MINOR_VERSION_1;
+  }
+#endif
+}
+
 // The handshake message type of a TLS 1.3 KeyUpdate (RFC 8446 4.6.3), which mbedTLS 3.6
 // refuses as an unexpected message (it has no code to process one).
 inline constexpr int key_update_message = 24;

@@ -340,7 +340,10 @@ std::vector<Certificate> Tls::peer_chain() const {
 const std::string& Tls::server_name() const noexcept { return impl_->server_name; }
 
 void Tls::send_alert(std::uint8_t level, std::uint8_t description) {
-  if (level == MBEDTLS_SSL_ALERT_LEVEL_FATAL) impl_->fatal_alert = true;
+  if (level == MBEDTLS_SSL_ALERT_LEVEL_FATAL) {
+    impl_->fatal_alert = true;
+    compat::record_version_for_final_alert(impl_->ssl);
+  }
   (void)mbedtls_ssl_send_alert_message(&impl_->ssl, level, description);
 }
 
