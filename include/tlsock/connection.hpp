@@ -32,8 +32,11 @@ using WriteToWire = std::function<void(std::string_view bytes)>;
 // after both close_notify alerts otherwise.
 using WireClose = std::function<void(bool immediate)>;
 // Runs once per handshake after the library's own checks, with the peer's chain (leaf
-// first); throwing invalidates the connection.
-using VerifyCallback = std::function<void(const std::vector<Certificate>& chain, const Connection& connection)>;
+// first). To refuse, throw (any exception: the handshake fails with it, and the peer gets a
+// fatal bad_certificate alert) or call connection.send_alert() with a fatal alert of your
+// choice (the handshake then fails with the TLSError that send_alert leaves). A callback
+// taking `const Connection&` still fits.
+using VerifyCallback = std::function<void(const std::vector<Certificate>& chain, Connection& connection)>;
 
 class Connection {
  public:
@@ -57,7 +60,9 @@ class Connection {
   // without one (e.g. bad_certificate) needs it, and a level the specification forbids
   // raises InvalidAlertLevel. A fatal alert invalidates the connection.
   void send_alert(Alert alert, std::optional<AlertLevel> level = std::nullopt);
-  // Sends close_notify: no more application data from this side.
+  // Sends close_notify: no more application data from this side. Before the handshake is
+  // complete it is queued: it follows the handshake and the data queued for after it, and
+  // is_closed_for_writing() is true at once.
   void application_finished();
 
   [[nodiscard]] bool is_handshake_complete() const noexcept;

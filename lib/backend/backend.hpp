@@ -123,6 +123,7 @@ enum class Failure {
   bad_record,        // the bytes are not TLS records
   bad_key_exchange,  // a ServerKeyExchange we refused (e.g. a DH group below the minimum)
   no_client_certificate,  // server: the client sent no certificate but one is required
+  key_update,             // a TLS 1.3 KeyUpdate arrived, which the linked mbedTLS cannot process
   other,
 };
 
@@ -195,6 +196,13 @@ class Tls {
   [[nodiscard]] const std::string& server_name() const noexcept;
   // Queues an alert (after which a fatal one ends the connection).
   void send_alert(std::uint8_t level, std::uint8_t description);
+  // True once a fatal alert was queued: ours, or the one mbedTLS sent as a call failed.
+  [[nodiscard]] bool fatal_alert_sent() const noexcept;
+  // The alert description that answers the last failure when the peer's bytes were at fault
+  // (Failure::bad_record): unexpected_message for an unknown record type or message,
+  // protocol_version for a record version that is not TLS, record_overflow for a record too
+  // long, decode_error for the rest.
+  [[nodiscard]] std::uint8_t bad_data_alert() const noexcept;
   // Server, during the handshake: verify the client's certificate without failing the
   // handshake (as ClientAuth::optional); the engine refuses afterwards. False if the linked
   // mbedTLS cannot change the mode of one handshake.

@@ -20,6 +20,7 @@ struct Connection::Impl {
   VerifyCallback verify_callback;
   Connection* owner = nullptr;  // for verify_callback; kept current across moves
   std::string queued;           // application data written before the handshake completed
+  bool finish_queued = false;   // application_finished() before the handshake completed
   bool error_reported = false;  // the first error was raised; later calls get InvalidatedError
   bool wire_closed = false;
 
@@ -48,6 +49,8 @@ struct Connection::Impl {
       std::rethrow_exception(engine.error());
     } catch (const std::exception& e) {
       cause = e.what();
+    } catch (...) {
+      // Not a std::exception (a verify callback may throw anything): no text to quote.
     }
     throw InvalidatedError("The connection was invalidated by an earlier error: " + cause, engine.error());
   }
@@ -83,6 +86,10 @@ struct Connection::Impl {
       std::string pending = std::move(queued);
       queued.clear();
       write_all(pending);
+    }
+    if (finish_queued) {
+      engine.close_notify();
+      flush();
     }
   }
 
@@ -150,7 +157,8 @@ void Connection::wire_eof() {
 void Connection::data_from_application(std::string_view bytes) {
   Impl& s = checked(impl_);
   s.guarded([&] {
-    if (s.engine.close_notify_sent()) throw TLSDisconnectError(std::string(messages::already_closed));
+    if (s.engine.close_notify_sent() || s.finish_queued)
+      throw TLSDisconnectError(std::string(messages::already_closed));
     if (!s.engine.is_handshake_complete()) {
       s.queued.append(bytes);
       return;
@@ -174,6 +182,11 @@ void Connection::send_alert(Alert alert, std::optional<AlertLevel> level) {
   AlertLevel chosen = level ? *level : *prescribed;
   s.guarded(
       [&] {
+        if (alert == Alert::close_notify && !s.engine.is_handshake_complete()) {
+          // close_notify follows the handshake (and the data queued for after it).
+          s.finish_queued = true;
+          return;
+        }
         s.engine.send_alert(alert, chosen);
         s.flush();
       },
@@ -197,7 +210,8 @@ bool Connection::is_closed_for_reading() const noexcept {
   return !impl_ || impl_->engine.failed() || impl_->engine.peer_closed() || impl_->engine.eof_received();
 }
 bool Connection::is_closed_for_writing() const noexcept {
-  return !impl_ || (impl_->engine.failed() && !impl_->engine.peer_closed()) || impl_->engine.close_notify_sent();
+  return !impl_ || (impl_->engine.failed() && !impl_->engine.peer_closed()) || impl_->engine.close_notify_sent() ||
+         impl_->finish_queued;
 }
 bool Connection::is_invalidated() const noexcept {
   return !impl_ || (impl_->engine.failed() && !impl_->engine.peer_closed());

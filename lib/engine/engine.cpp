@@ -25,6 +25,14 @@ std::string describe(const mbed::TlsError& error) {
   return error.text();
 }
 
+// The alert for a peer whose first bytes are not TLS records (RFC 8446 5: an unknown record
+// type is an unexpected_message; a record version that is not 3.x, a protocol_version error).
+Alert alert_for_first_bytes(std::string_view bytes) {
+  auto type = bytes.empty() ? 0 : static_cast<unsigned char>(bytes[0]);
+  if (type < 20 || type > 23) return Alert::unexpected_message;
+  return Alert::protocol_version;
+}
+
 }  // namespace
 
 std::shared_ptr<const mbed::Config> Engine::config_of(const std::shared_ptr<TLSSession>& session) {
@@ -199,18 +207,33 @@ void Engine::finish_handshake() {
     try {
       verify_callback_(chain);
     } catch (...) {
-      tls_.send_alert(2, static_cast<std::uint8_t>(Alert::bad_certificate));
+      // Whatever it threw (a TLSError, any other exception, an int) is the handshake's error,
+      // and the peer hears bad_certificate, unless the callback sent its own fatal alert.
+      fatal_alert_once(Alert::bad_certificate);
       fail(std::current_exception());
     }
+    rethrow_if_failed();  // the callback refused by sending a fatal alert and returned
   }
 }
 
-std::exception_ptr Engine::make_error(const std::string& message) const {
+std::exception_ptr Engine::make_error(const std::string& message) {
   const mbed::TlsError& error = tls_.error();
   if (error.failure == mbed::Failure::alert)
     return std::make_exception_ptr(TLSAlertError(message, static_cast<Alert>(error.alert), AlertLevel::fatal));
-  if (error.failure == mbed::Failure::bad_record) return std::make_exception_ptr(BadTLSDataError(message));
+  if (error.failure == mbed::Failure::bad_record) return bad_data(message, static_cast<Alert>(tls_.bad_data_alert()));
   return std::make_exception_ptr(TLSError(message));
+}
+
+std::exception_ptr Engine::bad_data(const std::string& message, Alert alert) {
+  // The peer learns why we hang up: mbedTLS sends an alert for some bad data (a bad MAC) and
+  // none for other (an unknown record type or version), so ours goes out unless one did.
+  fatal_alert_once(alert);
+  return std::make_exception_ptr(BadTLSDataError(message));
+}
+
+void Engine::fatal_alert_once(Alert alert) {
+  if (!tls_.fatal_alert_sent()) tls_.send_alert(2, static_cast<std::uint8_t>(alert));
+  sniff_outgoing();
 }
 
 void Engine::handshake_failed(mbed::Status status) {
@@ -222,7 +245,7 @@ void Engine::handshake_failed(mbed::Status status) {
   if (role_ == Role::client) {
     std::string other = messages::detect_other_protocol(transcript_.server_first_bytes());
     if (!transcript_.server_looks_like_tls() || !other.empty())
-      fail(std::make_exception_ptr(BadTLSDataError(messages::protocol_error(other))));
+      fail(bad_data(messages::protocol_error(other), alert_for_first_bytes(transcript_.server_first_bytes())));
     if (facts.dh_prime_bits && *facts.dh_prime_bits < session_->options().minimum_dh_bits)
       fail(make_error(std::string(messages::weak_dh_parameters)));
     // Only the server's refusal after its request means it wanted a certificate; a failure
@@ -245,7 +268,8 @@ void Engine::handshake_failed(mbed::Status status) {
       }
     }
     if (!transcript_.client_looks_like_tls())
-      fail(std::make_exception_ptr(BadTLSDataError(messages::client_protocol_error(transcript_.client_first_bytes()))));
+      fail(bad_data(messages::client_protocol_error(transcript_.client_first_bytes()),
+                    alert_for_first_bytes(transcript_.client_first_bytes())));
     if (failed && error.failure == mbed::Failure::no_client_certificate) {
       // mbedTLS refuses silently; the client deserves to know why (RFC 5246 7.4.6, RFC 8446 4.4.2.4).
       bool tls13 = transcript_.facts().server_version == 0x0304;
@@ -330,6 +354,7 @@ void Engine::store_session(bool single_use) {
 }
 
 void Engine::on_new_ticket() {
+  ticket_received_ = true;
   if (info_.session_ticket != SessionReuse::reused) info_.session_ticket = SessionReuse::new_session;
   store_session(true);
 }
@@ -350,7 +375,9 @@ std::size_t Engine::read(char* data, std::size_t size) {
     status = tls_.read(data, size, got);
   }
   switch (status) {
-    case mbed::Status::ok: return got;
+    case mbed::Status::ok:
+      if (got > 0) data_received_ = true;
+      return got;
     case mbed::Status::want_read: return 0;
     case mbed::Status::new_ticket: return 0;
     case mbed::Status::closed:
@@ -364,6 +391,13 @@ std::size_t Engine::read(char* data, std::size_t size) {
   const mbed::TlsError& error = tls_.error();
   if (error.failure == mbed::Failure::alert && error.alert == static_cast<std::uint8_t>(Alert::certificate_required))
     fail(make_error(std::string(messages::client_auth_required)));
+  if (error.failure == mbed::Failure::key_update) {
+    // RFC 8446 4: a handshake message an implementation cannot take in its state is an
+    // unexpected_message. internal_error would tell the peer nothing about what it did to end
+    // the connection; this names its message as the one we could not take.
+    fatal_alert_once(Alert::unexpected_message);
+    fail(std::make_exception_ptr(TLSError(messages::key_update_unsupported(mbed::version_text()))));
+  }
   fail(make_error(messages::connection_failed(describe(error))));
 }
 
@@ -404,5 +438,10 @@ void Engine::send_alert(Alert alert, AlertLevel level) {
 }
 
 bool Engine::readable_without_wire() const noexcept { return tls_.readable_without_wire(); }
+
+bool Engine::awaiting_ticket() const noexcept {
+  return role_ == Role::client && complete_ && !error_ && !eof_ && !ticket_received_ && !data_received_ &&
+         info_.protocol == Protocol::TLSv1_3 && session_->options().session_cache;
+}
 
 }  // namespace tlsock::engine

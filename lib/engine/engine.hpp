@@ -104,6 +104,10 @@ class Engine {
 
   // True when read() can make progress without more wire input.
   [[nodiscard]] bool readable_without_wire() const noexcept;
+  // A TLS 1.3 client that keeps sessions and has read neither a NewSessionTicket nor any data
+  // on this connection: servers send their tickets right after the handshake, before any
+  // data, so one is likely on its way (drivers take it in before closing, see TLSSocket).
+  [[nodiscard]] bool awaiting_ticket() const noexcept;
   [[nodiscard]] bool peer_closed() const noexcept { return peer_closed_; }
   [[nodiscard]] bool close_notify_sent() const noexcept { return close_notify_sent_; }
   [[nodiscard]] bool failed() const noexcept { return static_cast<bool>(error_); }
@@ -114,7 +118,10 @@ class Engine {
   [[noreturn]] void fail(std::exception_ptr error);
   void rethrow_if_failed() const;
   [[noreturn]] void handshake_failed(mbed::Status status);
-  [[nodiscard]] std::exception_ptr make_error(const std::string& message) const;
+  [[nodiscard]] std::exception_ptr make_error(const std::string& message);
+  // A BadTLSDataError, after sending the fatal alert (unless one went out already).
+  [[nodiscard]] std::exception_ptr bad_data(const std::string& message, Alert alert);
+  void fatal_alert_once(Alert alert);
   [[nodiscard]] std::exception_ptr verification_error() const;
   void refuse_unsupported_versions();
   void capture_info();
@@ -142,6 +149,8 @@ class Engine {
   bool peer_closed_ = false;
   bool close_notify_sent_ = false;
   bool eof_ = false;
+  bool ticket_received_ = false;  // a NewSessionTicket arrived on this connection
+  bool data_received_ = false;    // application data arrived on this connection
   // Server, TLS 1.3, ClientAuth::required: mbedTLS checked the client's certificate as
   // optional, and finish_handshake refuses (see handshake()).
   bool client_refused_after_handshake_ = false;

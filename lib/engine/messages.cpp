@@ -70,6 +70,11 @@ std::string client_protocol_error(std::string_view client_bytes) {
 
 std::string connection_failed(std::string_view detail) { return "TLS connection failed - " + std::string(detail); }
 
+std::string key_update_unsupported(std::string_view backend) {
+  return connection_failed("the peer updated its keys (TLS 1.3 KeyUpdate), which the linked " + std::string(backend) +
+                           " does not support");
+}
+
 std::string detect_other_protocol(std::string_view bytes) {
   auto starts = [&](std::string_view prefix) { return bytes.substr(0, prefix.size()) == prefix; };
   if (starts("HTTP/")) return "HTTP";

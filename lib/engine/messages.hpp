@@ -38,6 +38,8 @@ inline constexpr std::string_view handshake_failed = "TLS handshake failed";
 [[nodiscard]] std::string client_protocol_error(std::string_view client_bytes);
 // After the handshake: "TLS connection failed - <detail>".
 [[nodiscard]] std::string connection_failed(std::string_view detail);
+// The peer sent a TLS 1.3 KeyUpdate, which backend ("mbed TLS 3.6.6") cannot process.
+[[nodiscard]] std::string key_update_unsupported(std::string_view backend);
 
 // Which plain-text protocol a server answered with, judged by its first bytes ("" if none).
 [[nodiscard]] std::string detect_other_protocol(std::string_view server_bytes);

@@ -75,6 +75,50 @@ inline unsigned char received_alert(const mbedtls_ssl_context& ssl) {
   return ssl.TLSOCK_PRIVATE(in_msg)[1];
 }
 
+// The header of the record mbedTLS read last (type, version, length): what a record it
+// refused as invalid looked like.
+inline const unsigned char* record_header(const mbedtls_ssl_context& ssl) { return ssl.TLSOCK_PRIVATE(in_hdr); }
+
+// True while mbedTLS writes an alert record (its send callback runs inside the write).
+inline bool writing_alert(const mbedtls_ssl_context& ssl) {
+  return ssl.TLSOCK_PRIVATE(out_msgtype) == MBEDTLS_SSL_MSG_ALERT;
+}
+
+// The type of the handshake message mbedTLS read last, -1 if the last record it read held none.
+// After mbedtls_ssl_read refused a post-handshake message, it names the message.
+inline int handshake_message_type(const mbedtls_ssl_context& ssl) {
+  if (ssl.TLSOCK_PRIVATE(in_msgtype) != MBEDTLS_SSL_MSG_HANDSHAKE || ssl.TLSOCK_PRIVATE(in_msg) == nullptr ||
+      ssl.TLSOCK_PRIVATE(in_msglen) == 0)
+    return -1;
+  return ssl.TLSOCK_PRIVATE(in_msg)[0];
+}
+
+// mbedTLS 2.28's server writes its records with version 0.0 until it has read a ClientHello,
+// so the alert it sends a client that spoke another protocol would not even look like TLS.
+// Such a record gets 3.1, what a server that has not chosen a version yet writes (3.6 does so
+// itself). Only for an alert that ends the connection: nothing is written after it.
+inline void record_version_for_final_alert([[maybe_unused]] mbedtls_ssl_context& ssl) {
+#if !TLSOCK_MBEDTLS_3
+  if (ssl.major_ver == 0) {
+    ssl.major_ver = MBEDTLS_SSL_MAJOR_VERSION_3;
+    ssl.minor_ver = MBEDTLS_SSL_MINOR_VERSION_1;
+  }
+#endif
+}
+
+// The handshake message type of a TLS 1.3 KeyUpdate (RFC 8446 4.6.3), which mbedTLS 3.6
+// refuses as an unexpected message (it has no code to process one).
+inline constexpr int key_update_message = 24;
+
+// True for a TLS 1.3 connection whose handshake is over.
+inline bool tls13_established([[maybe_unused]] mbedtls_ssl_context& ssl) {
+#if TLSOCK_HAS_TLS13
+  return mbedtls_ssl_is_handshake_over(&ssl) && mbedtls_ssl_get_version_number(&ssl) == MBEDTLS_SSL_VERSION_TLS1_3;
+#else
+  return false;
+#endif
+}
+
 // The context given to mbedtls_ssl_set_bio: our per-connection state.
 inline void* bio_context(const mbedtls_ssl_context& ssl) { return ssl.TLSOCK_PRIVATE(p_bio); }
 

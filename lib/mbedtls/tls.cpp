@@ -10,6 +10,8 @@ namespace tlsock::mbed {
 namespace {
 
 constexpr std::size_t record_header = 5;
+// The longest record body a peer may send (RFC 8446 5.2: 2^14 + 256).
+constexpr std::size_t max_record_length = 16384 + 256;
 
 unsigned problems_from(uint32_t flags) {
   unsigned out = 0;
@@ -69,6 +71,8 @@ struct Tls::Impl {
   std::string out;
   std::size_t out_begin = 0;
   TlsError error;
+  bool alert_in_call = false;  // the current call into mbedTLS wrote an alert record
+  bool fatal_alert = false;    // a fatal alert went out (see Tls::fatal_alert_sent)
   std::vector<CertificateVerdict> verdicts;
   std::optional<Certificate> leaf;  // parsed once during verification, reused by peer_chain()
   std::function<bool(const Certificate&)> check_hostname;
@@ -84,6 +88,7 @@ struct Tls::Impl {
       self->out_begin = 0;
     }
     self->out.append(reinterpret_cast<const char*>(data), size);
+    if (compat::writing_alert(self->ssl)) self->alert_in_call = true;
     return static_cast<int>(size);
   }
 
@@ -156,6 +161,13 @@ struct Tls::Impl {
     }
     error.code = rc;
     error.failure = classify(rc);
+    // A call that failed and wrote an alert wrote the fatal one that ends the connection.
+    if (alert_in_call) fatal_alert = true;
+    // mbedTLS 3.6 refuses every post-handshake message but NewSessionTicket as unexpected; a
+    // KeyUpdate is the peer's right, and deserves its own name.
+    if (rc == MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE && compat::tls13_established(ssl) &&
+        compat::handshake_message_type(ssl) == compat::key_update_message)
+      error.failure = Failure::key_update;
     // mbedTLS checks key usage after the chain, outside the verify callback: report it as
     // the verification failure it is.
     constexpr uint32_t usage = MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE |
@@ -269,10 +281,14 @@ void Tls::consume_output(std::size_t size) noexcept {
   }
 }
 
-Status Tls::handshake() { return impl_->status_of_wire(mbedtls_ssl_handshake(&impl_->ssl)); }
+Status Tls::handshake() {
+  impl_->alert_in_call = false;
+  return impl_->status_of_wire(mbedtls_ssl_handshake(&impl_->ssl));
+}
 
 Status Tls::read(char* data, std::size_t size, std::size_t& got) {
   got = 0;
+  impl_->alert_in_call = false;
   int rc = mbedtls_ssl_read(&impl_->ssl, reinterpret_cast<unsigned char*>(data), size);
   if (rc == 0) return Status::eof;  // the transport ended without close_notify
   Status status = impl_->status_of_wire(rc);
@@ -282,13 +298,17 @@ Status Tls::read(char* data, std::size_t size, std::size_t& got) {
 
 Status Tls::write(const char* data, std::size_t size, std::size_t& written) {
   written = 0;
+  impl_->alert_in_call = false;
   int rc = mbedtls_ssl_write(&impl_->ssl, reinterpret_cast<const unsigned char*>(data), size);
   Status status = impl_->status_of(rc);
   if (status == Status::ok) written = static_cast<std::size_t>(rc);
   return status;
 }
 
-Status Tls::close_notify() { return impl_->status_of(mbedtls_ssl_close_notify(&impl_->ssl)); }
+Status Tls::close_notify() {
+  impl_->alert_in_call = false;
+  return impl_->status_of(mbedtls_ssl_close_notify(&impl_->ssl));
+}
 
 const TlsError& Tls::error() const noexcept { return impl_->error; }
 const std::vector<CertificateVerdict>& Tls::verdicts() const noexcept { return impl_->verdicts; }
@@ -320,7 +340,32 @@ std::vector<Certificate> Tls::peer_chain() const {
 const std::string& Tls::server_name() const noexcept { return impl_->server_name; }
 
 void Tls::send_alert(std::uint8_t level, std::uint8_t description) {
+  if (level == MBEDTLS_SSL_ALERT_LEVEL_FATAL) {
+    impl_->fatal_alert = true;
+    compat::record_version_for_final_alert(impl_->ssl);
+  }
   (void)mbedtls_ssl_send_alert_message(&impl_->ssl, level, description);
+}
+
+bool Tls::fatal_alert_sent() const noexcept { return impl_->fatal_alert; }
+
+std::uint8_t Tls::bad_data_alert() const noexcept {
+  const Impl& s = *impl_;
+  switch (s.error.code) {
+    case MBEDTLS_ERR_SSL_INVALID_RECORD: {
+      // Refused by its header (RFC 8446 5, 5.1, 5.2), or by a body mbedTLS could not parse.
+      const unsigned char* header = compat::record_header(s.ssl);
+      if (header == nullptr) return MBEDTLS_SSL_ALERT_MSG_DECODE_ERROR;
+      if (header[0] < MBEDTLS_SSL_MSG_CHANGE_CIPHER_SPEC || header[0] > MBEDTLS_SSL_MSG_APPLICATION_DATA)
+        return MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE;
+      if (header[1] != 3 || header[2] > 3) return MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION;
+      if (((std::size_t{header[3]} << 8) | header[4]) > max_record_length) return MBEDTLS_SSL_ALERT_MSG_RECORD_OVERFLOW;
+      return MBEDTLS_SSL_ALERT_MSG_DECODE_ERROR;
+    }
+    case MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE: return MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE;
+    case MBEDTLS_ERR_SSL_INVALID_MAC: return MBEDTLS_SSL_ALERT_MSG_BAD_RECORD_MAC;
+    default: return MBEDTLS_SSL_ALERT_MSG_DECODE_ERROR;
+  }
 }
 
 bool Tls::verify_client_optionally() {

@@ -178,7 +178,8 @@ bool TLSSocket::select_read(Timeout timeout) {
         s.buffer.commit(s.engine.read(space.data(), space.size()));
         s.flush_quietly();  // e.g. the answer to a KeyUpdate
       } catch (const TLSError&) {
-        return true;  // read() reports it
+        s.flush_quietly();  // the alert it queued
+        return true;        // read() reports it
       }
       if (!s.buffer.empty() || s.engine.readable_without_wire()) return true;
     }
@@ -205,7 +206,10 @@ bool TLSSocket::select_read(Timeout timeout) {
 void TLSSocket::write(std::string_view data) {
   Impl& s = checked(impl_);
   s.ensure_open();
+  if (s.shut_down) throw TLSDisconnectError(std::string(messages::already_closed));
   net::Deadline deadline = s.deadline();
+  // A TLS 1.3 ticket that arrived since the handshake is stored now, not at the next read.
+  if (s.engine.awaiting_ticket()) s.take_in_available();
   while (!data.empty()) {
     std::size_t n = 0;
     try {
@@ -229,6 +233,8 @@ bool TLSSocket::select_write(Timeout timeout) {
 void TLSSocket::shutdown() {
   Impl& s = checked(impl_);
   s.ensure_open();
+  s.shut_down = true;
+  s.wait_for_ticket();  // so that the next connection can resume (see Impl::wait_for_ticket)
   s.engine.close_notify();
   try {
     s.flush(s.deadline());

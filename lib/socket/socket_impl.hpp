@@ -55,6 +55,8 @@ struct TLSSocket::Impl {
   ReadBuffer buffer;
   std::string address;  // for messages
   bool closed = false;
+  bool shut_down = false;                 // the application called shutdown(): no more writes
+  net::Clock::duration handshake_time{};  // how long the handshake took (sizes the wait for tickets)
 
   [[nodiscard]] net::Deadline deadline() const { return net::deadline_after(timeout); }
 
@@ -141,15 +143,72 @@ struct TLSSocket::Impl {
   }
 
   void handshake(net::Deadline deadline) {
+    net::Clock::time_point start = net::Clock::now();
     try {
       while (!engine.handshake()) {
         flush(deadline);
         fill(deadline, "TLS handshake with");
       }
       flush(deadline);
-    } catch (const TLSError&) {
-      flush_quietly();
+    } catch (...) {
+      // The alert the failure queued goes out, whatever the exception (a verify callback may
+      // throw anything).
+      if (engine.failed()) flush_quietly();
       throw;
+    }
+    handshake_time = net::Clock::now() - start;
+  }
+
+  // Takes in what the peer has sent so far, never waiting: whole records are processed now (a
+  // TLS 1.3 NewSessionTicket is stored in the session's cache; application data waits in the
+  // buffer for read(), up to the buffer cap). An error stays in the engine, sticky, for the
+  // next call to report; the alert it queued is flushed.
+  void take_in_available() noexcept {
+    try {
+      // Bounded: each turn takes in wire bytes or processes records.
+      for (int turns = 0; turns < 64 && engine.is_handshake_complete() && !engine.failed(); ++turns) {
+        if (engine.readable_without_wire()) {
+          if (buffer.size() >= max_buffered) return;
+          std::span<char> space = buffer.prepare(read_chunk);
+          buffer.commit(engine.read(space.data(), space.size()));
+          if (!flush_nonblocking()) return;  // e.g. an alert; the rest goes with the next flush
+          continue;
+        }
+        if (engine.eof_received()) return;
+        std::span<char> space = engine.receive_space();
+        if (space.empty()) return;
+        std::optional<std::size_t> n = net::recv_some(sock.get(), space.data(), space.size());
+        if (!n) return;
+        if (*n == 0) {
+          engine.receive_eof();
+          return;
+        }
+        engine.received(*n);
+      }
+    } catch (const TLSGracefulDisconnectError&) {
+      // The peer's close_notify: read() reports it after the data before it.
+    } catch (...) {
+      if (engine.failed()) flush_quietly();
+    }
+  }
+
+  // A TLS 1.3 server sends its tickets about a round trip after our last handshake flight, so
+  // a client that writes and closes at once would close before they arrive, and its next
+  // connection could not resume. While the engine awaits a ticket (TLS 1.3, session cache on,
+  // no ticket and no data read yet), this waits for one: twice the handshake's duration, at
+  // least 250 ms and at most 1 s, never past the socket's timeout. Never throws.
+  void wait_for_ticket() noexcept {
+    using namespace std::chrono_literals;
+    if (!engine.awaiting_ticket()) return;
+    try {
+      net::Clock::duration wait = std::clamp<net::Clock::duration>(2 * handshake_time, 250ms, 1s);
+      net::Deadline limit = net::Clock::now() + wait;
+      if (net::Deadline overall = deadline(); overall && *overall < *limit) limit = overall;
+      for (int turns = 0; turns < 256 && engine.awaiting_ticket(); ++turns) {
+        take_in_available();
+        if (!engine.awaiting_ticket() || !net::wait(sock.get(), net::Direction::read, limit)) return;
+      }
+    } catch (...) {
     }
   }
 

@@ -100,13 +100,17 @@ TEST_CASE("a server that requires a client certificate", "[handshake]") {
     REQUIRE_THROWS_MATCHES(connect_to(server.port(), session), tlsock::TLSError,
                            Message("TLS handshake failed - client authentication required"));
   }
-  SECTION("TLS 1.3: the client's handshake is done first; the refusal arrives at the first read") {
+  SECTION("TLS 1.3: the client's handshake is done first; the refusal arrives at the next write or read") {
     if (!tlsock::supported_protocols().contains(tlsock::Protocol::TLSv1_3))
       TLSOCK_SKIP("the linked mbedTLS has no TLS 1.3");
     auto socket = connect_to(server.port());
     CHECK(socket.protocol() == "TLSv1.3");
-    socket.write("GET / HTTP/1.0\r\n\r\n");
-    REQUIRE_THROWS_MATCHES(socket.read_line(), tlsock::TLSError,
+    // write() takes in what already arrived after the handshake, so the refusal may come there.
+    auto request = [&] {
+      socket.write("GET / HTTP/1.0\r\n\r\n");
+      (void)socket.read_line();
+    };
+    REQUIRE_THROWS_MATCHES(request(), tlsock::TLSError,
                            Message("TLS handshake failed - client authentication required"));
   }
 }
