@@ -26,6 +26,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -196,6 +197,26 @@ inline void init_crypto() {
 }
 
 inline const char* version_text() { return MBEDTLS_VERSION_STRING_FULL; }
+
+// The running library's version number (0x03060600): saved sessions are bound to it, since
+// mbedtls_ssl_session_load refuses data from another version or configuration.
+inline std::uint32_t version_number() {
+#if defined(MBEDTLS_VERSION_C)
+  return mbedtls_version_get_number();
+#else
+  return MBEDTLS_VERSION_NUMBER;
+#endif
+}
+
+// The lifetime in seconds the server gave a session's ticket (RFC 5077 hint, RFC 8446
+// ticket_lifetime); 0 when it gave none or the session was not resumed by ticket.
+inline std::uint32_t ticket_lifetime([[maybe_unused]] const mbedtls_ssl_session& session) {
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_CLI_C)
+  return session.TLSOCK_PRIVATE(ticket) != nullptr ? session.TLSOCK_PRIVATE(ticket_lifetime) : 0;
+#else
+  return 0;
+#endif
+}
 
 // mbedTLS's id of an IANA cipher-suite name, 0 when the linked build does not know it.
 // mbedTLS spells names with dashes, and 3.x its TLS 1.3 suites as "TLS1-3-...".
