@@ -84,6 +84,34 @@ class TLSSession {
   // Forgets every cached session.
   void clear_cache();
 
+  // Sessions that outlive the process (a CLI, a short-lived job): export the cache, import
+  // it into a TLSSession of a later process, and its connections resume.
+  //
+  // export_sessions() is every session of the cache that has not expired, with its
+  // "host:port", whether it is a TLS 1.3 ticket (used once), when it expires (a ticket's
+  // lifetime; a session ID's is a day; never more than a week) and the server's chain (so
+  // certificate() works on a resumed connection). It holds the sessions' secrets: keep it
+  // as private as a key. A TLS 1.3 ticket exported stays in this cache too: use it in one
+  // process only. The bytes are bound to the mbedTLS version tlsock runs with.
+  [[nodiscard]] std::string export_sessions() const;
+  // Adds the sessions of an export to this cache (replacing any for the same host:port) and
+  // returns how many it added: expired ones are skipped, and nothing is added when
+  // options().session_cache is off. Throws std::invalid_argument ("sessions: <reason>"),
+  // adding nothing, for bytes that are not an export, are damaged or truncated, come from
+  // another mbedTLS version or build, or were made with other trust settings: by a
+  // TLSSession whose manual_validation or extra_trust_roots differ from this one's (a
+  // session made without verification is never resumed by a verifying TLSSession).
+  std::size_t import_sessions(std::string_view sessions);
+  // export_sessions() written to a file: atomically (a temporary file in the same directory,
+  // then renamed over path) and readable by the owner only (0600). A symbolic link is
+  // written through. std::system_error when writing fails; std::invalid_argument when path
+  // exists and is not a regular file.
+  void save_sessions(const std::filesystem::path& path) const;
+  // import_sessions() of a file's content. std::system_error when it cannot be read (it
+  // does not exist, ...); std::invalid_argument ("path: \"<path>\": <reason>") when its
+  // content is refused.
+  std::size_t load_sessions(const std::filesystem::path& path);
+
   struct Impl;  // the library's side: shared backend config and the cache
   [[nodiscard]] Impl& impl() const noexcept { return *impl_; }
 

@@ -145,9 +145,28 @@ class SavedSession {
   SavedSession& operator=(const SavedSession&) = delete;
   [[nodiscard]] const Impl& impl() const noexcept { return *impl_; }
 
+  // mbedTLS's own serialization (mbedtls_ssl_session_save). It holds the session's secrets
+  // and is bound to the mbedTLS version and build configuration that wrote it
+  // (session_format()).
+  [[nodiscard]] std::string serialize() const;
+  // The session serialize() wrote. Throws std::invalid_argument with the reason (no argument
+  // name: the caller adds its own) for anything else: bytes that are not a session, a
+  // session from another mbedTLS version or configuration, a server's session.
+  [[nodiscard]] static std::shared_ptr<const SavedSession> parse(std::string_view bytes);
+  // The lifetime the server gave the session's ticket; none for a session ID or a ticket
+  // without a lifetime hint.
+  [[nodiscard]] std::optional<std::chrono::seconds> ticket_lifetime() const;
+
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// What serialize()'s bytes are bound to: the running mbedTLS's version number (0x03060600).
+[[nodiscard]] std::uint32_t session_format();
+// The mbedTLS version a session_format() number stands for, as text ("mbedTLS 3.6.6").
+[[nodiscard]] std::string session_format_text(std::uint32_t format);
+// SHA-256 of bytes: 32 raw bytes.
+[[nodiscard]] std::string sha256(std::string_view bytes);
 
 class Tls {
  public:

@@ -1,9 +1,12 @@
 // TLSSession and TrustRoot.
+#include <algorithm>
 #include <mutex>
 #include <stdexcept>
 
 #include "arguments.hpp"
+#include "engine/session_export.hpp"
 #include "engine/session_impl.hpp"
+#include "trust/trust.hpp"
 
 namespace tlsock {
 namespace {
@@ -40,6 +43,52 @@ std::shared_ptr<const mbed::Config> config_for(const TLSSession::Options& option
   return shared;
 }
 
+// What a session's trust settings are, as far as a saved session must match them: the
+// extra trust roots, as a SHA-256 of their sorted DER (manual_validation is kept apart, to
+// name it in the error). A new trust option belongs here too.
+std::string roots_digest(const TLSSession::Options& options) {
+  std::vector<std::string> roots;
+  for (const TrustRoot& root : options.extra_trust_roots)
+    for (const Certificate& certificate : root.certificates()) roots.push_back(certificate.der());
+  std::sort(roots.begin(), roots.end());
+  roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
+  // The OS store is part of what a session trusted: one made with it must not resume in a
+  // session that trusts the extra roots alone, nor the other way round.
+  std::string all = options.use_os_trust_roots ? "os+" : "only+";
+  for (const std::string& der : roots) all += std::to_string(der.size()) + ":" + der;
+  return mbed::sha256(all);
+}
+
+// The checks of import_sessions: the export's reason for refusing, without the argument's name.
+std::vector<engine::SessionCache::Stored> importable(const TLSSession::Options& options, std::string_view bytes) {
+  engine::SessionExport sessions = engine::decode(bytes);
+  if (sessions.manual_validation && !options.manual_validation)
+    throw std::invalid_argument(
+        "the sessions were made without certificate verification (manual_validation), and this TLSSession "
+        "verifies certificates");
+  if (!sessions.manual_validation && options.manual_validation)
+    throw std::invalid_argument(
+        "the sessions were made with certificate verification, and this TLSSession has manual_validation");
+  if (!options.manual_validation && sessions.roots_digest != roots_digest(options))
+    throw std::invalid_argument(
+        "the sessions were made with other trust roots (extra_trust_roots, use_os_trust_roots) than this "
+        "TLSSession's");
+  return std::move(sessions.sessions);
+}
+
+// Stores the sessions that have not expired; returns how many.
+std::size_t add_to(TLSSession::Impl& impl, std::vector<engine::SessionCache::Stored> entries) {
+  if (!impl.options.session_cache) return 0;
+  std::size_t added = 0;
+  const auto now = engine::SessionCache::Clock::now();
+  for (engine::SessionCache::Stored& entry : entries) {
+    if (entry.expires <= now) continue;
+    impl.cache.store(entry.key, std::move(entry.session), entry.expires);
+    ++added;
+  }
+  return added;
+}
+
 }  // namespace
 
 TrustRoot::TrustRoot(Certificate certificate) : certificates_{std::move(certificate)} {}
@@ -64,5 +113,39 @@ TLSSession::~TLSSession() = default;
 const TLSSession::Options& TLSSession::options() const noexcept { return impl_->options; }
 
 void TLSSession::clear_cache() { impl_->cache.clear(); }
+
+}  // namespace tlsock
+
+namespace tlsock {
+
+std::string TLSSession::export_sessions() const {
+  engine::SessionExport sessions;
+  sessions.backend = mbed::session_format();
+  sessions.manual_validation = impl_->options.manual_validation;
+  sessions.roots_digest = roots_digest(impl_->options);
+  sessions.sessions = impl_->cache.snapshot();
+  return engine::encode(sessions);
+}
+
+std::size_t TLSSession::import_sessions(std::string_view sessions) {
+  try {
+    return add_to(*impl_, importable(impl_->options, sessions));
+  } catch (const std::invalid_argument& error) {
+    arguments::reject("sessions", error.what());
+  }
+}
+
+void TLSSession::save_sessions(const std::filesystem::path& path) const {
+  trust::write_private_file(path, export_sessions());
+}
+
+std::size_t TLSSession::load_sessions(const std::filesystem::path& path) {
+  const std::string bytes = trust::read_file(path);
+  try {
+    return add_to(*impl_, importable(impl_->options, bytes));
+  } catch (const std::invalid_argument& error) {
+    arguments::reject("path", arguments::quoted(path.string()) + ": " + error.what());
+  }
+}
 
 }  // namespace tlsock

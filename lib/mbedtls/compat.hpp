@@ -26,6 +26,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -252,6 +253,26 @@ inline const char* version_text() {
   return text.c_str();
 #else
   return MBEDTLS_VERSION_STRING_FULL;
+#endif
+}
+
+// The running library's version number (0x03060600): saved sessions are bound to it, since
+// mbedtls_ssl_session_load refuses data from another version or configuration.
+inline std::uint32_t version_number() {
+#if defined(MBEDTLS_VERSION_C)
+  return mbedtls_version_get_number();
+#else
+  return MBEDTLS_VERSION_NUMBER;
+#endif
+}
+
+// The lifetime in seconds the server gave a session's ticket (RFC 5077 hint, RFC 8446
+// ticket_lifetime); 0 when it gave none or the session was not resumed by ticket.
+inline std::uint32_t ticket_lifetime([[maybe_unused]] const mbedtls_ssl_session& session) {
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_CLI_C)
+  return session.TLSOCK_PRIVATE(ticket) != nullptr ? session.TLSOCK_PRIVATE(ticket_lifetime) : 0;
+#else
+  return 0;
 #endif
 }
 

@@ -1,5 +1,5 @@
-// Pieces the backend's own files share: the process-wide DRBG, the parsed form behind
-// Certificate, and error text. Includes mbedTLS; only lib/mbedtls/*.cpp include this.
+// Pieces the backend's own files share: the process-wide DRBG, the parsed forms behind
+// Certificate and SavedSession, and error text. Includes mbedTLS; only lib/mbedtls/*.cpp include this.
 #pragma once
 
 #include "mbedtls/compat.hpp"
@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "backend/backend.hpp"
 #include "tlsock/certificate.hpp"
 
 namespace tlsock {
@@ -52,6 +53,15 @@ struct CertificateChain::Impl {
 }  // namespace tlsock
 
 namespace tlsock::mbed {
+
+// A saved session in mbedTLS's parsed form (see SavedSession in backend.hpp).
+struct SavedSession::Impl {
+  mbedtls_ssl_session session{};
+  Impl() { mbedtls_ssl_session_init(&session); }
+  ~Impl() { mbedtls_ssl_session_free(&session); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+};
 
 // A thread-safe random generator for mbedTLS callbacks: one CTR-DRBG per process, seeded
 // once from the OS entropy source, guarded by a mutex.

@@ -214,17 +214,6 @@ Tls::Tls(std::shared_ptr<const Config> config, const std::string& hostname,
 
 Tls::~Tls() = default;
 
-struct SavedSession::Impl {
-  mbedtls_ssl_session session{};
-  Impl() { mbedtls_ssl_session_init(&session); }
-  ~Impl() { mbedtls_ssl_session_free(&session); }
-  Impl(const Impl&) = delete;
-  Impl& operator=(const Impl&) = delete;
-};
-
-SavedSession::SavedSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-SavedSession::~SavedSession() = default;
-
 bool Tls::load_session(const SavedSession& saved) {
   // mbedtls_ssl_set_session copies the session and only reads the saved one, so one saved
   // session can be offered by several connections at once.

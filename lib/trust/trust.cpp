@@ -12,10 +12,17 @@
 #include <iterator>
 #include <memory>
 #include <set>
+#include <string>
 #include <string_view>
 #include <system_error>
 
 #ifndef _WIN32
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#else
+#include <fcntl.h>
+#include <io.h>
 #include <sys/stat.h>
 #endif
 #if defined(__APPLE__)
@@ -229,6 +236,86 @@ std::string read_file(const fs::path& path) {
   while ((count = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) bytes.append(buffer, count);
   if (std::ferror(file.get()) != 0) throw fail(errno);
   return bytes;
+}
+
+namespace {
+
+// Where write_private_file writes: path, or the file a symbolic link at path leads to.
+fs::path write_target(const fs::path& path) {
+  std::error_code error;
+  fs::path target = fs::is_symlink(path, error) ? fs::weakly_canonical(path) : path;
+  const fs::file_status status = fs::status(target, error);
+  if (!error && fs::exists(status) && !fs::is_regular_file(status))
+    arguments::reject("path", arguments::quoted(path.string()) + " is not a regular file");
+  return target;
+}
+
+}  // namespace
+
+void write_private_file(const fs::path& path, std::string_view bytes) {
+  arguments::check_path("path", path);
+  const fs::path target = write_target(path);
+  const auto fail = [&path](int error, const char* step) {
+    return std::system_error(error != 0 ? error : EIO, std::generic_category(),
+                             "cannot write " + path.string() + " (" + step + ")");
+  };
+#ifdef _WIN32
+  fs::path temp = target;
+  temp += L"." + std::to_wstring(::GetCurrentProcessId()) + L".tmp";
+  int fd = ::_wopen(temp.c_str(), _O_CREAT | _O_EXCL | _O_WRONLY | _O_BINARY, _S_IREAD | _S_IWRITE);
+  if (fd < 0) throw fail(errno, "creating a temporary file");
+  const auto abandon = [&](int error, const char* step) {
+    (void)::_close(fd);
+    (void)::_wunlink(temp.c_str());
+    return fail(error, step);
+  };
+  for (std::string_view rest = bytes; !rest.empty();) {
+    const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(rest.size(), 1u << 20));
+    const int n = ::_write(fd, rest.data(), chunk);
+    if (n <= 0) throw abandon(errno, "writing");
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (::_commit(fd) != 0) throw abandon(errno, "syncing");
+  if (::_close(fd) != 0) {
+    (void)::_wunlink(temp.c_str());
+    throw fail(errno, "closing");
+  }
+  if (!::MoveFileExW(temp.c_str(), target.c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
+    (void)::_wunlink(temp.c_str());
+    throw fail(EIO, "renaming into place");
+  }
+#else
+  fs::path directory = target.parent_path();
+  if (directory.empty()) directory = ".";
+  // mkstemp makes the file 0600 in the target's directory, so rename() stays on one file system.
+  std::string temp = (directory / ("." + target.filename().string() + ".XXXXXX")).string();
+  const int fd = ::mkstemp(temp.data());
+  if (fd < 0) throw fail(errno, "creating a temporary file");
+  const auto abandon = [&](int error, const char* step) {
+    (void)::close(fd);
+    (void)::unlink(temp.c_str());
+    return fail(error, step);
+  };
+  // Exactly 0600, whatever the umask took away.
+  if (::fchmod(fd, S_IRUSR | S_IWUSR) != 0) throw abandon(errno, "setting its mode");
+  for (std::string_view rest = bytes; !rest.empty();) {
+    const ssize_t n = ::write(fd, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw abandon(errno, "writing");
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (::fsync(fd) != 0) throw abandon(errno, "syncing");
+  if (::close(fd) != 0) {
+    const int error = errno;
+    (void)::unlink(temp.c_str());
+    throw fail(error, "closing");
+  }
+  if (::rename(temp.c_str(), target.c_str()) != 0) {
+    const int error = errno;
+    (void)::unlink(temp.c_str());
+    throw fail(error, "renaming into place");
+  }
+#endif
 }
 
 }  // namespace tlsock::trust

@@ -1,5 +1,6 @@
 // Where the operating system keeps its trusted root certificates. This layer only finds
-// them and reads bytes; parsing is the mbedTLS layer's job, so nothing here knows X.509.
+// them and reads bytes (and writes the private files the library keeps, such as saved
+// sessions); parsing is the mbedTLS layer's job, so nothing here knows X.509.
 #pragma once
 
 #ifndef TLSOCK_BUILDING_LIBRARY
@@ -8,6 +9,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tlsock::trust {
@@ -43,5 +45,13 @@ struct TrustSource {
 
 // The whole content of a file, as bytes. Throws std::system_error naming the path.
 [[nodiscard]] std::string read_file(const std::filesystem::path& path);
+
+// Replaces the content of a file atomically with bytes readable by the owner only (0600 on
+// POSIX): a temporary file in the same directory, synced, then renamed over path, so a
+// reader sees the old content or the new, never a part. A symbolic link is written through
+// (its target is replaced). Throws std::invalid_argument when path names something that is
+// not a regular file (a directory, a FIFO, a device), std::system_error naming the path
+// when writing fails (the temporary file is then removed).
+void write_private_file(const std::filesystem::path& path, std::string_view bytes);
 
 }  // namespace tlsock::trust

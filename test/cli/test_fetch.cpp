@@ -337,6 +337,83 @@ TEST_CASE("fetch from s_server -WWW: exact bytes on stdout and with -o", "[cli][
   }
 }
 
+TEST_CASE("--session-file: the next run resumes the session; the file is 0600", "[cli][fetch][sessions]") {
+  if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
+  TempDir served;
+  TempDir out;
+  write_file(served.path() / "hello.txt", "hello\n");
+  ServerProcess server = www_server(served.path());
+  const std::string url = "https://localhost:" + std::to_string(server.port()) + "/hello.txt";
+  const std::string file = out / "sessions";
+  // How a run's one connection began: "new", "reused" (by session ID or ticket) or "none".
+  const auto resumption = [&](const ProgramResult& run) {
+    std::vector<Json> records = json_lines(run.output);
+    REQUIRE(records.size() == 1);
+    Json c = records[0]["connection"];
+    if (c["session_id"] == "reused" || c["session_ticket"] == "reused") return std::string("reused");
+    if (c["session_id"] == "new" || c["session_ticket"] == "new") return std::string("new");
+    return std::string("none");
+  };
+  const auto mode = [](const std::string& path) {
+    return std::filesystem::status(path).permissions() & std::filesystem::perms::all;
+  };
+  const auto owner_rw = std::filesystem::perms::owner_read | std::filesystem::perms::owner_write;
+  const auto not_loaded = [&](const std::string& reason) {
+    return "tlsock: warning: --session-file: path: \"" + file + "\": " + reason + "; starting without saved sessions\n";
+  };
+
+  ProgramResult first = fetch({cacert(), "--json", "--session-file", file, url});
+  INFO(first.output);
+  CHECK(first.exit_code == 0);
+  CHECK(resumption(first) == "new");
+  REQUIRE(std::filesystem::exists(file));
+  CHECK(mode(file) == owner_rw);
+  CHECK(files_in(out.path()) == std::vector<std::string>{"sessions"});  // no temporary file left
+
+  ProgramResult second = fetch({cacert(), "--json", "--session-file", file, url});
+  INFO(second.output);
+  CHECK(second.exit_code == 0);
+  CHECK(resumption(second) == "reused");
+  CHECK(json_lines(second.output)[0]["connection"]["certificate"]["subject"] == "CN=localhost");
+  CHECK(mode(file) == owner_rw);
+
+  SECTION("a damaged file: a warning, a full handshake, and the file is good again") {
+    std::string bytes = read_file(file);
+    bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 1);
+    write_file(file, bytes);
+    ProgramResult damaged = fetch({cacert(), "--json", "--session-file", file, url});
+    INFO(damaged.output);
+    CHECK(damaged.exit_code == 0);
+    CHECK(contains(damaged.output, not_loaded("damaged or truncated (the SHA-256 digest does not match)")));
+    CHECK(resumption(damaged) == "new");
+    ProgramResult again = fetch({cacert(), "--json", "--session-file", file, url});
+    CHECK(resumption(again) == "reused");
+  }
+  SECTION("sessions made with --insecure are not resumed by a verifying run") {
+    ProgramResult insecure = fetch({"--insecure", "--json", "--session-file", file, url});
+    INFO(insecure.output);
+    CHECK(insecure.exit_code == 0);
+    CHECK(contains(insecure.output, not_loaded("the sessions were made with certificate verification, and this "
+                                               "TLSSession has manual_validation")));
+    CHECK(resumption(insecure) == "new");
+    ProgramResult verifying = fetch({cacert(), "--json", "--session-file", file, url});
+    INFO(verifying.output);
+    CHECK(contains(verifying.output, not_loaded("the sessions were made without certificate verification "
+                                                "(manual_validation), and this TLSSession verifies certificates")));
+    CHECK(resumption(verifying) == "new");
+  }
+  SECTION("a file that cannot be written: a warning, and the fetch still succeeds") {
+    ProgramResult nowhere =
+        fetch({cacert(), "--json", "--session-file", (out.path() / "missing" / "sessions").string(), url});
+    INFO(nowhere.output);
+    CHECK(nowhere.exit_code == 0);
+    CHECK(contains(nowhere.output, "tlsock: warning: --session-file: cannot write " +
+                                       (out.path() / "missing" / "sessions").string() +
+                                       " (creating a temporary file): No such file or directory; this run's "
+                                       "sessions were not saved\n"));
+  }
+}
+
 TEST_CASE("fetch without --cacert fails verification (exit 5)", "[cli][fetch]") {
   if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
   TempDir served;

@@ -13,6 +13,7 @@
 #include "cli/smtp_server.hpp"
 #include "support/catch.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 #include "tlsock/tlsock.hpp"
 
 using namespace tlsock;
@@ -224,6 +225,34 @@ TEST_CASE("probe --json against s_server: connection, chain, verdict, resumption
   }
   CHECK(j["error"].is_null());
   CHECK(j["exit_code"] == 0);
+}
+
+TEST_CASE("probe --session-file: the next run's first connection resumes", "[openssl][sessions]") {
+  if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
+  ServerProcess server = openssl_server({"-www"});
+  TempDir dir;
+  const std::string file = dir / "sessions";
+  const std::vector<std::string> args = {
+      "localhost:" + std::to_string(server.port()), "--cacert", root_ca(), "--json", "--session-file", file};
+  ProgramResult first = probe(args);
+  INFO(first.output);
+  REQUIRE(first.exit_code == 0);
+  CHECK(json_of(first)["session_ticket"] == "new");
+  CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+
+  ProgramResult second = probe(args);
+  INFO(second.output);
+  REQUIRE(second.exit_code == 0);
+  json j = json_of(second);
+  CHECK(j["session_ticket"] == "reused");  // the saved session, from the first run
+  CHECK(j["protocol"] == newest_protocol());
+  CHECK(j["chain"].size() == 2);  // as the full handshake sent it
+  CHECK(j["resumption"]["resumed"] == true);
+
+  ProgramResult third = probe(args);  // what the second run saved resumes too
+  INFO(third.output);
+  CHECK(json_of(third)["session_ticket"] == "reused");
 }
 
 TEST_CASE("probe without the test CA: exit 5, oscrypto's verdict, the chain still shown", "[openssl]") {

@@ -285,6 +285,42 @@ void server_seeds(const std::vector<std::shared_ptr<ServerTLS>>& servers) {
   for (const auto& [name, bytes] : others) write_seed("server", name, header(fuzz::server_default) + bytes);
 }
 
+// --- saved sessions -------------------------------------------------------------------
+
+// Exports of real sessions (fuzz_sessions.cpp): a TLS 1.2 ticket, a TLS 1.2 session ID and,
+// where the build has it, a TLS 1.3 ticket, each for variants 0 and 1; and an export of
+// several hosts at once. They expire (a day, or the ticket's lifetime): variant 0 then
+// parses them and skips them, variant 1 renews them.
+void session_seeds(const std::vector<std::shared_ptr<ServerTLS>>& servers) {
+  ServerOptions id_only;
+  id_only.session_tickets = false;
+  auto id_server = server("localhost", id_only);
+  struct Case {
+    const char* name;
+    ProtocolSet protocols;
+    const ServerTLS& server;
+  };
+  std::vector<Case> cases = {{"tls12-ticket", {Protocol::TLSv1_2}, *servers[fuzz::server_default]},
+                             {"tls12-session-id", {Protocol::TLSv1_2}, *id_server}};
+  if (supported_protocols().contains(Protocol::TLSv1_3))
+    cases.push_back({"tls13-ticket", {Protocol::TLSv1_3}, *servers[fuzz::server_default]});
+  auto all = client_session({}, default_protocols());
+  std::uint16_t port = 8443;
+  for (const Case& c : cases) {
+    auto session = client_session({}, c.protocols);
+    Recording r = record(ClientTLS("localhost", session), c.server);
+    (void)record(ClientTLS("localhost", all, port++), c.server);
+    std::string exported = session->export_sessions();
+    std::cout << "sessions/" << c.name << ": " << exported.size() << " bytes"
+              << (r.handshake_complete ? "" : ", handshake failed") << "\n";
+    for (std::uint8_t variant : {0, 1})
+      write_seed("sessions", c.name + std::string("-") + std::to_string(variant), header(variant) + exported);
+  }
+  write_seed("sessions", "several-hosts-0", header(0) + all->export_sessions());
+  write_seed("sessions", "several-hosts-2", header(2) + all->export_sessions());
+  write_seed("sessions", "empty-0", header(0) + client_session()->export_sessions());
+}
+
 // --- certificates and keys ------------------------------------------------------------
 
 void certificate_seeds() {
@@ -419,6 +455,7 @@ int main(int argc, char** argv) {
   try {
     client_seeds(fuzz::make_clients());
     server_seeds(fuzz::make_servers());
+    session_seeds(fuzz::make_servers());
     certificate_seeds();
     read_buffer_seeds();
     http_seeds();

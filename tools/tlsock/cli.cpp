@@ -174,6 +174,20 @@ constexpr const char* cacert_add_help =
     "Trust these CA certificates as well as the OS trust store (PEM or DER file; repeatable). With --cacert: "
     "trusted with its files, still without the OS store";
 
+// --session-file: the sessions of an earlier run. A file that is not there yet is the first
+// run; one that cannot be used (damaged, from another mbedTLS, made with other trust
+// settings) is a warning, as curl does, and the run starts without it (and replaces it).
+void load_session_file(const ConnectOptions& options, TLSSession& session) {
+  if (options.session_file.empty()) return;
+  std::error_code missing;
+  if (!std::filesystem::exists(options.session_file, missing)) return;
+  try {
+    (void)session.load_sessions(options.session_file);
+  } catch (const std::exception& error) {
+    warn("--session-file: " + std::string(error.what()) + "; starting without saved sessions");
+  }
+}
+
 }  // namespace
 
 int report(const std::exception& error) {
@@ -208,6 +222,9 @@ void add_connect_options(CLI::App& command, ConnectOptions& options) {
   command.add_option("--cert", options.cert, "Client certificate chain (PEM), for servers that ask for one");
   command.add_option("--key", options.key, "Private key of --cert (PEM or DER)");
   command.add_flag("--noproxy-all", options.no_proxy, "Ignore HTTPS_PROXY");
+  command.add_option("--session-file", options.session_file,
+                     "Resume TLS sessions saved in FILE by an earlier run and save this run's there "
+                     "(like curl's --ssl-sessions; written 0600, atomically; an unusable FILE is a warning)");
 }
 
 std::shared_ptr<TLSSession> make_session(const ConnectOptions& options) {
@@ -237,7 +254,18 @@ std::shared_ptr<TLSSession> make_session(const ConnectOptions& options) {
     session.client_certificate = CertificateChain::load(*options.cert, *options.key);
   }
   session.alpn_protocols = options.alpn;
-  return std::make_shared<TLSSession>(std::move(session));
+  auto made = std::make_shared<TLSSession>(std::move(session));
+  load_session_file(options, *made);
+  return made;
+}
+
+void save_session_file(const ConnectOptions& options, const TLSSession& session) {
+  if (options.session_file.empty()) return;
+  try {
+    session.save_sessions(options.session_file);
+  } catch (const std::exception& error) {
+    warn("--session-file: " + std::string(error.what()) + "; this run's sessions were not saved");
+  }
 }
 
 Target route(const ConnectOptions& options, const std::string& host, std::uint16_t port) {

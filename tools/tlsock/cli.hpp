@@ -59,13 +59,19 @@ struct ConnectOptions {
   std::vector<std::string> alpn;            // ALPN protocols to offer
   std::optional<std::string> cert, key;     // --cert/--key: a client certificate
   bool no_proxy = false;                    // ignore HTTPS_PROXY
+  std::string session_file;                 // --session-file: TLS sessions kept between runs
 };
 
 // Adds the options above to a subcommand.
 void add_connect_options(CLI::App& command, ConnectOptions& options);
 
-// The TLSSession the options describe (warns on stderr for --insecure).
+// The TLSSession the options describe (warns on stderr for --insecure), with the sessions
+// of --session-file when it names a file (one that cannot be used: a warning, and none).
 std::shared_ptr<TLSSession> make_session(const ConnectOptions& options);
+
+// Saves the session's cache to --session-file, if given (0600, atomically); a failure is a
+// warning: the run's own result stands. Call it once the connections are closed.
+void save_session_file(const ConnectOptions& options, const TLSSession& session);
 
 // Where to open the TCP connection for host:port after --connect-to and --resolve.
 struct Target {

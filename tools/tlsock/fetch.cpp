@@ -490,10 +490,16 @@ class Fetcher {
     options_.connect.alpn = {"http/1.1"};
     session_ = make_session(options_.connect);
     int result = success;
-    for (const std::string& url : options_.urls) {
-      int code = fetch(url);
-      if (result == success) result = code;
+    try {
+      for (const std::string& url : options_.urls) {
+        int code = fetch(url);
+        if (result == success) result = code;
+      }
+    } catch (...) {
+      save_sessions();
+      throw;
     }
+    save_sessions();
     return result;
   }
 
@@ -593,6 +599,13 @@ class Fetcher {
       client_.emplace(options_.connect, session_, url.host, url.port);
     }
     return *client_;
+  }
+
+  // --session-file, once the last connection is closed (closing takes in what the server
+  // sent after the handshake, such as TLS 1.3 tickets).
+  void save_sessions() noexcept {
+    client_.reset();
+    save_session_file(options_.connect, *session_);
   }
 
   static std::string user_agent() { return "tlsock/" + std::string(version()); }

@@ -191,6 +191,7 @@ class Prober {
     findings.alpn_offered = options_.connect.alpn;
 
     std::shared_ptr<TLSSession> session = make_session(options_.connect);
+    const std::shared_ptr<TLSSession> asked_for = session;  // without the fallback below
     std::optional<TLSSocket> socket;
     if (session->manual_validation()) {
       socket.emplace(open(session));
@@ -217,10 +218,15 @@ class Prober {
     try {
       TLSSocket second = open(session);
       findings.resumption = facts_of(second);
+      // The session file keeps the newest session: with TLS 1.3 that is a ticket of this
+      // connection (the first one's was used up).
+      if (!options_.connect.session_file.empty()) await_tickets(second);
       close_quietly(second);
     } catch (const std::exception& error) {
       findings.resumption_error = error.what();
     }
+    // Only sessions made with the trust settings asked for: never the unverified fallback's.
+    save_session_file(options_.connect, *asked_for);
 
     ProtocolSet supported = supported_protocols();
     for (Protocol protocol : {Protocol::TLSv1, Protocol::TLSv1_1, Protocol::TLSv1_2, Protocol::TLSv1_3}) {
