@@ -227,6 +227,28 @@ TEST_CASE("probe --json against s_server: connection, chain, verdict, resumption
   CHECK(j["exit_code"] == 0);
 }
 
+// The issue's own "done when": a TLS 1.3-only server, probed by a default build.
+TEST_CASE("probe of a TLS 1.3-only s_server: TLSv1.3, verified, exit 0 (protocol version error on 2.28)", "[openssl]") {
+  if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
+  ServerProcess server = openssl_server({"-www", "-tls1_3"});
+  ProgramResult result = probe({"localhost:" + std::to_string(server.port()), "--cacert", root_ca(), "--json"});
+  INFO(result.output);
+  if (!supported_protocols().contains(Protocol::TLSv1_3)) {
+    CHECK(result.exit_code == 4);
+    CHECK(result.output.find("TLS handshake failed - protocol version error") != std::string::npos);
+    return;
+  }
+  REQUIRE(result.exit_code == 0);
+  json j = json_of(result);
+  CHECK(j["protocol"] == "TLSv1.3");
+  CHECK(std::regex_match(j["cipher_suite"].get<std::string>(), std::regex("TLS_(AES|CHACHA20)_[A-Z0-9_]+")));
+  CHECK(j["verified"] == true);
+  CHECK(j["verdict"] == "OK");
+  CHECK(j["resumption"]["session_ticket"] == "reused");
+  CHECK(j["protocols"]["TLSv1.3"] == "accepted");
+  CHECK(j["protocols"]["TLSv1.2"] == "refused");
+}
+
 TEST_CASE("probe --session-file: the next run's first connection resumes", "[openssl][sessions]") {
   if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
   ServerProcess server = openssl_server({"-www"});
