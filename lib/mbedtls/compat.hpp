@@ -266,6 +266,38 @@ inline std::uint32_t version_number() {
 #endif
 }
 
+// mbedtls_ssl_session_load (3.6) copies a TLS 1.3 client session's host name as the bytes
+// give it, and later code runs strlen and strcmp on it (mbedtls_ssl_session_save, the name
+// check before a ticket is offered): a name without its terminating NUL is read past its end
+// (found by fuzz-sessions). False when the serialized session (mbedTLS 3.6's layout: version
+// header, TLS version, endpoint, suite, then for TLS 1.3 ticket_age_add, flags, the
+// resumption key, the optional early-data and record-size fields, and a client's host name
+// as a 16-bit length and bytes) has a host name whose last byte is not NUL. Anything it
+// cannot follow is left to mbedtls_ssl_session_load, which refuses short data itself.
+inline bool serialized_hostname_terminated([[maybe_unused]] std::string_view data) {
+#if TLSOCK_HAS_TLS13 && defined(MBEDTLS_SSL_SERVER_NAME_INDICATION) && defined(MBEDTLS_SSL_CLI_C)
+  constexpr std::size_t header = 5;  // major, minor, patch, two bytes of configuration flags
+  const auto byte = [&](std::size_t at) { return static_cast<unsigned char>(data[at]); };
+  if (data.size() < header + 4) return true;
+  if (byte(header) != (MBEDTLS_SSL_VERSION_TLS1_3 & 0xff) || byte(header + 1) != MBEDTLS_SSL_IS_CLIENT) return true;
+  std::size_t at = header + 4;
+  if (data.size() < at + 6) return true;
+  at += 6 + byte(at + 5);  // ticket_age_add (4), ticket_flags (1), resumption_key_len (1), the key
+#if defined(MBEDTLS_SSL_EARLY_DATA)
+  at += 4;  // max_early_data_size
+#endif
+#if defined(MBEDTLS_SSL_RECORD_SIZE_LIMIT)
+  at += 2;  // record_size_limit
+#endif
+  if (data.size() < at + 2) return true;
+  std::size_t length = (std::size_t{byte(at)} << 8) | byte(at + 1);
+  if (length == 0 || data.size() < at + 2 + length) return true;
+  return byte(at + 2 + length - 1) == 0;
+#else
+  return true;
+#endif
+}
+
 // The lifetime in seconds the server gave a session's ticket (RFC 5077 hint, RFC 8446
 // ticket_lifetime); 0 when it gave none or the session was not resumed by ticket.
 inline std::uint32_t ticket_lifetime([[maybe_unused]] const mbedtls_ssl_session& session) {

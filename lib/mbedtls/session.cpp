@@ -23,6 +23,8 @@ std::string SavedSession::serialize() const {
 }
 
 std::shared_ptr<const SavedSession> SavedSession::parse(std::string_view bytes) {
+  if (!compat::serialized_hostname_terminated(bytes))
+    throw std::invalid_argument("not a valid mbedTLS session (its host name is not terminated)");
   auto impl = std::make_unique<Impl>();
   // On failure mbedtls_ssl_session_load frees what it had filled in; Impl frees the rest.
   int rc = mbedtls_ssl_session_load(&impl->session, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());

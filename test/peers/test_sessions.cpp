@@ -180,6 +180,24 @@ TEST_CASE("an imported TLS 1.3 ticket resumes in a new TLSSession", "[sessions][
   CHECK(full.ticket == "new");
   std::string blob = first->export_sessions();
 
+  {
+    // mbedTLS 3.6 keeps a TLS 1.3 client session's host name NUL-terminated, and reads it
+    // with strlen later: a name without its NUL (found by fuzz-sessions) is refused before
+    // mbedTLS loads it. The layout (Debian's build: no early data, no record size limit):
+    // mbedTLS's header (5), version, endpoint, suite (4), ticket_age_add, flags, key length
+    // (6), the key, then the name's 16-bit length and bytes.
+    std::size_t at = session_at(blob) + 5 + 4;
+    at += 6 + static_cast<unsigned char>(blob[at + 5]);
+    REQUIRE(read_number(blob, at, 2) == 10);
+    REQUIRE(blob.substr(at + 2, 10) == std::string("localhost\0", 10));
+    std::string unterminated = blob;
+    unterminated[at + 2 + 9] = 'x';
+    auto refusing = session_for(Protocol::TLSv1_3);
+    CHECK(import_error(*refusing, resealed(unterminated)) ==
+          "std::invalid_argument: sessions: entry localhost:" + std::to_string(server.port()) +
+              ": not a valid mbedTLS session (its host name is not terminated)");
+  }
+
   auto second = session_for(Protocol::TLSv1_3);
   CHECK(second->import_sessions(blob) == 1);
   Visit resumed = visit(server.port(), second);
