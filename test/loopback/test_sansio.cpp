@@ -36,14 +36,14 @@ struct Pair {
   Connection client;
   Connection server;
 
-  Pair(const ClientTLS& client_tls, const ServerTLS& server_tls, VerifyCallback client_verify = {})
+  Pair(const ClientTLS& client_tls, const ServerTLS& server_tls, ConnectionVerifyCallback client_verify = {})
       : client(client_tls.start([this](std::string_view b) { to_server.append(b); },
                                 [this](bool immediate) {
                                   ++client_closes;
                                   client_close_immediate = immediate;
                                 },
                                 std::move(client_verify))),
-        server(server_tls.start([this](std::string_view b) { to_client.append(b); }, {},
+        server(server_tls.start([this](std::string_view b) { to_client.append(b); },
                                 [this](bool immediate) {
                                   ++server_closes;
                                   server_close_immediate = immediate;
@@ -73,13 +73,16 @@ TEST_CASE("handshake and data both ways in memory", "[sansio]") {
   pair.pump();
   REQUIRE(pair.client.is_handshake_complete());
   REQUIRE(pair.server.is_handshake_complete());
-  CHECK(pair.client.protocol() == expected_protocol());
-  CHECK(pair.server.protocol() == expected_protocol());
-  CHECK(pair.client.cipher_suite() == pair.server.cipher_suite());
-  CHECK(pair.client.peer_certificate()->subject() == "CN=localhost");
-  CHECK(pair.client.peer_intermediates().size() == 1);
-  CHECK_FALSE(pair.server.peer_certificate().has_value());
-  CHECK(pair.server.server_name() == "localhost");
+  REQUIRE(pair.client.info().protocol);
+  REQUIRE(pair.server.info().protocol);
+  CHECK(to_string(*pair.client.info().protocol) == expected_protocol());
+  CHECK(to_string(*pair.server.info().protocol) == expected_protocol());
+  CHECK(pair.client.info().cipher_suite == pair.server.info().cipher_suite);
+  CHECK(pair.client.info().certificate->subject() == "CN=localhost");
+  CHECK(pair.client.info().intermediates.size() == 1);
+  CHECK_FALSE(pair.server.info().certificate.has_value());
+  CHECK(pair.server.info().server_name == "localhost");
+  CHECK(pair.client.info().peer_address.empty());  // sans-IO: no transport of its own
   CHECK(pair.server.is_server());
   CHECK_FALSE(pair.client.is_server());
 
