@@ -223,6 +223,37 @@ TEST_CASE("verify callbacks run after the library's checks; throwing invalidates
   }
 }
 
+TEST_CASE("one VerifyCallback family: the session's (chain) runs first, then the connection's (chain, Connection&)",
+          "[sansio]") {
+  std::vector<std::string> order;
+  TLSSession::Options options;
+  options.extra_trust_roots = {certs("root-ca.pem")};
+  // A VerifyCallback is the chain-only callback, for sockets and connections alike.
+  VerifyCallback session_check = [&](const std::vector<Certificate>& chain) {
+    order.push_back("session " + chain.front().subject());
+  };
+  options.verify_callback = session_check;
+  ClientTLS client_tls("localhost", std::make_shared<TLSSession>(options));
+  auto server_tls = make_server();
+  // Both shapes of the connection's callback still fit: Connection& and const Connection&.
+  ConnectionVerifyCallback mutable_view = [&](const std::vector<Certificate>& chain, Connection& c) {
+    order.push_back("connection " + std::to_string(chain.size()) + (c.is_server() ? " server" : " client"));
+  };
+  SECTION("Connection&") {
+    Pair pair(client_tls, *server_tls, mutable_view);
+    pair.pump();
+    CHECK(pair.client.is_handshake_complete());
+  }
+  SECTION("const Connection&") {
+    Pair pair(client_tls, *server_tls, [&](const std::vector<Certificate>& chain, const Connection& c) {
+      order.push_back("connection " + std::to_string(chain.size()) + (c.is_server() ? " server" : " client"));
+    });
+    pair.pump();
+    CHECK(pair.client.is_handshake_complete());
+  }
+  CHECK(order == std::vector<std::string>{"session CN=localhost", "connection 2 client"});
+}
+
 TEST_CASE("verification failures in memory", "[sansio]") {
   ClientTLS client_tls("wrong.example", trusting_session());
   auto server_tls = make_server();
