@@ -6,7 +6,8 @@
 //
 // Every blocking call is bounded by the socket's timeout (one deadline per call); past it,
 // tlsock::TimeoutError. A peer's close_notify is reported, after its data, as
-// TLSGracefulDisconnectError; a TCP close without it as TLSDisconnectError.
+// TLSGracefulDisconnectError; a TCP close without it as TLSDisconnectError. Errors are sticky
+// as in oscrypto: every call after a TLS failure rethrows the first error.
 #pragma once
 
 #include <cstddef>

@@ -1,7 +1,7 @@
 // The sans-IO TLS engine: the library's one TLS state machine, for both roles. Wire bytes go
 // in (receive_space/received), wire bytes come out (outgoing/sent), plaintext is read and
-// written in between. It never touches a socket: TLSSocket, TLSListener and the public
-// Connection drive it.
+// written in between. It never touches a socket: engine::Driver (driver.hpp) drives it, for
+// TLSSocket, TLSListener and the public Connection alike.
 //
 // Errors are sticky: after the first fatal error every call rethrows it, while outgoing()
 // still yields the alert that the error queued, so the driver can flush it.
