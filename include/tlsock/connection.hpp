@@ -17,26 +17,26 @@
 
 #include "tlsock/alert.hpp"
 #include "tlsock/certificate.hpp"
-#include "tlsock/server.hpp"
+#include "tlsock/detail/access.hpp"
+#include "tlsock/info.hpp"
 #include "tlsock/session.hpp"
-#include "tlsock/socket.hpp"
 
 namespace tlsock {
 
 class Connection;
-struct ServerContext;  // the library's side of ServerTLS
 
 // Receives bytes for the peer; the connection does not keep them after the call.
 using WriteToWire = std::function<void(std::string_view bytes)>;
 // The protocol requires the transport to close: at once after a fatal alert (immediate),
 // after both close_notify alerts otherwise.
 using WireClose = std::function<void(bool immediate)>;
-// Runs once per handshake after the library's own checks, with the peer's chain (leaf
-// first). To refuse, throw (any exception: the handshake fails with it, and the peer gets a
+// The Connection's VerifyCallback (session.hpp): runs once per handshake after the library's
+// own checks (and after a TLSSession's verify_callback), with the peer's chain (leaf first)
+// and the connection. To refuse, throw (any exception: the handshake fails with it, and the peer gets a
 // fatal bad_certificate alert) or call connection.send_alert() with a fatal alert of your
 // choice (the handshake then fails with the TLSError that send_alert leaves). A callback
 // taking `const Connection&` still fits.
-using VerifyCallback = std::function<void(const std::vector<Certificate>& chain, Connection& connection)>;
+using ConnectionVerifyCallback = std::function<void(const std::vector<Certificate>& chain, Connection& connection)>;
 
 class Connection {
  public:
@@ -75,19 +75,13 @@ class Connection {
   [[nodiscard]] bool is_invalidated() const noexcept;
 
   [[nodiscard]] bool is_server() const noexcept;
-  [[nodiscard]] std::string_view protocol() const noexcept;
-  [[nodiscard]] std::string_view cipher_suite() const noexcept;
-  [[nodiscard]] const std::optional<Certificate>& peer_certificate() const noexcept;
-  [[nodiscard]] const std::vector<Certificate>& peer_intermediates() const noexcept;
-  [[nodiscard]] std::optional<SessionReuse> session_id() const noexcept;
-  [[nodiscard]] std::optional<SessionReuse> session_ticket() const noexcept;
-  [[nodiscard]] std::string_view alpn_protocol() const noexcept;
-  [[nodiscard]] std::string_view server_name() const noexcept;  // server: the SNI name received
-
-  struct Impl;
-  explicit Connection(std::unique_ptr<Impl> impl) noexcept;
+  // What the handshake established (empty until it completes).
+  [[nodiscard]] const ConnectionInfo& info() const noexcept;
 
  private:
+  friend struct detail::Access;
+  struct Impl;
+  explicit Connection(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;
 };
 
@@ -101,31 +95,13 @@ class ClientTLS {
   ClientTLS& operator=(const ClientTLS&) = default;
   // Starts a handshake: the ClientHello reaches write_to_wire before this returns.
   [[nodiscard]] Connection start(WriteToWire write_to_wire, WireClose wire_close = {},
-                                 VerifyCallback verify_callback = {}) const;
+                                 ConnectionVerifyCallback verify_callback = {}) const;
   [[nodiscard]] const std::string& server_hostname() const noexcept { return hostname_; }
 
  private:
   std::string hostname_;
   std::shared_ptr<TLSSession> session_;
   std::uint16_t port_;
-};
-
-// The server role: certificates, policy, and the session cache and ticket keys that every
-// connection it starts shares. Thread-safe.
-class ServerTLS {
- public:
-  explicit ServerTLS(std::shared_ptr<const ServerCertificates> certificates, ServerOptions options = {});
-  ~ServerTLS();
-  ServerTLS(const ServerTLS&) = delete;
-  ServerTLS& operator=(const ServerTLS&) = delete;
-
-  [[nodiscard]] Connection start(WriteToWire write_to_wire, VerifyCallback verify_callback = {},
-                                 WireClose wire_close = {}) const;
-  [[nodiscard]] const ServerOptions& options() const noexcept;
-  [[nodiscard]] const std::shared_ptr<const ServerContext>& context() const noexcept { return context_; }
-
- private:
-  std::shared_ptr<const ServerContext> context_;
 };
 
 }  // namespace tlsock

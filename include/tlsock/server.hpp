@@ -1,12 +1,10 @@
-// The server side: which certificate chain to present (by SNI), server policy, and a
-// listening socket that hands out server-role TLSSockets.
+// The server side: which certificate chain to present (by SNI), server policy, and ServerTLS,
+// the server role that starts sans-IO Connections (TLSListener, listener.hpp, serves sockets).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <exception>
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,9 +12,9 @@
 #include <vector>
 
 #include "tlsock/certificate.hpp"
+#include "tlsock/connection.hpp"
 #include "tlsock/protocol.hpp"
 #include "tlsock/session.hpp"
-#include "tlsock/socket.hpp"
 #include "tlsock/types.hpp"
 
 namespace tlsock {
@@ -78,33 +76,25 @@ struct ServerOptions {
   std::optional<std::filesystem::path> key_log_file{};  // NSS key log (also $SSLKEYLOGFILE)
 };
 
-class ServerTLS;
+struct ServerContext;  // the library's side of ServerTLS
 
-// A listening TCP socket whose accept() returns server-role TLSSockets with the handshake
-// done. Handshakes run concurrently inside accept(): a client that stalls holds up nobody,
-// and is dropped after the server's handshake_timeout.
-class TLSListener {
+// The server role: certificates, policy, and the session cache and ticket keys that every
+// connection it starts shares. Thread-safe.
+class ServerTLS {
  public:
-  // address: "127.0.0.1", "::1", "0.0.0.0", ...; port 0 picks a free one (see port()).
-  TLSListener(std::string_view address, std::uint16_t port, std::shared_ptr<const ServerTLS> server);
-  TLSListener(TLSListener&&) noexcept;
-  TLSListener& operator=(TLSListener&&) noexcept;
-  ~TLSListener();
+  explicit ServerTLS(std::shared_ptr<const ServerCertificates> certificates, ServerOptions options = {});
+  ~ServerTLS();
+  ServerTLS(const ServerTLS&) = delete;
+  ServerTLS& operator=(const ServerTLS&) = delete;
 
-  // The next client whose handshake succeeded; tlsock::TimeoutError past timeout. Clients
-  // whose handshake fails are dropped (see on_handshake_error).
-  [[nodiscard]] TLSSocket accept(Timeout timeout = std::nullopt);
-  // Called with each failed handshake's error (default: none).
-  void on_handshake_error(std::function<void(const std::exception& error)> handler);
-  [[nodiscard]] std::uint16_t port() const noexcept;
-  [[nodiscard]] NativeSocket socket() const noexcept;
-  // Stops listening and drops handshakes in progress.
-  void close() noexcept;
-
-  struct Impl;
+  // Starts a handshake; the parameters are ClientTLS::start's.
+  [[nodiscard]] Connection start(WriteToWire write_to_wire, WireClose wire_close = {},
+                                 ConnectionVerifyCallback verify_callback = {}) const;
+  [[nodiscard]] const ServerOptions& options() const noexcept;
+  [[nodiscard]] const std::shared_ptr<const ServerContext>& context() const noexcept { return context_; }
 
  private:
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<const ServerContext> context_;
 };
 
 }  // namespace tlsock

@@ -35,6 +35,11 @@ class TrustRoot {
   std::vector<Certificate> certificates_;
 };
 
+// Runs after the library's own checks, once per handshake, with the peer's chain (leaf
+// first); throwing fails the handshake with that exception. The sans-IO Connection's callback
+// (ConnectionVerifyCallback, connection.hpp) takes the same chain and the Connection.
+using VerifyCallback = std::function<void(const std::vector<Certificate>& chain)>;
+
 class TLSSession {
  public:
   struct Options {
@@ -60,9 +65,8 @@ class TLSSession {
     std::size_t max_buffered_bytes = 4 * 1024 * 1024;
     // A certificate and key to present when a server asks for one.
     std::optional<CertificateChain> client_certificate{};
-    // Runs after the library's own checks, once per handshake, with the server's chain (leaf
-    // first); throwing fails the handshake with that exception.
-    std::function<void(const std::vector<Certificate>& chain)> verify_callback{};
+    // Checks the server's chain after the library's own checks (see VerifyCallback).
+    VerifyCallback verify_callback{};
     // Append TLS secrets in the NSS key log format (for Wireshark); $SSLKEYLOGFILE also works.
     std::optional<std::filesystem::path> key_log_file{};
   };

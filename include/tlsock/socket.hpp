@@ -6,28 +6,28 @@
 //
 // Every blocking call is bounded by the socket's timeout (one deadline per call); past it,
 // tlsock::TimeoutError. A peer's close_notify is reported, after its data, as
-// TLSGracefulDisconnectError; a TCP close without it as TLSDisconnectError.
+// TLSGracefulDisconnectError; a TCP close without it as TLSDisconnectError. Errors are sticky
+// as in oscrypto: every call after a TLS failure rethrows the first error.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <regex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "tlsock/certificate.hpp"
+#include "tlsock/detail/access.hpp"
+#include "tlsock/info.hpp"
 #include "tlsock/session.hpp"
 #include "tlsock/types.hpp"
 
 namespace tlsock {
 
 class ServerTLS;
-
-enum class SessionReuse { new_session, reused };
-[[nodiscard]] std::string_view to_string(SessionReuse reuse);  // "new" / "reused"
 
 // A connected TCP socket (address resolved, every address tried, within timeout), for
 // protocols that talk in plain text before TLS (STARTTLS, HTTP CONNECT proxies): talk, then
@@ -66,11 +66,14 @@ class TLSSocket {
 
   // Up to max_length bytes; blocks until at least one is available.
   [[nodiscard]] std::string read(std::size_t max_length);
+  // read() into the caller's buffer, without allocating: up to buffer.size() bytes (at least
+  // one); returns how many.
+  [[nodiscard]] std::size_t read_into(std::span<char> buffer);
   // One line, with its ending ("\r\n", "\r" or "\n") kept.
   [[nodiscard]] std::string read_line();
   // Everything up to and including marker.
+  // (A regular expression as marker: tlsock/regex.hpp.)
   [[nodiscard]] std::string read_until(std::string_view marker);
-  [[nodiscard]] std::string read_until(const std::regex& marker);
   // Exactly num_bytes; a connection that ends sooner raises and returns nothing.
   [[nodiscard]] std::string read_exactly(std::size_t num_bytes);
   // True when read() would return without waiting on the network, or data arrives within timeout.
@@ -89,6 +92,8 @@ class TLSSocket {
 
   [[nodiscard]] const std::string& hostname() const noexcept;
   [[nodiscard]] std::uint16_t port() const noexcept;
+  // What the handshake established; the accessors below (oscrypto's names) read it.
+  [[nodiscard]] const ConnectionInfo& info() const;
   // The peer's leaf certificate and the intermediates it sent, as sent. On a server: the
   // client's, and certificate() throws TLSError when the client sent none.
   [[nodiscard]] const Certificate& certificate() const;
@@ -109,10 +114,10 @@ class TLSSocket {
   // The descriptor; -1 (INVALID_SOCKET) once closed.
   [[nodiscard]] NativeSocket socket() const noexcept;
 
+ private:
+  friend struct detail::Access;
   struct Impl;
   explicit TLSSocket(std::unique_ptr<Impl> impl) noexcept;
-
- private:
   std::unique_ptr<Impl> impl_;
 };
 

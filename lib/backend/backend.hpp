@@ -21,7 +21,13 @@
 
 #include "tlsock/certificate.hpp"
 #include "tlsock/protocol.hpp"
-#include "tlsock/server.hpp"
+
+namespace tlsock {
+// From tlsock/server.hpp, which the backend needs only by name (it would bring in the
+// sans-IO Connection too).
+class ServerCertificates;
+enum class ClientAuth;
+}  // namespace tlsock
 
 namespace tlsock::mbed {
 
@@ -45,7 +51,7 @@ struct ClientPolicy {
   std::vector<std::string> alpn;
   unsigned minimum_dh_bits = 1024;
   std::vector<std::string> cipher_suites;  // IANA names; empty: defaults
-  bool session_tickets = true;
+  bool session_cache = true;               // TLSSession::Options::session_cache: keep sessions (IDs and tickets)
   std::optional<CertificateChain> client_certificate;
   std::string key_log_file;  // empty: none
 };
@@ -54,7 +60,7 @@ struct ClientPolicy {
 struct ServerPolicy {
   ProtocolSet protocols;
   std::shared_ptr<const ServerCertificates> certificates;
-  ClientAuth client_auth = ClientAuth::none;
+  ClientAuth client_auth{};  // ClientAuth::none (checked where ClientAuth is defined)
   std::vector<Certificate> client_roots;
   bool session_cache = true;
   bool session_tickets = true;

@@ -3,34 +3,63 @@
 
 #include <stdexcept>
 
+#include "access.hpp"
 #include "arguments.hpp"
+#include "engine/driver.hpp"
 #include "engine/engine.hpp"
 #include "engine/messages.hpp"
 #include "tlsock/errors.hpp"
+#include "tlsock/server.hpp"
 
 namespace tlsock {
 
-struct Connection::Impl {
+// The Connection's transport: bytes come in through data_from_wire (never waited for), bytes
+// go out through write_to_wire once the driver is done with the engine.
+struct Connection::Impl final : engine::Transport {
   template <typename... Args>
-  explicit Impl(Args&&... args) : engine(std::forward<Args>(args)...) {}
+  explicit Impl(Args&&... args) : driver(*this, engine::Errors::invalidate, std::forward<Args>(args)...) {}
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() = default;
 
-  engine::Engine engine;
+  engine::Driver driver;
+  engine::Engine& engine = driver.engine();
   WriteToWire write_to_wire;
   WireClose wire_close;
-  VerifyCallback verify_callback;
+  ConnectionVerifyCallback verify_callback;
   Connection* owner = nullptr;  // for verify_callback; kept current across moves
+  std::string outbox;           // wire bytes the engine produced, not yet given to write_to_wire
   std::string queued;           // application data written before the handshake completed
   bool finish_queued = false;   // application_finished() before the handshake completed
-  bool error_reported = false;  // the first error was raised; later calls get InvalidatedError
   bool wire_closed = false;
 
-  void flush() {
-    std::string_view out = engine.outgoing();
-    if (out.empty()) return;
-    std::string copy(out);  // the callback may re-enter; the engine's buffer must not move under it
-    engine.sent(out.size());
-    write_to_wire(copy);
+  std::size_t send(std::string_view bytes) override {
+    outbox.append(bytes);
+    return bytes.size();
   }
+  std::optional<std::size_t> receive(std::span<char>) override { return std::nullopt; }
+  void wait(engine::Direction, engine::Deadline, engine::Operation) override {}
+  void flushed() override { deliver(); }
+  void failed(bool orderly) override {
+    if (orderly) {
+      if (engine.close_notify_sent()) close_wire(false);
+      return;
+    }
+    close_wire(true);
+  }
+
+  // Hands the outbox to write_to_wire once the engine has marked it sent. The callback may
+  // re-enter the connection: it gets bytes of its own, and what it causes is delivered by the
+  // call it made.
+  void deliver() {
+    while (!outbox.empty()) {
+      std::string bytes = std::move(outbox);
+      outbox.clear();
+      write_to_wire(bytes);
+    }
+  }
+
+  void flush() { (void)driver.flush(engine::Wait::never()); }
 
   void close_wire(bool immediate) {
     if (wire_closed) return;
@@ -38,49 +67,14 @@ struct Connection::Impl {
     if (wire_close) wire_close(immediate);
   }
 
-  // Raises InvalidatedError once the first error has been reported. After the peer's
-  // close_notify, only sending our own is still allowed.
-  void check_valid(bool closing = false) {
-    if (!engine.failed() || !error_reported) return;
-    if (closing && engine.peer_closed()) return;
-    if (engine.peer_closed()) std::rethrow_exception(engine.error());
-    std::string cause = "an earlier error";
-    try {
-      std::rethrow_exception(engine.error());
-    } catch (const std::exception& e) {
-      cause = e.what();
-    } catch (...) {
-      // Not a std::exception (a verify callback may throw anything): no text to quote.
-    }
-    throw InvalidatedError("The connection was invalidated by an earlier error: " + cause, engine.error());
-  }
-
-  // Runs f; on a TLS failure flushes the alert it queued, closes the wire, reports once.
   template <typename F>
   auto guarded(F f, bool closing = false) -> decltype(f()) {
-    check_valid(closing);
-    try {
-      return f();
-    } catch (const TLSGracefulDisconnectError&) {
-      error_reported = true;
-      flush();
-      if (engine.close_notify_sent()) close_wire(false);
-      throw;
-    } catch (...) {
-      error_reported = true;
-      try {
-        flush();
-      } catch (...) {
-      }
-      close_wire(true);
-      throw;
-    }
+    return driver.guarded(std::move(f), closing);
   }
 
   void advance_handshake() {
     if (engine.is_handshake_complete()) return;
-    bool done = engine.handshake();
-    flush();
+    bool done = driver.handshake(engine::Wait::never());
     if (!done) return;
     if (!queued.empty()) {
       std::string pending = std::move(queued);
@@ -93,12 +87,7 @@ struct Connection::Impl {
     }
   }
 
-  void write_all(std::string_view data) {
-    while (!data.empty()) {
-      data.remove_prefix(engine.write(data));
-      flush();
-    }
-  }
+  void write_all(std::string_view data) { (void)driver.write(data, engine::Wait::never()); }
 };
 
 Connection::Connection(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {
@@ -115,7 +104,9 @@ Connection& Connection::operator=(Connection&& other) noexcept {
 Connection::~Connection() = default;
 
 namespace {
-Connection::Impl& checked(const std::unique_ptr<Connection::Impl>& impl) {
+using ConnectionImpl = detail::Access::Impl<Connection>;
+
+ConnectionImpl& checked(const std::unique_ptr<ConnectionImpl>& impl) {
   if (!impl) throw std::logic_error("use of a moved-from tlsock::Connection");
   return *impl;
 }
@@ -192,7 +183,7 @@ void Connection::send_alert(Alert alert, std::optional<AlertLevel> level) {
       },
       alert == Alert::close_notify);
   if (chosen == AlertLevel::fatal) {
-    s.error_reported = true;  // the application ended it: later calls are invalid
+    s.driver.set_error_reported();  // the application ended it: later calls are invalid
     s.close_wire(true);
   } else if (alert == Alert::close_notify && s.engine.peer_closed()) {
     s.close_wire(false);
@@ -218,44 +209,22 @@ bool Connection::is_invalidated() const noexcept {
 }
 bool Connection::is_server() const noexcept { return impl_ && impl_->engine.role() == engine::Role::server; }
 
-std::string_view Connection::protocol() const noexcept {
-  return impl_ && impl_->engine.is_handshake_complete() ? to_string(impl_->engine.info().protocol) : std::string_view();
-}
-std::string_view Connection::cipher_suite() const noexcept {
-  return impl_ ? std::string_view(impl_->engine.info().cipher_suite) : std::string_view();
-}
-const std::optional<Certificate>& Connection::peer_certificate() const noexcept {
-  static const std::optional<Certificate> none;
-  return impl_ ? impl_->engine.info().certificate : none;
-}
-const std::vector<Certificate>& Connection::peer_intermediates() const noexcept {
-  static const std::vector<Certificate> none;
-  return impl_ ? impl_->engine.info().intermediates : none;
-}
-std::optional<SessionReuse> Connection::session_id() const noexcept {
-  return impl_ ? impl_->engine.info().session_id : std::nullopt;
-}
-std::optional<SessionReuse> Connection::session_ticket() const noexcept {
-  return impl_ ? impl_->engine.info().session_ticket : std::nullopt;
-}
-std::string_view Connection::alpn_protocol() const noexcept {
-  return impl_ ? std::string_view(impl_->engine.info().alpn) : std::string_view();
-}
-std::string_view Connection::server_name() const noexcept {
-  return impl_ ? std::string_view(impl_->engine.info().server_name) : std::string_view();
+const ConnectionInfo& Connection::info() const noexcept {
+  static const ConnectionInfo none;
+  return impl_ ? impl_->engine.info() : none;
 }
 
 namespace {
 
 // Wires the callbacks in; `first` (a TLSSession's own verify callback) runs before the
 // connection's.
-void attach(Connection::Impl& impl, WriteToWire write_to_wire, WireClose wire_close, VerifyCallback verify_callback,
-            std::function<void(const std::vector<Certificate>&)> first = {}) {
+void attach(ConnectionImpl& impl, WriteToWire write_to_wire, WireClose wire_close,
+            ConnectionVerifyCallback verify_callback, VerifyCallback first = {}) {
   impl.write_to_wire = std::move(write_to_wire);
   impl.wire_close = std::move(wire_close);
   impl.verify_callback = std::move(verify_callback);
   if (impl.verify_callback) {
-    Connection::Impl* self = &impl;
+    ConnectionImpl* self = &impl;
     impl.engine.set_verify_callback([self, first](const std::vector<Certificate>& chain) {
       if (first) first(chain);
       self->verify_callback(chain, *self->owner);
@@ -265,13 +234,13 @@ void attach(Connection::Impl& impl, WriteToWire write_to_wire, WireClose wire_cl
 
 // Builds a connection and lets it write its first flight (a client's ClientHello).
 template <typename... EngineArgs>
-Connection start_connection(WriteToWire write_to_wire, WireClose wire_close, VerifyCallback verify_callback,
-                            std::function<void(const std::vector<Certificate>&)> first, EngineArgs&&... args) {
+Connection start_connection(WriteToWire write_to_wire, WireClose wire_close, ConnectionVerifyCallback verify_callback,
+                            VerifyCallback first, EngineArgs&&... args) {
   if (!write_to_wire) arguments::reject("write_to_wire", "must be callable");
-  auto impl = std::make_unique<Connection::Impl>(std::forward<EngineArgs>(args)...);
+  auto impl = std::make_unique<ConnectionImpl>(std::forward<EngineArgs>(args)...);
   attach(*impl, std::move(write_to_wire), std::move(wire_close), std::move(verify_callback), std::move(first));
-  Connection::Impl* raw = impl.get();
-  Connection connection(std::move(impl));
+  ConnectionImpl* raw = impl.get();
+  Connection connection = detail::Access::make<Connection>(std::move(impl));
   if (raw->engine.role() == engine::Role::client) raw->guarded([&] { raw->advance_handshake(); });
   return connection;
 }
@@ -286,7 +255,8 @@ ClientTLS::ClientTLS(std::string server_hostname, std::shared_ptr<TLSSession> se
   arguments::check_port("port", port_);
 }
 
-Connection ClientTLS::start(WriteToWire write_to_wire, WireClose wire_close, VerifyCallback verify_callback) const {
+Connection ClientTLS::start(WriteToWire write_to_wire, WireClose wire_close,
+                            ConnectionVerifyCallback verify_callback) const {
   return start_connection(std::move(write_to_wire), std::move(wire_close), std::move(verify_callback),
                           session_->options().verify_callback, session_, hostname_, port_);
 }
@@ -318,7 +288,8 @@ ServerTLS::~ServerTLS() = default;
 
 const ServerOptions& ServerTLS::options() const noexcept { return context_->options; }
 
-Connection ServerTLS::start(WriteToWire write_to_wire, VerifyCallback verify_callback, WireClose wire_close) const {
+Connection ServerTLS::start(WriteToWire write_to_wire, WireClose wire_close,
+                            ConnectionVerifyCallback verify_callback) const {
   return start_connection(std::move(write_to_wire), std::move(wire_close), std::move(verify_callback), {}, context_);
 }
 

@@ -318,7 +318,7 @@ void Engine::capture_info() {
   info_.protocol = tls_.protocol();
   info_.cipher_suite = tls_.cipher_suite();
   info_.compression = facts.compression != 0;
-  info_.alpn = tls_.alpn();
+  info_.alpn_protocol = tls_.alpn();
   info_.server_name = tls_.server_name();
   bool resumed = transcript_.resumed();
   std::vector<Certificate> chain = resumed && offered_ ? offered_->chain : tls_.peer_chain();

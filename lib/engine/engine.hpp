@@ -1,7 +1,7 @@
 // The sans-IO TLS engine: the library's one TLS state machine, for both roles. Wire bytes go
 // in (receive_space/received), wire bytes come out (outgoing/sent), plaintext is read and
-// written in between. It never touches a socket: TLSSocket, TLSListener and the public
-// Connection drive it.
+// written in between. It never touches a socket: engine::Driver (driver.hpp) drives it, for
+// TLSSocket, TLSListener and the public Connection alike.
 //
 // Errors are sticky: after the first fatal error every call rethrows it, while outgoing()
 // still yields the alert that the error queued, so the driver can flush it.
@@ -20,15 +20,15 @@
 #include <string_view>
 #include <vector>
 
+#include "backend/backend.hpp"
 #include "engine/session_cache.hpp"
 #include "engine/transcript.hpp"
-#include "backend/backend.hpp"
 #include "tlsock/alert.hpp"
 #include "tlsock/certificate.hpp"
+#include "tlsock/info.hpp"
 #include "tlsock/protocol.hpp"
 #include "tlsock/server.hpp"
 #include "tlsock/session.hpp"
-#include "tlsock/socket.hpp"
 
 namespace tlsock {
 // ServerTLS's shared state: the options and the backend config built from them once.
@@ -42,21 +42,9 @@ namespace tlsock::engine {
 
 enum class Role { client, server };
 
-// What the handshake established, captured once when it completes.
-struct ConnectionInfo {
-  Protocol protocol = Protocol::TLSv1_2;
-  std::string cipher_suite;
-  bool compression = false;
-  std::optional<SessionReuse> session_id;
-  std::optional<SessionReuse> session_ticket;
-  std::optional<Certificate> certificate;  // the peer's leaf (a client's only if it sent one)
-  std::vector<Certificate> intermediates;  // as the peer sent them
-  std::string alpn;
-  std::string server_name;  // server: the SNI name the client sent
-};
-
-// Runs after the library's own checks, once per handshake; throwing fails the handshake.
-using EngineVerifyCallback = std::function<void(const std::vector<Certificate>& chain)>;
+// What the handshake established (the public tlsock::ConnectionInfo), captured once when it
+// completes.
+using tlsock::ConnectionInfo;
 
 class Engine {
  public:
@@ -69,7 +57,7 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   [[nodiscard]] Role role() const noexcept { return role_; }
-  void set_verify_callback(EngineVerifyCallback callback) { verify_callback_ = std::move(callback); }
+  void set_verify_callback(VerifyCallback callback) { verify_callback_ = std::move(callback); }
 
   // Wire input. The driver writes into receive_space(), then reports how much it wrote.
   // An empty span means the engine holds enough input to make progress first.
@@ -113,6 +101,8 @@ class Engine {
   [[nodiscard]] bool failed() const noexcept { return static_cast<bool>(error_); }
   [[nodiscard]] const std::exception_ptr& error() const noexcept { return error_; }
   [[nodiscard]] const ConnectionInfo& info() const noexcept { return info_; }
+  // The transport's peer, for info() (before the handshake).
+  void set_peer_address(std::string address) { info_.peer_address = std::move(address); }
 
  private:
   [[noreturn]] void fail(std::exception_ptr error);
@@ -140,7 +130,7 @@ class Engine {
   std::vector<Certificate> peer_chain_;  // as reported, kept for caching later sessions
   mbed::Tls tls_;
   Transcript transcript_;
-  EngineVerifyCallback verify_callback_;
+  VerifyCallback verify_callback_;
   std::size_t outgoing_sniffed_ = 0;
   char* receive_at_ = nullptr;
   ConnectionInfo info_;

@@ -3,8 +3,8 @@
 
 #include "arguments.hpp"
 #include "backend/backend.hpp"
+#include "tlsock/info.hpp"
 #include "tlsock/protocol.hpp"
-#include "tlsock/socket.hpp"
 #include "tlsock/version.hpp"
 
 namespace tlsock {

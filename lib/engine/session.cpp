@@ -21,7 +21,7 @@ mbed::ClientPolicy policy_of(const TLSSession::Options& options) {
   policy.alpn = options.alpn_protocols;
   policy.minimum_dh_bits = options.minimum_dh_bits;
   policy.cipher_suites = options.cipher_suites;
-  policy.session_tickets = options.session_cache;
+  policy.session_cache = options.session_cache;
   policy.client_certificate = options.client_certificate;
   if (options.key_log_file) policy.key_log_file = options.key_log_file->string();
   return policy;

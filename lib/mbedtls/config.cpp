@@ -182,9 +182,9 @@ std::shared_ptr<const Config> Config::client(const ClientPolicy& policy) {
     compat::rsa_pkcs1_before_pss(&conf);
 
 #if TLSOCK_HAS_SESSION_TICKETS
-  mbedtls_ssl_conf_session_tickets(&conf, policy.session_tickets ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED
-                                                                 : MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
-  if (policy.session_tickets) compat::signal_new_session_tickets(&conf);
+  mbedtls_ssl_conf_session_tickets(
+      &conf, policy.session_cache ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED : MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+  if (policy.session_cache) compat::signal_new_session_tickets(&conf);
 #endif
   if (policy.client_certificate) set_own_chain(*impl, *policy.client_certificate);
 
@@ -229,6 +229,7 @@ std::shared_ptr<const Config> Config::server(const ServerPolicy& policy) {
   if (const CertificateChain* chain = policy.certificates->select(""); chain != nullptr) set_own_chain(*impl, *chain);
   mbedtls_ssl_conf_sni(&conf, on_server_name, impl.get());
 
+  static_assert(ClientAuth{} == ClientAuth::none, "ServerPolicy::client_auth's default (backend.hpp)");
   switch (policy.client_auth) {
     case ClientAuth::none: mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE); break;
     case ClientAuth::optional: mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_OPTIONAL); break;

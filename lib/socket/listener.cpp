@@ -5,14 +5,17 @@
 
 #include "arguments.hpp"
 #include "socket/socket_impl.hpp"
-#include "tlsock/connection.hpp"
+#include "tlsock/listener.hpp"
 #include "tlsock/server.hpp"
 
 namespace tlsock {
+namespace {
+using SocketImpl = detail::Access::Impl<TLSSocket>;
+}  // namespace
 
 struct TLSListener::Impl {
   struct Pending {
-    std::unique_ptr<TLSSocket::Impl> socket;
+    std::unique_ptr<SocketImpl> socket;
     net::Deadline deadline;
   };
 
@@ -30,8 +33,8 @@ struct TLSListener::Impl {
   void accept_waiting() {
     while (std::optional<net::Socket> client = net::accept_some(listener.get())) {
       // Later calls on the accepted socket get the TLSSocket default timeout.
-      auto socket = std::make_unique<TLSSocket::Impl>(std::move(*client), server->context(),
-                                                      Timeout(std::chrono::seconds(10)));
+      auto socket =
+          std::make_unique<SocketImpl>(std::move(*client), server->context(), Timeout(std::chrono::seconds(10)));
       pending.push_back({std::move(socket), net::deadline_after(server->options().handshake_timeout)});
     }
   }
@@ -40,7 +43,7 @@ struct TLSListener::Impl {
     auto now = net::Clock::now();
     for (auto it = pending.begin(); it != pending.end();) {
       if (it->deadline && *it->deadline <= now) {
-        report(TimeoutError("TLS handshake with " + it->socket->address + " timed out"));
+        report(TimeoutError("TLS handshake with " + it->socket->address() + " timed out"));
         it = pending.erase(it);
       } else {
         ++it;
@@ -88,13 +91,12 @@ TLSSocket TLSListener::accept(Timeout timeout) {
       if (!watches[i].ready) continue;
       try {
         if (current->socket->handshake_step()) {
-          std::unique_ptr<TLSSocket::Impl> done = std::move(current->socket);
+          std::unique_ptr<SocketImpl> done = std::move(current->socket);
           s.pending.erase(current);
-          return TLSSocket(std::move(done));
+          return detail::Access::make<TLSSocket>(std::move(done));
         }
       } catch (const std::exception& error) {
-        current->socket->flush_quietly();
-        s.report(error);
+        s.report(error);  // the alert it queued went out (see engine::Driver::guarded)
         s.pending.erase(current);
       }
     }

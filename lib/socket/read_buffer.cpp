@@ -1,6 +1,7 @@
 // ReadBuffer (see read_buffer.hpp).
 #include "socket/read_buffer.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace tlsock {
@@ -24,6 +25,15 @@ std::string ReadBuffer::take(std::size_t n) {
   scanned_ = 0;
   if (begin_ == end_) begin_ = end_ = 0;
   return out;
+}
+
+std::size_t ReadBuffer::take_into(std::span<char> out) noexcept {
+  std::size_t n = std::min(out.size(), size());
+  std::memcpy(out.data(), data_.data() + begin_, n);
+  begin_ += n;
+  scanned_ = 0;
+  if (begin_ == end_) begin_ = end_ = 0;
+  return n;
 }
 
 std::optional<std::size_t> ReadBuffer::find(std::string_view marker) {

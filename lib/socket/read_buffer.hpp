@@ -25,6 +25,8 @@ class ReadBuffer {
 
   // Removes and returns the first n bytes (n <= size()).
   [[nodiscard]] std::string take(std::size_t n);
+  // Moves the first min(out.size(), size()) bytes into out; returns how many.
+  [[nodiscard]] std::size_t take_into(std::span<char> out) noexcept;
 
   // Searches for marker in the bytes not yet searched; returns the length up to and
   // including the marker. A later call continues where this one stopped.

@@ -102,8 +102,10 @@ TLSSocket::~TLSSocket() {
 }
 
 namespace {
-TLSSocket::Impl& checked(const std::unique_ptr<TLSSocket::Impl>& impl) {
-  if (!impl) throw TLSDisconnectError("The connection was already closed");
+using SocketImpl = detail::Access::Impl<TLSSocket>;
+
+SocketImpl& checked(const std::unique_ptr<SocketImpl>& impl) {
+  if (!impl) throw TLSDisconnectError(std::string(messages::already_closed));
   return *impl;
 }
 }  // namespace
@@ -120,8 +122,16 @@ std::string TLSSocket::read(std::size_t max_length) {
   if (max_length == 0) arguments::reject("max_length", "must be at least 1, not 0");
   if (!s.buffer.empty()) return s.buffer.take(std::min(max_length, s.buffer.size()));
   std::string out(std::min(max_length, read_chunk), '\0');
-  out.resize(s.read_some(out.data(), out.size(), s.deadline()));
+  out.resize(read_into(out));
   return out;
+}
+
+std::size_t TLSSocket::read_into(std::span<char> buffer) {
+  Impl& s = checked(impl_);
+  s.ensure_open();
+  if (buffer.empty()) arguments::reject("buffer", "must hold at least 1 byte, not 0");
+  if (!s.buffer.empty()) return s.buffer.take_into(buffer);
+  return s.read_some(buffer.data(), buffer.size(), s.deadline());
 }
 
 std::string TLSSocket::read_line() {
@@ -133,22 +143,6 @@ std::string TLSSocket::read_until(std::string_view marker) {
   Impl& s = checked(impl_);
   if (marker.empty()) arguments::reject("marker", "must not be empty");
   return s.read_until_match([&](bool) { return s.buffer.find(marker); }, "read_until");
-}
-
-std::string TLSSocket::read_until(const std::regex& marker) {
-  Impl& s = checked(impl_);
-  if (std::regex_search("", marker))
-    arguments::reject("marker", "the regular expression matches the empty string");
-  // A regex can match anywhere, so each new chunk rescans the buffer; the buffer cap
-  // bounds that work.
-  return s.read_until_match(
-      [&](bool) -> std::optional<std::size_t> {
-        std::string_view data = s.buffer.view();
-        std::cmatch match;
-        if (!std::regex_search(data.data(), data.data() + data.size(), match, marker)) return std::nullopt;
-        return static_cast<std::size_t>(match.position(0) + match.length(0));
-      },
-      "read_until");
 }
 
 std::string TLSSocket::read_exactly(std::size_t num_bytes) {
@@ -174,32 +168,26 @@ bool TLSSocket::select_read(Timeout timeout) {
       // Whole records wait: decrypt them now, since they may hold no application data at all
       // (a TLS 1.3 NewSessionTicket) and read() would then block.
       try {
-        std::span<char> space = s.buffer.prepare(read_chunk);
-        s.buffer.commit(s.engine.read(space.data(), space.size()));
-        s.flush_quietly();  // e.g. the answer to a KeyUpdate
+        s.driver.guarded([&] {
+          std::span<char> space = s.buffer.prepare(read_chunk);
+          s.buffer.commit(s.engine.read(space.data(), space.size()));
+        });
+        s.driver.flush_quietly();  // e.g. the answer to a KeyUpdate
       } catch (const TLSError&) {
-        s.flush_quietly();  // the alert it queued
-        return true;        // read() reports it
+        return true;  // read() reports it
       }
       if (!s.buffer.empty() || s.engine.readable_without_wire()) return true;
     }
     if (!net::wait(s.sock.get(), net::Direction::read, deadline)) return false;
     // Bytes arrived, but they may be records without application data: take in what the
     // socket has, without blocking, and look again.
-    std::span<char> space = s.engine.receive_space();
-    if (space.empty()) return true;
-    std::optional<std::size_t> n;
+    engine::Driver::Intake intake{};
     try {
-      n = net::recv_some(s.sock.get(), space.data(), space.size());
+      intake = s.driver.take_in(engine::Wait::never(), engine::Operation::read);
     } catch (const std::system_error&) {
       return true;  // read() reports it
     }
-    if (!n) continue;
-    if (*n == 0) {
-      s.engine.receive_eof();
-      return true;
-    }
-    s.engine.received(*n);
+    if (intake != engine::Driver::Intake::received && intake != engine::Driver::Intake::nothing) return true;
   }
 }
 
@@ -210,18 +198,7 @@ void TLSSocket::write(std::string_view data) {
   net::Deadline deadline = s.deadline();
   // A TLS 1.3 ticket that arrived since the handshake is stored now, not at the next read.
   if (s.engine.awaiting_ticket()) s.take_in_available();
-  while (!data.empty()) {
-    std::size_t n = 0;
-    try {
-      n = s.engine.write(data);
-    } catch (const TLSError&) {
-      s.flush_quietly();
-      throw;
-    }
-    data.remove_prefix(n);
-    s.flush(deadline);
-    if (n == 0) s.fill(deadline, "write to");  // the handshake (deferred) needs the peer first
-  }
+  s.driver.guarded([&] { (void)s.driver.write(data, engine::Wait::until(deadline)); });
 }
 
 bool TLSSocket::select_write(Timeout timeout) {
@@ -237,7 +214,7 @@ void TLSSocket::shutdown() {
   s.wait_for_ticket();  // so that the next connection can resume (see Impl::wait_for_ticket)
   s.engine.close_notify();
   try {
-    s.flush(s.deadline());
+    (void)s.driver.flush(engine::Wait::until(s.deadline()));
   } catch (const TLSDisconnectError&) {
     // The peer is gone already; there is nobody left to tell.
   }
@@ -270,6 +247,8 @@ const std::string& TLSSocket::hostname() const noexcept {
 }
 std::uint16_t TLSSocket::port() const noexcept { return impl_ ? impl_->port : 0; }
 
+const ConnectionInfo& TLSSocket::info() const { return checked(impl_).engine.info(); }
+
 const Certificate& TLSSocket::certificate() const {
   const Impl& s = checked(impl_);
   const auto& leaf = s.engine.info().certificate;
@@ -283,8 +262,9 @@ const std::vector<Certificate>& TLSSocket::intermediates() const {
 }
 
 std::string_view TLSSocket::protocol() const noexcept {
-  return impl_ && impl_->engine.is_handshake_complete() ? to_string(impl_->engine.info().protocol)
-                                                         : std::string_view();
+  return impl_ && impl_->engine.is_handshake_complete() && impl_->engine.info().protocol
+             ? to_string(*impl_->engine.info().protocol)
+             : std::string_view();
 }
 std::string_view TLSSocket::cipher_suite() const noexcept {
   return impl_ ? std::string_view(impl_->engine.info().cipher_suite) : std::string_view();
@@ -297,7 +277,7 @@ std::optional<SessionReuse> TLSSocket::session_ticket() const noexcept {
   return impl_ ? impl_->engine.info().session_ticket : std::nullopt;
 }
 std::string_view TLSSocket::alpn_protocol() const noexcept {
-  return impl_ ? std::string_view(impl_->engine.info().alpn) : std::string_view();
+  return impl_ ? std::string_view(impl_->engine.info().alpn_protocol) : std::string_view();
 }
 const std::shared_ptr<TLSSession>& TLSSocket::session() const noexcept {
   static const std::shared_ptr<TLSSession> none;
@@ -309,7 +289,7 @@ std::string_view TLSSocket::server_name() const noexcept {
 }
 const std::string& TLSSocket::peer_address() const noexcept {
   static const std::string none;
-  return impl_ ? impl_->address : none;
+  return impl_ ? impl_->engine.info().peer_address : none;
 }
 NativeSocket TLSSocket::socket() const noexcept { return impl_ ? impl_->sock.get() : net::invalid_socket; }
 

@@ -1,5 +1,5 @@
-// TLSSocket::Impl: a socket, an engine and a read buffer, and the loops that move bytes
-// between them under a deadline. Shared by TLSSocket and TLSListener.
+// TLSSocket::Impl: a socket, the engine's driver and a read buffer. The socket is the driver's
+// transport (a deadline per public call); shared by TLSSocket and TLSListener.
 #pragma once
 
 #include "internal.hpp"
@@ -10,6 +10,8 @@
 #include <span>
 #include <string>
 
+#include "access.hpp"
+#include "engine/driver.hpp"
 #include "engine/engine.hpp"
 #include "engine/messages.hpp"
 #include "net/net.hpp"
@@ -21,7 +23,7 @@ namespace tlsock {
 
 inline constexpr std::size_t read_chunk = 16 * 1024;
 
-struct TLSSocket::Impl {
+struct TLSSocket::Impl final : engine::Transport {
   // A client.
   Impl(net::Socket socket, std::string host, std::uint16_t port_number, Timeout timeout_value,
        std::shared_ptr<TLSSession> tls_session)
@@ -32,8 +34,9 @@ struct TLSSocket::Impl {
         max_buffered(tls_session->options().max_buffered_bytes),
         max_buffered_option("TLSSession::Options::max_buffered_bytes"),
         session(std::move(tls_session)),
-        engine(session, hostname, port),
-        address(net::peer_address(sock.get())) {}
+        driver(*this, engine::Errors::sticky, session, hostname, port) {
+    engine.set_peer_address(net::peer_address(sock.get()));
+  }
   // A server.
   Impl(net::Socket socket, std::shared_ptr<const ServerContext> server, Timeout timeout_value)
       : sock(std::move(socket)),
@@ -41,8 +44,12 @@ struct TLSSocket::Impl {
         timeout(timeout_value),
         max_buffered(server->options.max_buffered_bytes),
         max_buffered_option("ServerOptions::max_buffered_bytes"),
-        engine(std::move(server)),
-        address(net::peer_address(sock.get())) {}
+        driver(*this, engine::Errors::sticky, std::move(server)) {
+    engine.set_peer_address(net::peer_address(sock.get()));
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() = default;
 
   net::Socket sock;
   std::string hostname;
@@ -51,111 +58,57 @@ struct TLSSocket::Impl {
   std::size_t max_buffered;              // read_line/read_until's buffer cap
   std::string_view max_buffered_option;  // the setting behind it, for the message
   std::shared_ptr<TLSSession> session;
-  engine::Engine engine;
+  engine::Driver driver;
+  engine::Engine& engine = driver.engine();
   ReadBuffer buffer;
-  std::string address;  // for messages
   bool closed = false;
   bool shut_down = false;                 // the application called shutdown(): no more writes
   net::Clock::duration handshake_time{};  // how long the handshake took (sizes the wait for tickets)
 
   [[nodiscard]] net::Deadline deadline() const { return net::deadline_after(timeout); }
+  [[nodiscard]] const std::string& address() const noexcept { return engine.info().peer_address; }
 
   void ensure_open() const {
     if (closed) throw TLSDisconnectError(std::string(messages::already_closed));
   }
 
-  [[noreturn]] void timed_out(std::string_view what) const {
-    throw TimeoutError(std::string(what) + " " + (address.empty() ? hostname : address) + " timed out");
-  }
-
-  void await(net::Direction direction, net::Deadline deadline, std::string_view what) {
-    if (!net::wait(sock.get(), direction, deadline)) timed_out(what);
-  }
-
-  // Sends everything the engine has queued.
-  void flush(net::Deadline deadline) {
-    for (std::string_view out = engine.outgoing(); !out.empty(); out = engine.outgoing()) {
-      std::size_t n = 0;
-      try {
-        n = net::send_some(sock.get(), out.data(), out.size());
-      } catch (const std::system_error& e) {
-        if (e.code() == std::errc::broken_pipe || e.code() == std::errc::connection_reset)
-          throw TLSDisconnectError(std::string(messages::remote_closed));
-        throw;
-      }
-      if (n == 0)
-        await(net::Direction::write, deadline, "write to");
-      else
-        engine.sent(n);
-    }
-  }
-
-  // Best effort: after a failure, the peer should still get the alert it caused.
-  void flush_quietly() noexcept {
+  // engine::Transport over the non-blocking socket.
+  std::size_t send(std::string_view bytes) override {
     try {
-      flush(net::Clock::now() + std::chrono::milliseconds(200));
-    } catch (...) {
+      return net::send_some(sock.get(), bytes.data(), bytes.size());
+    } catch (const std::system_error& e) {
+      if (e.code() == std::errc::broken_pipe || e.code() == std::errc::connection_reset)
+        throw TLSDisconnectError(std::string(messages::remote_closed));
+      throw;
     }
   }
-
-  // Moves wire bytes into the engine, waiting for them until the deadline.
-  void fill(net::Deadline deadline, std::string_view what) {
-    std::span<char> space = engine.receive_space();
-    if (space.empty()) return;  // the engine holds enough to make progress
-    for (;;) {
-      std::optional<std::size_t> n = net::recv_some(sock.get(), space.data(), space.size());
-      if (!n) {
-        await(net::Direction::read, deadline, what);
-        continue;
-      }
-      if (*n == 0)
-        engine.receive_eof();
-      else
-        engine.received(*n);
+  std::optional<std::size_t> receive(std::span<char> space) override {
+    return net::recv_some(sock.get(), space.data(), space.size());
+  }
+  void wait(engine::Direction direction, engine::Deadline until, engine::Operation operation) override {
+    if (direction == engine::Direction::write) {
+      if (!net::wait(sock.get(), net::Direction::write, until)) timed_out("write to");
       return;
     }
+    if (!net::wait(sock.get(), net::Direction::read, until))
+      timed_out(operation == engine::Operation::handshake ? "TLS handshake with"
+                : operation == engine::Operation::read    ? "read from"
+                                                          : "write to");
   }
 
-  // Sends what the socket takes now; false if output remains.
-  bool flush_nonblocking() {
-    for (std::string_view out = engine.outgoing(); !out.empty(); out = engine.outgoing()) {
-      std::size_t n = net::send_some(sock.get(), out.data(), out.size());
-      if (n == 0) return false;
-      engine.sent(n);
-    }
-    return true;
+  [[noreturn]] void timed_out(std::string_view what) const {
+    throw TimeoutError(std::string(what) + " " + (address().empty() ? hostname : address()) + " timed out");
   }
 
   // Advances the handshake with whatever the socket has now, never blocking: true once it
   // is complete. Used by TLSListener to run many handshakes at once.
   bool handshake_step() {
-    for (;;) {
-      bool done = engine.handshake();
-      if (!flush_nonblocking() || done) return done;
-      std::span<char> space = engine.receive_space();
-      std::optional<std::size_t> n = net::recv_some(sock.get(), space.data(), space.size());
-      if (!n) return false;
-      if (*n == 0)
-        engine.receive_eof();
-      else
-        engine.received(*n);
-    }
+    return driver.guarded([&] { return driver.handshake(engine::Wait::never()); });
   }
 
   void handshake(net::Deadline deadline) {
     net::Clock::time_point start = net::Clock::now();
-    try {
-      while (!engine.handshake()) {
-        flush(deadline);
-        fill(deadline, "TLS handshake with");
-      }
-      flush(deadline);
-    } catch (...) {
-      // The alert the failure queued goes out, whatever the exception (a verify callback may
-      // throw anything).
-      if (engine.failed()) flush_quietly();
-      throw;
-    }
+    driver.guarded([&] { (void)driver.handshake(engine::Wait::until(deadline)); });
     handshake_time = net::Clock::now() - start;
   }
 
@@ -165,30 +118,24 @@ struct TLSSocket::Impl {
   // next call to report; the alert it queued is flushed.
   void take_in_available() noexcept {
     try {
-      // Bounded: each turn takes in wire bytes or processes records.
-      for (int turns = 0; turns < 64 && engine.is_handshake_complete() && !engine.failed(); ++turns) {
-        if (engine.readable_without_wire()) {
-          if (buffer.size() >= max_buffered) return;
-          std::span<char> space = buffer.prepare(read_chunk);
-          buffer.commit(engine.read(space.data(), space.size()));
-          if (!flush_nonblocking()) return;  // e.g. an alert; the rest goes with the next flush
-          continue;
+      driver.guarded([&] {
+        // Bounded: each turn takes in wire bytes or processes records.
+        for (int turns = 0; turns < 64 && engine.is_handshake_complete() && !engine.failed(); ++turns) {
+          if (engine.readable_without_wire()) {
+            if (buffer.size() >= max_buffered) return;
+            std::span<char> space = buffer.prepare(read_chunk);
+            buffer.commit(engine.read(space.data(), space.size()));
+            if (!driver.flush(engine::Wait::never())) return;  // e.g. an alert; the rest goes with the next flush
+            continue;
+          }
+          if (engine.eof_received()) return;
+          if (driver.take_in(engine::Wait::never(), engine::Operation::read) != engine::Driver::Intake::received)
+            return;
         }
-        if (engine.eof_received()) return;
-        std::span<char> space = engine.receive_space();
-        if (space.empty()) return;
-        std::optional<std::size_t> n = net::recv_some(sock.get(), space.data(), space.size());
-        if (!n) return;
-        if (*n == 0) {
-          engine.receive_eof();
-          return;
-        }
-        engine.received(*n);
-      }
-    } catch (const TLSGracefulDisconnectError&) {
-      // The peer's close_notify: read() reports it after the data before it.
+      });
     } catch (...) {
-      if (engine.failed()) flush_quietly();
+      // Sticky in the engine (the peer's close_notify too: read() reports it after the data
+      // before it); a socket error shows up again at the next call.
     }
   }
 
@@ -214,20 +161,7 @@ struct TLSSocket::Impl {
 
   // Decrypts into data; blocks until at least one byte or an error.
   std::size_t read_some(char* data, std::size_t size, net::Deadline deadline) {
-    for (;;) {
-      std::size_t n = 0;
-      try {
-        n = engine.read(data, size);
-      } catch (const TLSGracefulDisconnectError&) {
-        throw;
-      } catch (const TLSError&) {
-        flush_quietly();
-        throw;
-      }
-      if (n > 0) return n;
-      flush(deadline);  // e.g. a post-handshake message that needs an answer
-      fill(deadline, "read from");
-    }
+    return driver.guarded([&] { return driver.read(data, size, engine::Wait::until(deadline)); });
   }
 
   // Appends decrypted bytes to the buffer, at most `limit` of them.

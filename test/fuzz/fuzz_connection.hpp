@@ -64,11 +64,12 @@ inline void drive(Connection& connection, const FuzzInput& input) {
     unexpected_exception("data_from_wire after a failure", e);
   }
   // The peer's connection info stays readable after a failure.
-  (void)connection.protocol();
-  (void)connection.cipher_suite();
-  (void)connection.alpn_protocol();
-  (void)connection.server_name();
-  if (connection.peer_certificate()) inspect(*connection.peer_certificate());
+  const ConnectionInfo& info = connection.info();
+  (void)info.protocol;
+  (void)info.cipher_suite.size();
+  (void)info.alpn_protocol.size();
+  (void)info.server_name.size();
+  if (connection.info().certificate) inspect(*connection.info().certificate);
 }
 
 }  // namespace tlsock::fuzz

@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const std::vector<std::shared_ptr<ServerTLS>> servers = fuzz::make_servers();
   fuzz::FuzzInput input(data, size);
   const ServerTLS& server = *servers[input.variant() % servers.size()];
-  Connection connection = server.start([](std::string_view) {},
+  Connection connection = server.start([](std::string_view) {}, {},
                                        [](const std::vector<Certificate>& chain, const Connection&) {
                                          for (const Certificate& c : chain) fuzz::inspect(c);
                                        });

@@ -355,10 +355,12 @@ TEST_CASE("TLSSocket::read, read_until, read_exactly, select_*, set_timeout: inv
   options.max_buffered_bytes = 16;  // all the server sends
   TLSSocket socket = connect_tls(server.port(), "localhost", trusted_session(options));
   CHECK(thrown([&] { (void)socket.read(0); }) == invalid + "max_length: must be at least 1, not 0");
+  CHECK(thrown([&] { (void)socket.read_into(std::span<char>()); }) ==
+        invalid + "buffer: must hold at least 1 byte, not 0");
   CHECK(thrown([&] { (void)socket.read_until(""); }) == invalid + "marker: must not be empty");
   for (const char* pattern : {"", "x*", "(a|)", "^", "$"}) {
     CAPTURE(pattern);
-    CHECK(thrown([&] { (void)socket.read_until(std::regex(pattern)); }) ==
+    CHECK(thrown([&] { (void)read_until(socket, std::regex(pattern)); }) ==
           invalid + "marker: the regular expression matches the empty string");
   }
   CHECK(thrown([&] { socket.set_timeout(negative); }) == invalid + "timeout: " + timeout_rule + "-1");
@@ -372,7 +374,7 @@ TEST_CASE("TLSSocket::read, read_until, read_exactly, select_*, set_timeout: inv
   // None of that disturbed the connection. A regular expression that never matches (a
   // default-constructed one included) reads up to the buffer cap and says so, losing nothing;
   // a NUL byte is an ordinary byte of a marker; a huge max_length is only an upper bound.
-  CHECK(thrown([&] { (void)socket.read_until(std::regex()); }) ==
+  CHECK(thrown([&] { (void)read_until(socket, std::regex()); }) ==
         "tlsock::TLSError: read_until: no match within the first 16 bytes (the read buffer limit, "
         "TLSSession::Options::max_buffered_bytes)");
   CHECK(socket.read_exactly(0).empty());
@@ -388,9 +390,11 @@ TEST_CASE("TLSSocket: every call after close() says the connection was already c
   socket.close();
   socket.close();  // twice is fine
   CHECK(thrown([&] { (void)socket.read(1); }) == already_closed);
+  char byte = 0;
+  CHECK(thrown([&] { (void)socket.read_into(std::span<char>(&byte, 1)); }) == already_closed);
   CHECK(thrown([&] { (void)socket.read_line(); }) == already_closed);
   CHECK(thrown([&] { (void)socket.read_until("\n"); }) == already_closed);
-  CHECK(thrown([&] { (void)socket.read_until(std::regex("\n")); }) == already_closed);
+  CHECK(thrown([&] { (void)read_until(socket, std::regex("\n")); }) == already_closed);
   CHECK(thrown([&] { (void)socket.read_exactly(1); }) == already_closed);
   CHECK(thrown([&] { (void)socket.select_read(); }) == already_closed);
   CHECK(thrown([&] { (void)socket.select_write(); }) == already_closed);
@@ -408,6 +412,8 @@ TEST_CASE("TLSSocket: a moved-from socket is a closed one, and its getters are e
   TLSSocket moved = std::move(socket);
   // NOLINTBEGIN(bugprone-use-after-move): what is tested
   CHECK(thrown([&] { (void)socket.read(1); }) == already_closed);
+  char byte = 0;
+  CHECK(thrown([&] { (void)socket.read_into(std::span<char>(&byte, 1)); }) == already_closed);
   CHECK(thrown([&] { (void)socket.read_line(); }) == already_closed);
   CHECK(thrown([&] { (void)socket.read_until("\n"); }) == already_closed);
   CHECK(thrown([&] { (void)socket.read_exactly(1); }) == already_closed);
@@ -559,8 +565,8 @@ TEST_CASE("ServerTLS::start and Connection: no write_to_wire, bad alerts, use af
   CHECK(thrown([&] { connection.send_alert(Alert::close_notify); }) == moved_from);
   CHECK(thrown([&] { connection.application_finished(); }) == moved_from);
   CHECK(connection.is_invalidated());
-  CHECK(connection.protocol().empty());
-  CHECK_FALSE(connection.peer_certificate());
+  CHECK_FALSE(connection.info().protocol);
+  CHECK_FALSE(connection.info().certificate);
   // NOLINTEND(bugprone-use-after-move)
 
   // Bytes that are not TLS invalidate the connection; every later call says so.

@@ -36,14 +36,14 @@ struct Pair {
   Connection client;
   Connection server;
 
-  Pair(const ClientTLS& client_tls, const ServerTLS& server_tls, VerifyCallback client_verify = {})
+  Pair(const ClientTLS& client_tls, const ServerTLS& server_tls, ConnectionVerifyCallback client_verify = {})
       : client(client_tls.start([this](std::string_view b) { to_server.append(b); },
                                 [this](bool immediate) {
                                   ++client_closes;
                                   client_close_immediate = immediate;
                                 },
                                 std::move(client_verify))),
-        server(server_tls.start([this](std::string_view b) { to_client.append(b); }, {},
+        server(server_tls.start([this](std::string_view b) { to_client.append(b); },
                                 [this](bool immediate) {
                                   ++server_closes;
                                   server_close_immediate = immediate;
@@ -73,13 +73,16 @@ TEST_CASE("handshake and data both ways in memory", "[sansio]") {
   pair.pump();
   REQUIRE(pair.client.is_handshake_complete());
   REQUIRE(pair.server.is_handshake_complete());
-  CHECK(pair.client.protocol() == expected_protocol());
-  CHECK(pair.server.protocol() == expected_protocol());
-  CHECK(pair.client.cipher_suite() == pair.server.cipher_suite());
-  CHECK(pair.client.peer_certificate()->subject() == "CN=localhost");
-  CHECK(pair.client.peer_intermediates().size() == 1);
-  CHECK_FALSE(pair.server.peer_certificate().has_value());
-  CHECK(pair.server.server_name() == "localhost");
+  REQUIRE(pair.client.info().protocol);
+  REQUIRE(pair.server.info().protocol);
+  CHECK(to_string(*pair.client.info().protocol) == expected_protocol());
+  CHECK(to_string(*pair.server.info().protocol) == expected_protocol());
+  CHECK(pair.client.info().cipher_suite == pair.server.info().cipher_suite);
+  CHECK(pair.client.info().certificate->subject() == "CN=localhost");
+  CHECK(pair.client.info().intermediates.size() == 1);
+  CHECK_FALSE(pair.server.info().certificate.has_value());
+  CHECK(pair.server.info().server_name == "localhost");
+  CHECK(pair.client.info().peer_address.empty());  // sans-IO: no transport of its own
   CHECK(pair.server.is_server());
   CHECK_FALSE(pair.client.is_server());
 
@@ -218,6 +221,37 @@ TEST_CASE("verify callbacks run after the library's checks; throwing invalidates
     REQUIRE_THROWS_MATCHES(pair.pump(), std::runtime_error, Catch::Matchers::Message("pinned key mismatch"));
     REQUIRE_THROWS_AS(pair.client.data_from_application("x"), InvalidatedError);
   }
+}
+
+TEST_CASE("one VerifyCallback family: the session's (chain) runs first, then the connection's (chain, Connection&)",
+          "[sansio]") {
+  std::vector<std::string> order;
+  TLSSession::Options options;
+  options.extra_trust_roots = {certs("root-ca.pem")};
+  // A VerifyCallback is the chain-only callback, for sockets and connections alike.
+  VerifyCallback session_check = [&](const std::vector<Certificate>& chain) {
+    order.push_back("session " + chain.front().subject());
+  };
+  options.verify_callback = session_check;
+  ClientTLS client_tls("localhost", std::make_shared<TLSSession>(options));
+  auto server_tls = make_server();
+  // Both shapes of the connection's callback still fit: Connection& and const Connection&.
+  ConnectionVerifyCallback mutable_view = [&](const std::vector<Certificate>& chain, Connection& c) {
+    order.push_back("connection " + std::to_string(chain.size()) + (c.is_server() ? " server" : " client"));
+  };
+  SECTION("Connection&") {
+    Pair pair(client_tls, *server_tls, mutable_view);
+    pair.pump();
+    CHECK(pair.client.is_handshake_complete());
+  }
+  SECTION("const Connection&") {
+    Pair pair(client_tls, *server_tls, [&](const std::vector<Certificate>& chain, const Connection& c) {
+      order.push_back("connection " + std::to_string(chain.size()) + (c.is_server() ? " server" : " client"));
+    });
+    pair.pump();
+    CHECK(pair.client.is_handshake_complete());
+  }
+  CHECK(order == std::vector<std::string>{"session CN=localhost", "connection 2 client"});
 }
 
 TEST_CASE("verification failures in memory", "[sansio]") {

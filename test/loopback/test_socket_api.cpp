@@ -4,9 +4,11 @@
 // caller made; wrap taking a blocking or a non-blocking socket.
 #include <fcntl.h>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "loopback/loopback_fixture.hpp"
@@ -72,6 +74,38 @@ TEST_CASE("timeouts are plain numbers of seconds, as in oscrypto", "[socket-api]
   const std::optional<std::chrono::duration<double>> as_optional = socket.timeout();
   REQUIRE(as_optional.has_value());
   CHECK(as_optional->count() == 3.0);
+  socket.close();
+}
+
+TEST_CASE("read_into fills the caller's buffer: buffered bytes first, then the wire", "[socket-api]") {
+  ServerThread server = echo_server();
+  TLSSocket socket("127.0.0.1", server.port(), 5, trusted_session());
+  socket.write("first line\nsecond\n");
+  std::string first = socket.read_line();
+  CHECK(first == "first line\n");
+  // Whatever the line reader buffered past its line comes first, a small buffer at a time.
+  std::array<char, 4> small{};
+  std::string second;
+  while (second.size() < 7) {
+    std::size_t n = socket.read_into(small);
+    REQUIRE(n >= 1);
+    REQUIRE(n <= small.size());
+    second.append(small.data(), n);
+  }
+  CHECK(second == "second\n");
+  // A buffer larger than what arrived: what there is, at least one byte, never more.
+  socket.write("xyz\n");
+  std::array<char, 64> large{};
+  large.fill('#');
+  std::string third;
+  while (third.size() < 4) third.append(large.data(), socket.read_into(large));
+  CHECK(third == "xyz\n");
+  // read() and read_line() still see the stream in order after read_into.
+  socket.write("abc\n");
+  CHECK(socket.read(1) == "a");
+  CHECK(socket.read_into(std::span<char>(small.data(), 1)) == 1);
+  CHECK(small[0] == 'b');
+  CHECK(socket.read_line() == "c\n");
   socket.close();
 }
 

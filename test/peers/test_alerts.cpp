@@ -81,7 +81,7 @@ struct WiredClient {
   Connection connection;
   std::string plaintext;
 
-  WiredClient(std::uint16_t port, const ClientTLS& tls, VerifyCallback verify = {})
+  WiredClient(std::uint16_t port, const ClientTLS& tls, ConnectionVerifyCallback verify = {})
       : fd(ts::connect_loopback(port)),
         connection(
             tls.start([this](std::string_view bytes) { ts::send_all(fd.get(), bytes); }, {}, std::move(verify))) {}

@@ -449,9 +449,9 @@ TEST_CASE("a TLS 1.3 ticket is used once: against openssl s_server -num_tickets 
   late.connect(server.port());
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (!late.connection.is_handshake_complete()) REQUIRE(late.receive(deadline));
-  CHECK(late.connection.protocol() == "TLSv1.3");
-  CHECK(reuse_of(late.connection.session_ticket()) == "reused");
-  CHECK(reuse_of(late.connection.session_id()) == "none");
+  CHECK(late.connection.info().protocol == Protocol::TLSv1_3);
+  CHECK(reuse_of(late.connection.info().session_ticket) == "reused");
+  CHECK(reuse_of(late.connection.info().session_id) == "none");
   late.connection.data_from_application(http_get);
   std::string end = error_of([&] {
     while (late.receive(deadline)) {

@@ -1,0 +1,44 @@
+// TLSListener: a listening socket that hands out server-role TLSSockets.
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "tlsock/detail/access.hpp"
+#include "tlsock/server.hpp"
+#include "tlsock/socket.hpp"
+#include "tlsock/types.hpp"
+
+namespace tlsock {
+
+// A listening TCP socket whose accept() returns server-role TLSSockets with the handshake
+// done. Handshakes run concurrently inside accept(): a client that stalls holds up nobody,
+// and is dropped after the server's handshake_timeout.
+class TLSListener {
+ public:
+  // address: "127.0.0.1", "::1", "0.0.0.0", ...; port 0 picks a free one (see port()).
+  TLSListener(std::string_view address, std::uint16_t port, std::shared_ptr<const ServerTLS> server);
+  TLSListener(TLSListener&&) noexcept;
+  TLSListener& operator=(TLSListener&&) noexcept;
+  ~TLSListener();
+
+  // The next client whose handshake succeeded; tlsock::TimeoutError past timeout. Clients
+  // whose handshake fails are dropped (see on_handshake_error).
+  [[nodiscard]] TLSSocket accept(Timeout timeout = std::nullopt);
+  // Called with each failed handshake's error (default: none).
+  void on_handshake_error(std::function<void(const std::exception& error)> handler);
+  [[nodiscard]] std::uint16_t port() const noexcept;
+  [[nodiscard]] NativeSocket socket() const noexcept;
+  // Stops listening and drops handshakes in progress.
+  void close() noexcept;
+
+ private:
+  friend struct detail::Access;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tlsock

@@ -1,0 +1,104 @@
+// The engine's one driver (see driver.hpp).
+#include "engine/driver.hpp"
+
+namespace tlsock::engine {
+namespace {
+// How long a blocking transport may take to send the alert a failure queued.
+constexpr std::chrono::milliseconds alert_flush_limit{200};
+}  // namespace
+
+bool Driver::flush(Wait wait, Operation operation) {
+  for (std::string_view out = engine_.outgoing(); !out.empty(); out = engine_.outgoing()) {
+    std::size_t n = transport_.send(out);
+    if (n > 0) {
+      engine_.sent(n);
+      continue;
+    }
+    if (!wait.allowed) return false;
+    transport_.wait(Direction::write, wait.deadline, operation);
+  }
+  transport_.flushed();
+  return true;
+}
+
+void Driver::flush_quietly() noexcept {
+  try {
+    (void)flush(Wait::until(std::chrono::steady_clock::now() + alert_flush_limit));
+  } catch (...) {
+  }
+}
+
+Driver::Intake Driver::take_in(Wait wait, Operation operation) {
+  std::span<char> space = engine_.receive_space();
+  if (space.empty()) return Intake::enough;
+  for (;;) {
+    std::optional<std::size_t> n = transport_.receive(space);
+    if (n) {
+      if (*n == 0) {
+        engine_.receive_eof();
+        return Intake::eof;
+      }
+      engine_.received(*n);
+      return Intake::received;
+    }
+    if (!wait.allowed) return Intake::nothing;
+    transport_.wait(Direction::read, wait.deadline, operation);
+  }
+}
+
+bool Driver::handshake(Wait wait) {
+  for (;;) {
+    bool done = engine_.handshake();
+    if (!flush(wait, Operation::handshake)) return false;
+    if (done) return true;
+    if (take_in(wait, Operation::handshake) == Intake::nothing) return false;
+  }
+}
+
+std::size_t Driver::read(char* data, std::size_t size, Wait wait) {
+  for (;;) {
+    if (std::size_t n = engine_.read(data, size); n > 0) return n;
+    if (!flush(wait, Operation::read)) return 0;  // e.g. a post-handshake message that needs an answer
+    if (take_in(wait, Operation::read) == Intake::nothing) return 0;
+  }
+}
+
+bool Driver::write(std::string_view data, Wait wait) {
+  while (!data.empty()) {
+    std::size_t n = engine_.write(data);
+    data.remove_prefix(n);
+    if (!flush(wait, Operation::write)) return false;
+    // Nothing taken: a deferred handshake needs the peer first.
+    if (n == 0 && take_in(wait, Operation::write) == Intake::nothing) return false;
+  }
+  return true;
+}
+
+void Driver::check_valid(bool closing) const {
+  if (errors_ == Errors::sticky) return;  // the engine rethrows its first error itself
+  if (!engine_.failed() || !error_reported_) return;
+  if (closing && engine_.peer_closed()) return;
+  if (engine_.peer_closed()) std::rethrow_exception(engine_.error());
+  std::string cause = "an earlier error";
+  try {
+    std::rethrow_exception(engine_.error());
+  } catch (const std::exception& e) {
+    cause = e.what();
+  } catch (...) {
+    // Not a std::exception (a verify callback may throw anything): no text to quote.
+  }
+  throw InvalidatedError("The connection was invalidated by an earlier error: " + cause, engine_.error());
+}
+
+void Driver::after_failure(bool orderly) {
+  if (errors_ == Errors::sticky) {
+    // The peer's close_notify queued nothing to send; anything else may have queued an alert.
+    if (!orderly && engine_.failed()) flush_quietly();
+    return;
+  }
+  error_reported_ = true;
+  flush_quietly();
+  transport_.failed(orderly);
+}
+
+}  // namespace tlsock::engine
