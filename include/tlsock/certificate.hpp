@@ -14,9 +14,11 @@
 #include <string_view>
 #include <vector>
 
+#include "tlsock/export.hpp"
+
 namespace tlsock {
 
-class Certificate {
+class TLSOCK_API Certificate {
  public:
   // Throws std::invalid_argument when the bytes are not one well-formed certificate.
   [[nodiscard]] static Certificate from_der(std::string_view der);
@@ -60,7 +62,7 @@ class Certificate {
 };
 
 // A private key (RSA or EC), parsed once and shared between copies.
-class PrivateKey {
+class TLSOCK_API PrivateKey {
  public:
   // PEM (PKCS#1, SEC1 or PKCS#8, encrypted or not) or DER. password is used for encrypted
   // keys; a wrong or missing password gives std::invalid_argument saying so.
@@ -86,7 +88,7 @@ class PrivateKey {
 
 // A server (or client) identity: the leaf with its private key, then the intermediates,
 // each certificate issued by the next. Validated on construction; immutable; cheap to copy.
-class CertificateChain {
+class TLSOCK_API CertificateChain {
  public:
   // chain: leaf first. Throws NoCertificateChainError (empty), LeafCertificateHasNoPrivateKeyError
   // (the key does not match the leaf), CertificateChainError (not ordered leaf to root).
@@ -118,6 +120,6 @@ class CertificateChain {
 };
 
 // Renders a time point as oscrypto does in its messages: "2001-01-02 00:00:00Z".
-[[nodiscard]] std::string format_utc(std::chrono::system_clock::time_point time);
+[[nodiscard]] TLSOCK_API std::string format_utc(std::chrono::system_clock::time_point time);
 
 }  // namespace tlsock

@@ -17,6 +17,7 @@
 
 #include "tlsock/alert.hpp"
 #include "tlsock/certificate.hpp"
+#include "tlsock/export.hpp"
 #include "tlsock/server.hpp"
 #include "tlsock/session.hpp"
 #include "tlsock/socket.hpp"
@@ -38,7 +39,7 @@ using WireClose = std::function<void(bool immediate)>;
 // taking `const Connection&` still fits.
 using VerifyCallback = std::function<void(const std::vector<Certificate>& chain, Connection& connection)>;
 
-class Connection {
+class TLSOCK_API Connection {
  public:
   Connection(Connection&&) noexcept;
   Connection& operator=(Connection&&) noexcept;
@@ -93,7 +94,7 @@ class Connection {
 
 // The client role: one ClientTLS per server name, any number of connections. A value with
 // no empty state: moving one copies it, so a moved-from ClientTLS still works.
-class ClientTLS {
+class TLSOCK_API ClientTLS {
  public:
   explicit ClientTLS(std::string server_hostname, std::shared_ptr<TLSSession> session = nullptr,
                      std::uint16_t port = 443);
@@ -112,7 +113,7 @@ class ClientTLS {
 
 // The server role: certificates, policy, and the session cache and ticket keys that every
 // connection it starts shares. Thread-safe.
-class ServerTLS {
+class TLSOCK_API ServerTLS {
  public:
   explicit ServerTLS(std::shared_ptr<const ServerCertificates> certificates, ServerOptions options = {});
   ~ServerTLS();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tlsock/certificate.hpp"
+#include "tlsock/export.hpp"
 #include "tlsock/protocol.hpp"
 #include "tlsock/session.hpp"
 #include "tlsock/socket.hpp"
@@ -22,7 +23,7 @@
 namespace tlsock {
 
 // Chooses the chain to present for the server name a client asked for (SNI).
-class ServerCertificates {
+class TLSOCK_API ServerCertificates {
  public:
   virtual ~ServerCertificates() = default;
   // server_name is empty when the client sent no SNI (or sent an IP literal). nullptr
@@ -31,7 +32,7 @@ class ServerCertificates {
 };
 
 // One chain for every client.
-class ServerCertificateChain : public ServerCertificates {
+class TLSOCK_API ServerCertificateChain : public ServerCertificates {
  public:
   explicit ServerCertificateChain(CertificateChain chain);
   [[nodiscard]] const CertificateChain* select(std::string_view server_name) const override;
@@ -43,7 +44,7 @@ class ServerCertificateChain : public ServerCertificates {
 
 // Several chains chosen by SNI: an exact name first, then a wildcard (RFC 6125 rules),
 // then default_chain (nullptr without one). Names come from each leaf's valid_domains().
-class SNIServerCertificates : public ServerCertificates {
+class TLSOCK_API SNIServerCertificates : public ServerCertificates {
  public:
   // Throws NoCertificateChainError when chains is empty and there is no default.
   explicit SNIServerCertificates(std::vector<CertificateChain> chains,
@@ -61,7 +62,7 @@ class SNIServerCertificates : public ServerCertificates {
 
 enum class ClientAuth { none, optional, required };
 
-struct ServerOptions {
+struct TLSOCK_API ServerOptions {
   ProtocolSet protocols = default_protocols();
   ClientAuth client_auth = ClientAuth::none;
   std::vector<TrustRoot> client_trust_roots{};  // who may sign client certificates
@@ -83,7 +84,7 @@ class ServerTLS;
 // A listening TCP socket whose accept() returns server-role TLSSockets with the handshake
 // done. Handshakes run concurrently inside accept(): a client that stalls holds up nobody,
 // and is dropped after the server's handshake_timeout.
-class TLSListener {
+class TLSOCK_API TLSListener {
  public:
   // address: "127.0.0.1", "::1", "0.0.0.0", ...; port 0 picks a free one (see port()).
   TLSListener(std::string_view address, std::uint16_t port, std::shared_ptr<const ServerTLS> server);

@@ -13,13 +13,14 @@
 #include <vector>
 
 #include "tlsock/certificate.hpp"
+#include "tlsock/export.hpp"
 #include "tlsock/protocol.hpp"
 
 namespace tlsock {
 
 // A certificate to trust in addition to the OS trust roots (or instead of them: see
 // TLSSession::Options::use_os_trust_roots).
-class TrustRoot {
+class TLSOCK_API TrustRoot {
  public:
   TrustRoot(Certificate certificate);             // NOLINT(google-explicit-constructor): as oscrypto
   TrustRoot(const std::filesystem::path& path);   // NOLINT(google-explicit-constructor): PEM bundle or DER
@@ -35,7 +36,7 @@ class TrustRoot {
   std::vector<Certificate> certificates_;
 };
 
-class TLSSession {
+class TLSOCK_API TLSSession {
  public:
   struct Options {
     ProtocolSet protocols = default_protocols();

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tlsock/certificate.hpp"
+#include "tlsock/export.hpp"
 #include "tlsock/session.hpp"
 #include "tlsock/types.hpp"
 
@@ -27,16 +28,16 @@ namespace tlsock {
 class ServerTLS;
 
 enum class SessionReuse { new_session, reused };
-[[nodiscard]] std::string_view to_string(SessionReuse reuse);  // "new" / "reused"
+[[nodiscard]] TLSOCK_API std::string_view to_string(SessionReuse reuse);  // "new" / "reused"
 
 // A connected TCP socket (address resolved, every address tried, within timeout), for
 // protocols that talk in plain text before TLS (STARTTLS, HTTP CONNECT proxies): talk, then
 // hand it to TLSSocket::wrap. The caller owns it until then. It is in blocking mode, as a
 // socket the caller made would be (close-on-exec, TCP_NODELAY, no SIGPIPE where the OS allows).
-[[nodiscard]] NativeSocket connect_tcp(std::string_view address, std::uint16_t port,
+[[nodiscard]] TLSOCK_API NativeSocket connect_tcp(std::string_view address, std::uint16_t port,
                                        Timeout timeout = std::chrono::seconds(10));
 
-class TLSSocket {
+class TLSOCK_API TLSSocket {
  public:
   // Resolves address (IPv4 and IPv6, each address tried in order), connects and handshakes,
   // all within timeout. session defaults to a new TLSSession with oscrypto's defaults.
