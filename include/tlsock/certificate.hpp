@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tlsock/detail/access.hpp"
 #include "tlsock/export.hpp"
 
 namespace tlsock {
@@ -53,11 +54,10 @@ class TLSOCK_API Certificate {
 
   friend bool operator==(const Certificate& a, const Certificate& b) noexcept { return a.der() == b.der(); }
 
-  struct Impl;  // defined by the backend
-  explicit Certificate(std::shared_ptr<const Impl> impl) noexcept;
-  [[nodiscard]] const Impl& impl() const noexcept { return *impl_; }
-
  private:
+  friend struct detail::Access;
+  struct TLSOCK_HIDDEN Impl;  // defined by the backend
+  TLSOCK_HIDDEN explicit Certificate(std::shared_ptr<const Impl> impl) noexcept;
   std::shared_ptr<const Impl> impl_;
 };
 
@@ -78,11 +78,10 @@ class TLSOCK_API PrivateKey {
   // True when this is the private half of the certificate's public key.
   [[nodiscard]] bool matches(const Certificate& certificate) const;
 
-  struct Impl;  // defined by the backend
-  explicit PrivateKey(std::shared_ptr<const Impl> impl) noexcept;
-  [[nodiscard]] const Impl& impl() const noexcept { return *impl_; }
-
  private:
+  friend struct detail::Access;
+  struct TLSOCK_HIDDEN Impl;  // defined by the backend
+  TLSOCK_HIDDEN explicit PrivateKey(std::shared_ptr<const Impl> impl) noexcept;
   std::shared_ptr<const Impl> impl_;
 };
 
@@ -112,10 +111,9 @@ class TLSOCK_API CertificateChain {
   [[nodiscard]] const std::vector<Certificate>& certificates() const noexcept;  // leaf first
   [[nodiscard]] const PrivateKey& key() const noexcept;
 
-  struct Impl;  // defined by the backend: the parsed chain ready for mbedTLS
-  [[nodiscard]] const Impl& impl() const noexcept { return *impl_; }
-
  private:
+  friend struct detail::Access;
+  struct TLSOCK_HIDDEN Impl;  // defined by the backend: the parsed chain ready for mbedTLS
   std::shared_ptr<const Impl> impl_;
 };
 

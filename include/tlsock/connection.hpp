@@ -17,6 +17,7 @@
 
 #include "tlsock/alert.hpp"
 #include "tlsock/certificate.hpp"
+#include "tlsock/detail/access.hpp"
 #include "tlsock/export.hpp"
 #include "tlsock/server.hpp"
 #include "tlsock/session.hpp"
@@ -25,7 +26,6 @@
 namespace tlsock {
 
 class Connection;
-struct ServerContext;  // the library's side of ServerTLS
 
 // Receives bytes for the peer; the connection does not keep them after the call.
 using WriteToWire = std::function<void(std::string_view bytes)>;
@@ -85,8 +85,8 @@ class TLSOCK_API Connection {
   [[nodiscard]] std::string_view alpn_protocol() const noexcept;
   [[nodiscard]] std::string_view server_name() const noexcept;  // server: the SNI name received
 
-  struct Impl;
-  explicit Connection(std::unique_ptr<Impl> impl) noexcept;
+  struct TLSOCK_HIDDEN Impl;
+  TLSOCK_HIDDEN explicit Connection(std::unique_ptr<Impl> impl) noexcept;
 
  private:
   std::unique_ptr<Impl> impl_;
@@ -123,10 +123,11 @@ class TLSOCK_API ServerTLS {
   [[nodiscard]] Connection start(WriteToWire write_to_wire, VerifyCallback verify_callback = {},
                                  WireClose wire_close = {}) const;
   [[nodiscard]] const ServerOptions& options() const noexcept;
-  [[nodiscard]] const std::shared_ptr<const ServerContext>& context() const noexcept { return context_; }
 
  private:
-  std::shared_ptr<const ServerContext> context_;
+  friend struct detail::Access;
+  struct TLSOCK_HIDDEN Impl;  // the library's side: the options and the backend config, shared
+  std::shared_ptr<const Impl> impl_;
 };
 
 }  // namespace tlsock

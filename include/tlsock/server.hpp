@@ -102,7 +102,7 @@ class TLSOCK_API TLSListener {
   // Stops listening and drops handshakes in progress.
   void close() noexcept;
 
-  struct Impl;
+  struct TLSOCK_HIDDEN Impl;
 
  private:
   std::unique_ptr<Impl> impl_;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tlsock/certificate.hpp"
+#include "tlsock/detail/access.hpp"
 #include "tlsock/export.hpp"
 #include "tlsock/protocol.hpp"
 
@@ -113,10 +114,9 @@ class TLSOCK_API TLSSession {
   // content is refused.
   std::size_t load_sessions(const std::filesystem::path& path);
 
-  struct Impl;  // the library's side: shared backend config and the cache
-  [[nodiscard]] Impl& impl() const noexcept { return *impl_; }
-
  private:
+  friend struct detail::Access;
+  struct TLSOCK_HIDDEN Impl;  // the library's side: shared backend config and the cache
   std::unique_ptr<Impl> impl_;
 };
 

@@ -110,8 +110,8 @@ class TLSOCK_API TLSSocket {
   // The descriptor; -1 (INVALID_SOCKET) once closed.
   [[nodiscard]] NativeSocket socket() const noexcept;
 
-  struct Impl;
-  explicit TLSSocket(std::unique_ptr<Impl> impl) noexcept;
+  struct TLSOCK_HIDDEN Impl;
+  TLSOCK_HIDDEN explicit TLSSocket(std::unique_ptr<Impl> impl) noexcept;
 
  private:
   std::unique_ptr<Impl> impl_;

@@ -168,6 +168,20 @@ class SavedSession {
 // SHA-256 of bytes: 32 raw bytes.
 [[nodiscard]] std::string sha256(std::string_view bytes);
 
+// What the backend made of a chain for the handshake (for tests): the DER of each certificate
+// of its own list, leaf first, and whether that list's leaf and the chain's key are a pair.
+[[nodiscard]] std::vector<std::string> prepared_chain(const CertificateChain& chain);
+[[nodiscard]] bool prepared_key_matches(const CertificateChain& chain);
+
+// The backend's own key parser on a PEM key and a password, before tlsock maps its errors
+// (for tests that hold the messages against the parser's many ways of failing).
+struct RawKeyParse {
+  bool parsed = false;
+  bool wrong_password = false;  // the parser's own "wrong password" error
+  std::string error;            // its error text, "" when parsed
+};
+[[nodiscard]] RawKeyParse raw_parse_key(std::string_view pem, std::string_view password);
+
 class Tls {
  public:
   // Client: hostname is sent as SNI (empty: no SNI); check_hostname is our matcher for the

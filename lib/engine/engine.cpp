@@ -36,7 +36,7 @@ Alert alert_for_first_bytes(std::string_view bytes) {
 }  // namespace
 
 std::shared_ptr<const mbed::Config> Engine::config_of(const std::shared_ptr<TLSSession>& session) {
-  return session->impl().config;
+  return detail::Access::impl(*session).config;
 }
 
 Engine::Engine(std::shared_ptr<TLSSession> session, std::string hostname, std::uint16_t port)
@@ -48,7 +48,7 @@ Engine::Engine(std::shared_ptr<TLSSession> session, std::string hostname, std::u
            [this](const Certificate& leaf) { return certificate_matches(leaf, hostname_); }),
       verify_callback_(session_->options().verify_callback) {
   if (session_->options().session_cache) {
-    offered_ = session_->impl().cache.take(cache_key_);
+    offered_ = detail::Access::impl(*session_).cache.take(cache_key_);
     if (offered_ && !tls_.load_session(*offered_->saved)) offered_.reset();
   }
 }
@@ -350,7 +350,7 @@ void Engine::capture_info() {
 void Engine::store_session(bool single_use) {
   if (role_ != Role::client || !session_->options().session_cache) return;
   if (auto saved = tls_.save_session())
-    session_->impl().cache.store(cache_key_, CachedSession{std::move(saved), peer_chain_, single_use});
+    detail::Access::impl(*session_).cache.store(cache_key_, CachedSession{std::move(saved), peer_chain_, single_use});
 }
 
 void Engine::on_new_ticket() {

@@ -20,11 +20,13 @@
 #include <string_view>
 #include <vector>
 
+#include "access.hpp"
+#include "backend/backend.hpp"
 #include "engine/session_cache.hpp"
 #include "engine/transcript.hpp"
-#include "backend/backend.hpp"
 #include "tlsock/alert.hpp"
 #include "tlsock/certificate.hpp"
+#include "tlsock/connection.hpp"
 #include "tlsock/protocol.hpp"
 #include "tlsock/server.hpp"
 #include "tlsock/session.hpp"
@@ -32,10 +34,11 @@
 
 namespace tlsock {
 // ServerTLS's shared state: the options and the backend config built from them once.
-struct ServerContext {
+struct ServerTLS::Impl {
   ServerOptions options;
   std::shared_ptr<const mbed::Config> config;
 };
+using ServerContext = detail::Access::Impl<ServerTLS>;
 }  // namespace tlsock
 
 namespace tlsock::engine {

@@ -155,8 +155,8 @@ void parse_roots(Config::Impl& impl, const std::vector<Certificate>& roots, std:
 
 void set_own_chain(Config::Impl& impl, const CertificateChain& chain) {
   impl.own_chain = chain;
-  check(mbedtls_ssl_conf_own_cert(&impl.conf, const_cast<mbedtls_x509_crt*>(&impl.own_chain->impl().crt),
-                                  const_cast<mbedtls_pk_context*>(&impl.own_chain->key().impl().pk)),
+  check(mbedtls_ssl_conf_own_cert(&impl.conf, const_cast<mbedtls_x509_crt*>(&detail::Access::impl(*impl.own_chain).crt),
+                                  const_cast<mbedtls_pk_context*>(&detail::Access::impl(impl.own_chain->key()).pk)),
         "certificate chain");
 }
 

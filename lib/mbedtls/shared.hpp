@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "access.hpp"
 #include "backend/backend.hpp"
 #include "tlsock/certificate.hpp"
 
@@ -35,7 +36,7 @@ struct PrivateKey::Impl {
 };
 
 // A validated chain, ready for mbedtls_ssl_conf_own_cert / mbedtls_ssl_set_hs_own_cert:
-// crt is the same certificates as one mbedTLS list (leaf first) and key.impl().pk their key.
+// crt is the same certificates as one mbedTLS list (leaf first) and key's Impl's pk their key.
 // Pinned: mbedTLS keeps pointers to crt; key's Impl is shared, so its pk never moves either.
 struct CertificateChain::Impl {
   std::vector<Certificate> certificates;  // leaf first
@@ -53,6 +54,10 @@ struct CertificateChain::Impl {
 }  // namespace tlsock
 
 namespace tlsock::mbed {
+
+using CertificateImpl = detail::Access::Impl<Certificate>;
+using PrivateKeyImpl = detail::Access::Impl<PrivateKey>;
+using CertificateChainImpl = detail::Access::Impl<CertificateChain>;
 
 // A saved session in mbedTLS's parsed form (see SavedSession in backend.hpp).
 struct SavedSession::Impl {

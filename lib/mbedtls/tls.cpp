@@ -190,8 +190,8 @@ int on_server_name(void* config, mbedtls_ssl_context* ssl, const unsigned char* 
       connection->server_name = std::string(requested);
     const CertificateChain* chain = impl.certificates->select(requested);
     if (chain == nullptr) return -1;  // mbedTLS answers with an unrecognized_name alert
-    return mbedtls_ssl_set_hs_own_cert(ssl, const_cast<mbedtls_x509_crt*>(&chain->impl().crt),
-                                       const_cast<mbedtls_pk_context*>(&chain->key().impl().pk));
+    return mbedtls_ssl_set_hs_own_cert(ssl, const_cast<mbedtls_x509_crt*>(&detail::Access::impl(*chain).crt),
+                                       const_cast<mbedtls_pk_context*>(&detail::Access::impl(chain->key()).pk));
   } catch (...) {
     return -1;
   }

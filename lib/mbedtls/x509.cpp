@@ -20,8 +20,8 @@
 namespace tlsock {
 namespace {
 
-std::shared_ptr<const Certificate::Impl> parse_der(std::string der) {
-  auto impl = std::make_shared<Certificate::Impl>();
+std::shared_ptr<const mbed::CertificateImpl> parse_der(std::string der) {
+  auto impl = std::make_shared<mbed::CertificateImpl>();
   impl->der = std::move(der);
   // nocopy: the parse points into impl->der, which never moves (Impl is pinned).
   int rc = mbedtls_x509_crt_parse_der_nocopy(&impl->crt, reinterpret_cast<const unsigned char*>(impl->der.data()),
@@ -51,7 +51,7 @@ std::vector<Certificate> parse_pem_bundle(std::string_view pem, std::string_view
                                    reinterpret_cast<const unsigned char*>(body.data()), body.size());
     if (rc != 0) throw std::invalid_argument(std::string(source) + ": bad base64 in PEM certificate block");
     der.resize(size);
-    out.emplace_back(parse_der(std::move(der)));
+    out.push_back(detail::Access::make<Certificate>(parse_der(std::move(der))));
     pos = stop + end.size();
   }
   return out;
@@ -274,7 +274,7 @@ namespace {
 // copy of the server's chain (the parse is immutable, so sharing it is safe across threads).
 class RecentCertificates {
  public:
-  std::shared_ptr<const Certificate::Impl> find(std::string_view der) {
+  std::shared_ptr<const mbed::CertificateImpl> find(std::string_view der) {
     std::size_t hash = std::hash<std::string_view>{}(der);
     std::lock_guard lock(mutex_);
     for (const Slot& slot : slots_)
@@ -283,7 +283,7 @@ class RecentCertificates {
     return nullptr;
   }
 
-  void add(const std::shared_ptr<const Certificate::Impl>& impl) {
+  void add(const std::shared_ptr<const mbed::CertificateImpl>& impl) {
     std::size_t hash = std::hash<std::string_view>{}(impl->der);
     std::lock_guard lock(mutex_);
     slots_[next_] = {hash, impl};
@@ -293,7 +293,7 @@ class RecentCertificates {
  private:
   struct Slot {
     std::size_t hash = 0;
-    std::weak_ptr<const Certificate::Impl> impl;
+    std::weak_ptr<const mbed::CertificateImpl> impl;
   };
   std::mutex mutex_;
   std::array<Slot, 16> slots_{};
@@ -309,10 +309,10 @@ RecentCertificates& recent_certificates() {
 
 Certificate certificate_from(const mbedtls_x509_crt& crt) {
   std::string_view der(reinterpret_cast<const char*>(crt.raw.p), crt.raw.len);
-  if (auto impl = recent_certificates().find(der)) return Certificate(std::move(impl));
+  if (auto impl = recent_certificates().find(der)) return detail::Access::make<Certificate>(std::move(impl));
   auto impl = parse_der(std::string(der));
   recent_certificates().add(impl);
-  return Certificate(std::move(impl));
+  return detail::Access::make<Certificate>(std::move(impl));
 }
 
 }  // namespace tlsock::mbed
