@@ -75,8 +75,6 @@ class Config {
   Config(const Config&) = delete;
   Config& operator=(const Config&) = delete;
 
-  [[nodiscard]] bool manual_validation() const noexcept;
-
   struct Impl;
   explicit Config(std::unique_ptr<Impl> impl);
   [[nodiscard]] const Impl& impl() const noexcept { return *impl_; }

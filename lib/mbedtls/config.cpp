@@ -164,7 +164,6 @@ void set_own_chain(Config::Impl& impl, const CertificateChain& chain) {
 
 Config::Config(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Config::~Config() = default;
-bool Config::manual_validation() const noexcept { return impl_->manual_validation; }
 
 std::shared_ptr<const Config> Config::client(const ClientPolicy& policy) {
   auto impl = std::make_unique<Impl>();
@@ -188,7 +187,6 @@ std::shared_ptr<const Config> Config::client(const ClientPolicy& policy) {
 #endif
   if (policy.client_certificate) set_own_chain(*impl, *policy.client_certificate);
 
-  impl->manual_validation = policy.manual_validation;
   if (policy.manual_validation) {
     // Nothing to verify against: do not even load the OS roots.
     mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
