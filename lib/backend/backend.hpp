@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tlsock/alert.hpp"
 #include "tlsock/certificate.hpp"
 #include "tlsock/protocol.hpp"
 #include "tlsock/server.hpp"
@@ -226,7 +227,7 @@ class Tls {
   // Server: the name the client asked for with SNI ("" if none).
   [[nodiscard]] const std::string& server_name() const noexcept;
   // Queues an alert (after which a fatal one ends the connection).
-  void send_alert(std::uint8_t level, std::uint8_t description);
+  void send_alert(AlertLevel level, Alert description);
   // True once a fatal alert was queued: ours, or the one mbedTLS sent as a call failed.
   [[nodiscard]] bool fatal_alert_sent() const noexcept;
   // The alert description that answers the last failure when the peer's bytes were at fault
