@@ -29,18 +29,14 @@ class RootLoader {
     } catch (const std::system_error&) {
       return;  // an unreadable file adds no roots, as before
     }
-    static constexpr std::string_view begin = "-----BEGIN CERTIFICATE-----";
-    static constexpr std::string_view end = "-----END CERTIFICATE-----";
-    if (bytes.find(begin) == std::string::npos) {
+    const PemBlocks pem = certificate_pem_blocks(bytes);
+    if (pem.blocks.empty() && !pem.unterminated) {
       der(bytes);
       return;
     }
-    std::string_view text(bytes);
-    for (std::size_t at = text.find(begin); at != std::string_view::npos; at = text.find(begin, at)) {
-      std::size_t stop = text.find(end, at);
-      if (stop == std::string_view::npos) return;
-      std::string block(text.substr(at, stop + end.size() - at));
-      at = stop + end.size();
+    // An unterminated last block is dropped; the blocks before it are kept.
+    for (const PemBlock& pem_block : pem.blocks) {
+      std::string block(pem_block.block);
       if (!seen_.insert(block).second) continue;
       // A certificate that fails to parse is skipped; the rest are kept.
       (void)mbedtls_x509_crt_parse(crt_, reinterpret_cast<const unsigned char*>(block.c_str()), block.size() + 1);

@@ -72,6 +72,19 @@ struct SavedSession::Impl {
 // once from the OS entropy source, guarded by a mutex.
 int random(void* unused, unsigned char* out, std::size_t size);
 
+// The CERTIFICATE blocks of a PEM text, in order: each whole block (BEGIN line to END line)
+// and the base64 between the two. A BEGIN line without its END line ends the list and sets
+// unterminated.
+struct PemBlock {
+  std::string_view block;
+  std::string_view body;
+};
+struct PemBlocks {
+  std::vector<PemBlock> blocks;
+  bool unterminated = false;
+};
+[[nodiscard]] PemBlocks certificate_pem_blocks(std::string_view pem);
+
 // A Certificate wrapping a copy of crt's DER (one certificate, not the rest of its list).
 [[nodiscard]] Certificate certificate_from(const mbedtls_x509_crt& crt);
 

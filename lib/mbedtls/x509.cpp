@@ -35,14 +35,10 @@ std::shared_ptr<const mbed::CertificateImpl> parse_der(std::string der) {
 // Every certificate of a PEM text, in order. Blocks that fail to parse are an error.
 std::vector<Certificate> parse_pem_bundle(std::string_view pem, std::string_view source) {
   std::vector<Certificate> out;
-  static constexpr std::string_view begin = "-----BEGIN CERTIFICATE-----";
-  static constexpr std::string_view end = "-----END CERTIFICATE-----";
-  std::size_t pos = 0;
-  while ((pos = pem.find(begin, pos)) != std::string_view::npos) {
-    std::size_t stop = pem.find(end, pos);
-    if (stop == std::string_view::npos) throw std::invalid_argument(std::string(source) + ": unterminated PEM certificate block");
+  const mbed::PemBlocks pem_blocks = mbed::certificate_pem_blocks(pem);
+  for (const mbed::PemBlock& block : pem_blocks.blocks) {
     std::string body;
-    for (char c : pem.substr(pos + begin.size(), stop - pos - begin.size()))
+    for (char c : block.body)
       if (!std::isspace(static_cast<unsigned char>(c))) body.push_back(c);
     std::size_t size = 0;
     mbedtls_base64_decode(nullptr, 0, &size, reinterpret_cast<const unsigned char*>(body.data()), body.size());
@@ -52,8 +48,9 @@ std::vector<Certificate> parse_pem_bundle(std::string_view pem, std::string_view
     if (rc != 0) throw std::invalid_argument(std::string(source) + ": bad base64 in PEM certificate block");
     der.resize(size);
     out.push_back(detail::Access::make<Certificate>(parse_der(std::move(der))));
-    pos = stop + end.size();
   }
+  if (pem_blocks.unterminated)
+    throw std::invalid_argument(std::string(source) + ": unterminated PEM certificate block");
   return out;
 }
 
@@ -306,6 +303,23 @@ RecentCertificates& recent_certificates() {
 }
 
 }  // namespace
+
+PemBlocks certificate_pem_blocks(std::string_view pem) {
+  static constexpr std::string_view begin = "-----BEGIN CERTIFICATE-----";
+  static constexpr std::string_view end = "-----END CERTIFICATE-----";
+  PemBlocks out;
+  for (std::size_t at = pem.find(begin); at != std::string_view::npos; at = pem.find(begin, at)) {
+    const std::size_t stop = pem.find(end, at);
+    if (stop == std::string_view::npos) {
+      out.unterminated = true;
+      break;
+    }
+    out.blocks.push_back(
+        {pem.substr(at, stop + end.size() - at), pem.substr(at + begin.size(), stop - at - begin.size())});
+    at = stop + end.size();
+  }
+  return out;
+}
 
 Certificate certificate_from(const mbedtls_x509_crt& crt) {
   std::string_view der(reinterpret_cast<const char*>(crt.raw.p), crt.raw.len);
