@@ -7,6 +7,7 @@
 #include "engine/hostname.hpp"
 #include "engine/messages.hpp"
 #include "engine/session_impl.hpp"
+#include "net/net.hpp"
 
 namespace tlsock::engine {
 namespace {
@@ -44,7 +45,7 @@ Engine::Engine(std::shared_ptr<TLSSession> session, std::string hostname, std::u
       session_(std::move(session)),
       hostname_(std::move(hostname)),
       cache_key_(hostname_ + ":" + std::to_string(port)),
-      tls_(config_of(session_), is_ip_address(hostname_) ? std::string() : hostname_,
+      tls_(config_of(session_), net::is_ip_literal(hostname_) ? std::string() : hostname_,
            [this](const Certificate& leaf) { return certificate_matches(leaf, hostname_); }),
       verify_callback_(session_->options().verify_callback) {
   if (session_->options().session_cache) {
