@@ -22,6 +22,10 @@ std::string join(const std::vector<std::string>& items) {
 
 }  // namespace
 
+std::string timed_out(std::string_view operation, std::string_view peer) {
+  return std::string(operation) + " " + std::string(peer) + " timed out";
+}
+
 TLSVerificationError hostname_mismatch(const Certificate& certificate, std::string_view host) {
   std::string message = prefix(Peer::server);
   message += net::is_ip_literal(host) ? " - IP address " : " - domain name ";

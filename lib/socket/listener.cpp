@@ -40,7 +40,7 @@ struct TLSListener::Impl {
     auto now = net::Clock::now();
     for (auto it = pending.begin(); it != pending.end();) {
       if (it->deadline && *it->deadline <= now) {
-        report(TimeoutError("TLS handshake with " + it->socket->address + " timed out"));
+        report(TimeoutError(messages::timed_out(messages::handshake_with, it->socket->address)));
         it = pending.erase(it);
       } else {
         ++it;

@@ -103,7 +103,7 @@ TLSSocket::~TLSSocket() {
 
 namespace {
 TLSSocket::Impl& checked(const std::unique_ptr<TLSSocket::Impl>& impl) {
-  if (!impl) throw TLSDisconnectError("The connection was already closed");
+  if (!impl) throw TLSDisconnectError(std::string(messages::already_closed));
   return *impl;
 }
 }  // namespace

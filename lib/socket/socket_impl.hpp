@@ -65,7 +65,7 @@ struct TLSSocket::Impl {
   }
 
   [[noreturn]] void timed_out(std::string_view what) const {
-    throw TimeoutError(std::string(what) + " " + (address.empty() ? hostname : address) + " timed out");
+    throw TimeoutError(messages::timed_out(what, address.empty() ? hostname : address));
   }
 
   void await(net::Direction direction, net::Deadline deadline, std::string_view what) {
@@ -147,7 +147,7 @@ struct TLSSocket::Impl {
     try {
       while (!engine.handshake()) {
         flush(deadline);
-        fill(deadline, "TLS handshake with");
+        fill(deadline, messages::handshake_with);
       }
       flush(deadline);
     } catch (...) {
