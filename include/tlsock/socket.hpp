@@ -35,7 +35,7 @@ enum class SessionReuse { new_session, reused };
 // hand it to TLSSocket::wrap. The caller owns it until then. It is in blocking mode, as a
 // socket the caller made would be (close-on-exec, TCP_NODELAY, no SIGPIPE where the OS allows).
 [[nodiscard]] TLSOCK_API NativeSocket connect_tcp(std::string_view address, std::uint16_t port,
-                                       Timeout timeout = std::chrono::seconds(10));
+                                                  Timeout timeout = std::chrono::seconds(10));
 
 class TLSOCK_API TLSSocket {
  public:
