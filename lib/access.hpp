@@ -16,20 +16,24 @@ struct Access {
   template <class T>
   using Impl = typename T::Impl;
 
-  // The Impl behind x (x must hold one).
+  // The Impl behind x (x must hold one); a const x gives a const Impl.
   template <class T>
-  static auto& impl(T& x) {
+  static auto& impl(T& x) noexcept {
     return *x.impl_;
   }
-  // The unique_ptr itself, for classes that can be empty (moved-from).
   template <class T>
-  static auto& impl_ptr(T& x) {
+  static const auto& impl(const T& x) noexcept {
+    return *x.impl_;
+  }
+  // The pointer itself: to share ownership of the Impl, or for classes that can be empty (moved-from).
+  template <class T>
+  static auto& impl_ptr(T& x) noexcept {
     return x.impl_;
   }
-  // A T built around an Impl (T's private constructor taking std::unique_ptr<Impl>).
-  template <class T, class I>
-  static T make(std::unique_ptr<I> impl) {
-    return T(std::move(impl));
+  // A T built by its private constructor (e.g. the one taking its Impl).
+  template <class T, class... A>
+  static T make(A&&... args) {
+    return T(std::forward<A>(args)...);
   }
 };
 

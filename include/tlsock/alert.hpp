@@ -5,6 +5,8 @@
 #include <optional>
 #include <string_view>
 
+#include "tlsock/export.hpp"
+
 namespace tlsock {
 
 enum class AlertLevel : std::uint8_t { warning = 1, fatal = 2 };
@@ -41,12 +43,12 @@ enum class Alert : std::uint8_t {
 };
 
 // "bad_record_mac"; "unknown" for values outside the enum.
-[[nodiscard]] std::string_view to_string(Alert alert) noexcept;
-[[nodiscard]] std::string_view to_string(AlertLevel level) noexcept;
+[[nodiscard]] TLSOCK_API std::string_view to_string(Alert alert) noexcept;
+[[nodiscard]] TLSOCK_API std::string_view to_string(AlertLevel level) noexcept;
 
 // The level the specifications prescribe for an alert: warning for close_notify and
 // user_canceled, fatal for the rest; std::nullopt where TLS 1.2 allowed either and the
 // caller must choose (no_renegotiation, unsupported_certificate...).
-[[nodiscard]] std::optional<AlertLevel> prescribed_level(Alert alert) noexcept;
+[[nodiscard]] TLSOCK_API std::optional<AlertLevel> prescribed_level(Alert alert) noexcept;
 
 }  // namespace tlsock

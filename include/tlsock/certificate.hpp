@@ -14,9 +14,12 @@
 #include <string_view>
 #include <vector>
 
+#include "tlsock/detail/access.hpp"
+#include "tlsock/export.hpp"
+
 namespace tlsock {
 
-class Certificate {
+class TLSOCK_API Certificate {
  public:
   // Throws std::invalid_argument when the bytes are not one well-formed certificate.
   [[nodiscard]] static Certificate from_der(std::string_view der);
@@ -51,16 +54,15 @@ class Certificate {
 
   friend bool operator==(const Certificate& a, const Certificate& b) noexcept { return a.der() == b.der(); }
 
-  struct Impl;  // defined by the backend
-  explicit Certificate(std::shared_ptr<const Impl> impl) noexcept;
-  [[nodiscard]] const Impl& impl() const noexcept { return *impl_; }
-
  private:
+  friend struct detail::Access;
+  struct TLSOCK_HIDDEN Impl;  // defined by the backend
+  TLSOCK_HIDDEN explicit Certificate(std::shared_ptr<const Impl> impl) noexcept;
   std::shared_ptr<const Impl> impl_;
 };
 
 // A private key (RSA or EC), parsed once and shared between copies.
-class PrivateKey {
+class TLSOCK_API PrivateKey {
  public:
   // PEM (PKCS#1, SEC1 or PKCS#8, encrypted or not) or DER. password is used for encrypted
   // keys; a wrong or missing password gives std::invalid_argument saying so.
@@ -76,17 +78,16 @@ class PrivateKey {
   // True when this is the private half of the certificate's public key.
   [[nodiscard]] bool matches(const Certificate& certificate) const;
 
-  struct Impl;  // defined by the backend
-  explicit PrivateKey(std::shared_ptr<const Impl> impl) noexcept;
-  [[nodiscard]] const Impl& impl() const noexcept { return *impl_; }
-
  private:
+  friend struct detail::Access;
+  struct TLSOCK_HIDDEN Impl;  // defined by the backend
+  TLSOCK_HIDDEN explicit PrivateKey(std::shared_ptr<const Impl> impl) noexcept;
   std::shared_ptr<const Impl> impl_;
 };
 
 // A server (or client) identity: the leaf with its private key, then the intermediates,
 // each certificate issued by the next. Validated on construction; immutable; cheap to copy.
-class CertificateChain {
+class TLSOCK_API CertificateChain {
  public:
   // chain: leaf first. Throws NoCertificateChainError (empty), LeafCertificateHasNoPrivateKeyError
   // (the key does not match the leaf), CertificateChainError (not ordered leaf to root).
@@ -110,14 +111,13 @@ class CertificateChain {
   [[nodiscard]] const std::vector<Certificate>& certificates() const noexcept;  // leaf first
   [[nodiscard]] const PrivateKey& key() const noexcept;
 
-  struct Impl;  // defined by the backend: the parsed chain ready for mbedTLS
-  [[nodiscard]] const Impl& impl() const noexcept { return *impl_; }
-
  private:
+  friend struct detail::Access;
+  struct TLSOCK_HIDDEN Impl;  // defined by the backend: the parsed chain ready for mbedTLS
   std::shared_ptr<const Impl> impl_;
 };
 
 // Renders a time point as oscrypto does in its messages: "2001-01-02 00:00:00Z".
-[[nodiscard]] std::string format_utc(std::chrono::system_clock::time_point time);
+[[nodiscard]] TLSOCK_API std::string format_utc(std::chrono::system_clock::time_point time);
 
 }  // namespace tlsock

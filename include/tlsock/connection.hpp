@@ -18,6 +18,7 @@
 #include "tlsock/alert.hpp"
 #include "tlsock/certificate.hpp"
 #include "tlsock/detail/access.hpp"
+#include "tlsock/export.hpp"
 #include "tlsock/info.hpp"
 #include "tlsock/session.hpp"
 
@@ -38,7 +39,7 @@ using WireClose = std::function<void(bool immediate)>;
 // taking `const Connection&` still fits.
 using ConnectionVerifyCallback = std::function<void(const std::vector<Certificate>& chain, Connection& connection)>;
 
-class Connection {
+class TLSOCK_API Connection {
  public:
   Connection(Connection&&) noexcept;
   Connection& operator=(Connection&&) noexcept;
@@ -80,14 +81,14 @@ class Connection {
 
  private:
   friend struct detail::Access;
-  struct Impl;
-  explicit Connection(std::unique_ptr<Impl> impl) noexcept;
+  struct TLSOCK_HIDDEN Impl;
+  TLSOCK_HIDDEN explicit Connection(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;
 };
 
 // The client role: one ClientTLS per server name, any number of connections. A value with
 // no empty state: moving one copies it, so a moved-from ClientTLS still works.
-class ClientTLS {
+class TLSOCK_API ClientTLS {
  public:
   explicit ClientTLS(std::string server_hostname, std::shared_ptr<TLSSession> session = nullptr,
                      std::uint16_t port = 443);

@@ -10,36 +10,37 @@
 
 #include "tlsock/alert.hpp"
 #include "tlsock/certificate.hpp"
+#include "tlsock/export.hpp"
 
 namespace tlsock {
 
 // Any TLS failure: handshake, protocol, verification, disconnection.
-class TLSError : public std::runtime_error {
+class TLSOCK_API TLSError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
 // The connection failed or broke after it was established.
-class TLSConnectionError : public TLSError {
+class TLSOCK_API TLSConnectionError : public TLSError {
  public:
   using TLSError::TLSError;
 };
 
 // The peer closed the connection ("The remote end closed the connection"), or the
 // application used a connection it had closed ("The connection was already closed").
-class TLSDisconnectError : public TLSConnectionError {
+class TLSOCK_API TLSDisconnectError : public TLSConnectionError {
  public:
   using TLSConnectionError::TLSConnectionError;
 };
 
 // The peer sent close_notify: an orderly end, after all of its data was read.
-class TLSGracefulDisconnectError : public TLSDisconnectError {
+class TLSOCK_API TLSGracefulDisconnectError : public TLSDisconnectError {
  public:
   using TLSDisconnectError::TLSDisconnectError;
 };
 
 // The server's certificate failed verification; certificate() is the offending one.
-class TLSVerificationError : public TLSError {
+class TLSOCK_API TLSVerificationError : public TLSError {
  public:
   TLSVerificationError(const std::string& message, std::optional<Certificate> certificate)
       : TLSError(message), certificate_(std::move(certificate)) {}
@@ -55,7 +56,7 @@ class TLSVerificationError : public TLSError {
 
 // The peer sent a fatal alert. The message is oscrypto's where one applies (e.g. "TLS
 // handshake failed - protocol version error"), else names the alert.
-class TLSAlertError : public TLSError {
+class TLSOCK_API TLSAlertError : public TLSError {
  public:
   TLSAlertError(const std::string& message, Alert alert, AlertLevel level)
       : TLSError(message), alert_(alert), level_(level) {}
@@ -68,13 +69,13 @@ class TLSAlertError : public TLSError {
 };
 
 // The peer sent bytes that are not valid TLS; an alert was written to it before this was raised.
-class BadTLSDataError : public TLSError {
+class TLSOCK_API BadTLSDataError : public TLSError {
  public:
   using TLSError::TLSError;
 };
 
 // A fatal error invalidated the connection earlier; cause() is that first error.
-class InvalidatedError : public TLSError {
+class TLSOCK_API InvalidatedError : public TLSError {
  public:
   InvalidatedError(const std::string& message, std::exception_ptr cause)
       : TLSError(message), cause_(std::move(cause)) {}
@@ -86,39 +87,39 @@ class InvalidatedError : public TLSError {
 
 // send_alert() was given a level the specification does not allow for that alert, or none
 // where the alert has no prescribed level.
-class InvalidAlertLevel : public std::invalid_argument {
+class TLSOCK_API InvalidAlertLevel : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
 };
 
 // Misuse of the certificate-chain factories (PyTLS's names).
-class CertificateChainError : public std::invalid_argument {
+class TLSOCK_API CertificateChainError : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
 };
-class LeafCertificateHasNoPrivateKeyError : public CertificateChainError {
+class TLSOCK_API LeafCertificateHasNoPrivateKeyError : public CertificateChainError {
  public:
   using CertificateChainError::CertificateChainError;
 };
-class MoreThanOneLeafCertificateError : public CertificateChainError {
+class TLSOCK_API MoreThanOneLeafCertificateError : public CertificateChainError {
  public:
   using CertificateChainError::CertificateChainError;
 };
-class NoLeafCertificateError : public CertificateChainError {
+class TLSOCK_API NoLeafCertificateError : public CertificateChainError {
  public:
   using CertificateChainError::CertificateChainError;
 };
-class NoCertificateChainError : public CertificateChainError {
+class TLSOCK_API NoCertificateChainError : public CertificateChainError {
  public:
   using CertificateChainError::CertificateChainError;
 };
-class ExtraneousPrivateKeyError : public CertificateChainError {
+class TLSOCK_API ExtraneousPrivateKeyError : public CertificateChainError {
  public:
   using CertificateChainError::CertificateChainError;
 };
 
 // A whole public call (connect, handshake, read, write) did not finish within its timeout.
-class TimeoutError : public std::system_error {
+class TLSOCK_API TimeoutError : public std::system_error {
  public:
   explicit TimeoutError(const std::string& what)
       : std::system_error(std::make_error_code(std::errc::timed_out), what) {}

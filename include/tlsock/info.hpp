@@ -8,16 +8,17 @@
 #include <vector>
 
 #include "tlsock/certificate.hpp"
+#include "tlsock/export.hpp"
 #include "tlsock/protocol.hpp"
 
 namespace tlsock {
 
 // Whether a handshake resumed a session (by session ID or by ticket) or made a new one.
 enum class SessionReuse { new_session, reused };
-[[nodiscard]] std::string_view to_string(SessionReuse reuse);  // "new" / "reused"
+[[nodiscard]] TLSOCK_API std::string_view to_string(SessionReuse reuse);  // "new" / "reused"
 
 // Before the handshake completes every field is empty (protocol nullopt).
-struct ConnectionInfo {
+struct TLSOCK_API ConnectionInfo {
   std::optional<Protocol> protocol;
   std::string cipher_suite;  // IANA name, e.g. "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
   bool compression = false;

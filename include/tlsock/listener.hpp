@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "tlsock/detail/access.hpp"
+#include "tlsock/export.hpp"
 #include "tlsock/server.hpp"
 #include "tlsock/socket.hpp"
 #include "tlsock/types.hpp"
@@ -17,7 +18,7 @@ namespace tlsock {
 // A listening TCP socket whose accept() returns server-role TLSSockets with the handshake
 // done. Handshakes run concurrently inside accept(): a client that stalls holds up nobody,
 // and is dropped after the server's handshake_timeout.
-class TLSListener {
+class TLSOCK_API TLSListener {
  public:
   // address: "127.0.0.1", "::1", "0.0.0.0", ...; port 0 picks a free one (see port()).
   TLSListener(std::string_view address, std::uint16_t port, std::shared_ptr<const ServerTLS> server);
@@ -37,7 +38,7 @@ class TLSListener {
 
  private:
   friend struct detail::Access;
-  struct Impl;
+  struct TLSOCK_HIDDEN Impl;
   std::unique_ptr<Impl> impl_;
 };
 

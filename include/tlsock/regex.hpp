@@ -5,12 +5,13 @@
 #include <regex>
 #include <string>
 
+#include "tlsock/export.hpp"
 #include "tlsock/socket.hpp"
 
 namespace tlsock {
 
 // Everything up to and including the first match of marker (which must not match the empty
 // string), within the socket's read buffer limit; otherwise as socket.read_until(marker).
-[[nodiscard]] std::string read_until(TLSSocket& socket, const std::regex& marker);
+[[nodiscard]] TLSOCK_API std::string read_until(TLSSocket& socket, const std::regex& marker);
 
 }  // namespace tlsock

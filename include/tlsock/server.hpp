@@ -13,6 +13,7 @@
 
 #include "tlsock/certificate.hpp"
 #include "tlsock/connection.hpp"
+#include "tlsock/export.hpp"
 #include "tlsock/protocol.hpp"
 #include "tlsock/session.hpp"
 #include "tlsock/types.hpp"
@@ -20,7 +21,7 @@
 namespace tlsock {
 
 // Chooses the chain to present for the server name a client asked for (SNI).
-class ServerCertificates {
+class TLSOCK_API ServerCertificates {
  public:
   virtual ~ServerCertificates() = default;
   // server_name is empty when the client sent no SNI (or sent an IP literal). nullptr
@@ -29,7 +30,7 @@ class ServerCertificates {
 };
 
 // One chain for every client.
-class ServerCertificateChain : public ServerCertificates {
+class TLSOCK_API ServerCertificateChain : public ServerCertificates {
  public:
   explicit ServerCertificateChain(CertificateChain chain);
   [[nodiscard]] const CertificateChain* select(std::string_view server_name) const override;
@@ -41,7 +42,7 @@ class ServerCertificateChain : public ServerCertificates {
 
 // Several chains chosen by SNI: an exact name first, then a wildcard (RFC 6125 rules),
 // then default_chain (nullptr without one). Names come from each leaf's valid_domains().
-class SNIServerCertificates : public ServerCertificates {
+class TLSOCK_API SNIServerCertificates : public ServerCertificates {
  public:
   // Throws NoCertificateChainError when chains is empty and there is no default.
   explicit SNIServerCertificates(std::vector<CertificateChain> chains,
@@ -59,7 +60,7 @@ class SNIServerCertificates : public ServerCertificates {
 
 enum class ClientAuth { none, optional, required };
 
-struct ServerOptions {
+struct TLSOCK_API ServerOptions {
   ProtocolSet protocols = default_protocols();
   ClientAuth client_auth = ClientAuth::none;
   std::vector<TrustRoot> client_trust_roots{};  // who may sign client certificates
@@ -76,11 +77,9 @@ struct ServerOptions {
   std::optional<std::filesystem::path> key_log_file{};  // NSS key log (also $SSLKEYLOGFILE)
 };
 
-struct ServerContext;  // the library's side of ServerTLS
-
 // The server role: certificates, policy, and the session cache and ticket keys that every
 // connection it starts shares. Thread-safe.
-class ServerTLS {
+class TLSOCK_API ServerTLS {
  public:
   explicit ServerTLS(std::shared_ptr<const ServerCertificates> certificates, ServerOptions options = {});
   ~ServerTLS();
@@ -91,10 +90,11 @@ class ServerTLS {
   [[nodiscard]] Connection start(WriteToWire write_to_wire, WireClose wire_close = {},
                                  ConnectionVerifyCallback verify_callback = {}) const;
   [[nodiscard]] const ServerOptions& options() const noexcept;
-  [[nodiscard]] const std::shared_ptr<const ServerContext>& context() const noexcept { return context_; }
 
  private:
-  std::shared_ptr<const ServerContext> context_;
+  friend struct detail::Access;
+  struct TLSOCK_HIDDEN Impl;  // the library's side: the options and the backend config, shared
+  std::shared_ptr<const Impl> impl_;
 };
 
 }  // namespace tlsock

@@ -13,13 +13,15 @@
 #include <vector>
 
 #include "tlsock/certificate.hpp"
+#include "tlsock/detail/access.hpp"
+#include "tlsock/export.hpp"
 #include "tlsock/protocol.hpp"
 
 namespace tlsock {
 
 // A certificate to trust in addition to the OS trust roots (or instead of them: see
 // TLSSession::Options::use_os_trust_roots).
-class TrustRoot {
+class TLSOCK_API TrustRoot {
  public:
   TrustRoot(Certificate certificate);             // NOLINT(google-explicit-constructor): as oscrypto
   TrustRoot(const std::filesystem::path& path);   // NOLINT(google-explicit-constructor): PEM bundle or DER
@@ -40,7 +42,7 @@ class TrustRoot {
 // (ConnectionVerifyCallback, connection.hpp) takes the same chain and the Connection.
 using VerifyCallback = std::function<void(const std::vector<Certificate>& chain)>;
 
-class TLSSession {
+class TLSOCK_API TLSSession {
  public:
   struct Options {
     ProtocolSet protocols = default_protocols();
@@ -116,10 +118,9 @@ class TLSSession {
   // content is refused.
   std::size_t load_sessions(const std::filesystem::path& path);
 
-  struct Impl;  // the library's side: shared backend config and the cache
-  [[nodiscard]] Impl& impl() const noexcept { return *impl_; }
-
  private:
+  friend struct detail::Access;
+  struct TLSOCK_HIDDEN Impl;  // the library's side: shared backend config and the cache
   std::unique_ptr<Impl> impl_;
 };
 

@@ -22,6 +22,7 @@
 #include "tlsock/certificate.hpp"
 #include "tlsock/detail/access.hpp"
 #include "tlsock/info.hpp"
+#include "tlsock/export.hpp"
 #include "tlsock/session.hpp"
 #include "tlsock/types.hpp"
 
@@ -33,10 +34,10 @@ class ServerTLS;
 // protocols that talk in plain text before TLS (STARTTLS, HTTP CONNECT proxies): talk, then
 // hand it to TLSSocket::wrap. The caller owns it until then. It is in blocking mode, as a
 // socket the caller made would be (close-on-exec, TCP_NODELAY, no SIGPIPE where the OS allows).
-[[nodiscard]] NativeSocket connect_tcp(std::string_view address, std::uint16_t port,
-                                       Timeout timeout = std::chrono::seconds(10));
+[[nodiscard]] TLSOCK_API NativeSocket connect_tcp(std::string_view address, std::uint16_t port,
+                                                  Timeout timeout = std::chrono::seconds(10));
 
-class TLSSocket {
+class TLSOCK_API TLSSocket {
  public:
   // Resolves address (IPv4 and IPv6, each address tried in order), connects and handshakes,
   // all within timeout. session defaults to a new TLSSession with oscrypto's defaults.
@@ -116,8 +117,8 @@ class TLSSocket {
 
  private:
   friend struct detail::Access;
-  struct Impl;
-  explicit TLSSocket(std::unique_ptr<Impl> impl) noexcept;
+  struct TLSOCK_HIDDEN Impl;
+  TLSOCK_HIDDEN explicit TLSSocket(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -5,6 +5,8 @@
 #include <optional>
 #include <type_traits>
 
+#include "tlsock/export.hpp"
+
 namespace tlsock {
 
 namespace detail {
@@ -18,7 +20,7 @@ concept Seconds = std::is_arithmetic_v<T> && !std::is_same_v<T, bool>;
 // std::chrono duration (`10s`, `250ms`) or from std::nullopt, and read like the
 // std::optional<std::chrono::duration<double>> it holds. The call that receives a negative or
 // NaN timeout refuses it with std::invalid_argument; an infinite one is no limit.
-class Timeout {
+class TLSOCK_API Timeout {
  public:
   using Duration = std::chrono::duration<double>;
 

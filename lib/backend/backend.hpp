@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tlsock/alert.hpp"
 #include "tlsock/certificate.hpp"
 #include "tlsock/protocol.hpp"
 
@@ -80,8 +81,6 @@ class Config {
   ~Config();
   Config(const Config&) = delete;
   Config& operator=(const Config&) = delete;
-
-  [[nodiscard]] bool manual_validation() const noexcept;
 
   struct Impl;
   explicit Config(std::unique_ptr<Impl> impl);
@@ -174,6 +173,20 @@ class SavedSession {
 // SHA-256 of bytes: 32 raw bytes.
 [[nodiscard]] std::string sha256(std::string_view bytes);
 
+// What the backend made of a chain for the handshake (for tests): the DER of each certificate
+// of its own list, leaf first, and whether that list's leaf and the chain's key are a pair.
+[[nodiscard]] std::vector<std::string> prepared_chain(const CertificateChain& chain);
+[[nodiscard]] bool prepared_key_matches(const CertificateChain& chain);
+
+// The backend's own key parser on a PEM key and a password, before tlsock maps its errors
+// (for tests that hold the messages against the parser's many ways of failing).
+struct RawKeyParse {
+  bool parsed = false;
+  bool wrong_password = false;  // the parser's own "wrong password" error
+  std::string error;            // its error text, "" when parsed
+};
+[[nodiscard]] RawKeyParse raw_parse_key(std::string_view pem, std::string_view password);
+
 class Tls {
  public:
   // Client: hostname is sent as SNI (empty: no SNI); check_hostname is our matcher for the
@@ -220,7 +233,7 @@ class Tls {
   // Server: the name the client asked for with SNI ("" if none).
   [[nodiscard]] const std::string& server_name() const noexcept;
   // Queues an alert (after which a fatal one ends the connection).
-  void send_alert(std::uint8_t level, std::uint8_t description);
+  void send_alert(AlertLevel level, Alert description);
   // True once a fatal alert was queued: ours, or the one mbedTLS sent as a call failed.
   [[nodiscard]] bool fatal_alert_sent() const noexcept;
   // The alert description that answers the last failure when the peer's bytes were at fault

@@ -281,16 +281,16 @@ ServerTLS::ServerTLS(std::shared_ptr<const ServerCertificates> certificates, Ser
   auto context = std::make_shared<ServerContext>();
   context->config = mbed::Config::server(policy);
   context->options = std::move(options);
-  context_ = std::move(context);
+  impl_ = std::move(context);
 }
 
 ServerTLS::~ServerTLS() = default;
 
-const ServerOptions& ServerTLS::options() const noexcept { return context_->options; }
+const ServerOptions& ServerTLS::options() const noexcept { return impl_->options; }
 
 Connection ServerTLS::start(WriteToWire write_to_wire, WireClose wire_close,
                             ConnectionVerifyCallback verify_callback) const {
-  return start_connection(std::move(write_to_wire), std::move(wire_close), std::move(verify_callback), {}, context_);
+  return start_connection(std::move(write_to_wire), std::move(wire_close), std::move(verify_callback), {}, impl_);
 }
 
 }  // namespace tlsock

@@ -7,6 +7,7 @@
 #include "engine/hostname.hpp"
 #include "engine/messages.hpp"
 #include "engine/session_impl.hpp"
+#include "net/net.hpp"
 
 namespace tlsock::engine {
 namespace {
@@ -28,15 +29,15 @@ std::string describe(const mbed::TlsError& error) {
 // The alert for a peer whose first bytes are not TLS records (RFC 8446 5: an unknown record
 // type is an unexpected_message; a record version that is not 3.x, a protocol_version error).
 Alert alert_for_first_bytes(std::string_view bytes) {
-  auto type = bytes.empty() ? 0 : static_cast<unsigned char>(bytes[0]);
-  if (type < 20 || type > 23) return Alert::unexpected_message;
+  const unsigned type = bytes.empty() ? 0U : static_cast<unsigned char>(bytes[0]);
+  if (type < wire::change_cipher_spec || type > wire::application_data) return Alert::unexpected_message;
   return Alert::protocol_version;
 }
 
 }  // namespace
 
 std::shared_ptr<const mbed::Config> Engine::config_of(const std::shared_ptr<TLSSession>& session) {
-  return session->impl().config;
+  return detail::Access::impl(*session).config;
 }
 
 Engine::Engine(std::shared_ptr<TLSSession> session, std::string hostname, std::uint16_t port)
@@ -44,11 +45,11 @@ Engine::Engine(std::shared_ptr<TLSSession> session, std::string hostname, std::u
       session_(std::move(session)),
       hostname_(std::move(hostname)),
       cache_key_(hostname_ + ":" + std::to_string(port)),
-      tls_(config_of(session_), is_ip_address(hostname_) ? std::string() : hostname_,
+      tls_(config_of(session_), net::is_ip_literal(hostname_) ? std::string() : hostname_,
            [this](const Certificate& leaf) { return certificate_matches(leaf, hostname_); }),
       verify_callback_(session_->options().verify_callback) {
   if (session_->options().session_cache) {
-    offered_ = session_->impl().cache.take(cache_key_);
+    offered_ = detail::Access::impl(*session_).cache.take(cache_key_);
     if (offered_ && !tls_.load_session(*offered_->saved)) offered_.reset();
   }
 }
@@ -139,7 +140,7 @@ bool Engine::handshake() {
   // 1.3, and finish_handshake refuses it under the application keys. (A server that asks for
   // client certificates issues no TLS 1.3 tickets, so the refused client gets none.)
   if (role_ == Role::server && !client_refused_after_handshake_ &&
-      server_->options.client_auth == ClientAuth::required && transcript_.facts().server_version == 0x0304)
+      server_->options.client_auth == ClientAuth::required && transcript_.facts().server_version == wire::tls1_3)
     client_refused_after_handshake_ = tls_.verify_client_optionally();
   if (status == mbed::Status::want_read || status == mbed::Status::new_ticket) return false;
   if (status != mbed::Status::ok) handshake_failed(status);
@@ -155,11 +156,11 @@ void Engine::refuse_unsupported_versions() {
   const HandshakeFacts& facts = transcript_.facts();
   if (!facts.client_hello || facts.client_versions.empty()) return;
   for (Protocol p : server_->options.protocols) {
-    auto wire = static_cast<std::uint16_t>(0x0301 + static_cast<int>(p) - static_cast<int>(Protocol::TLSv1));
+    auto version = static_cast<std::uint16_t>(wire::tls1_0 + static_cast<int>(p) - static_cast<int>(Protocol::TLSv1));
     for (std::uint16_t offered : facts.client_versions)
-      if (offered == wire) return;
+      if (offered == version) return;
   }
-  tls_.send_alert(2, static_cast<std::uint8_t>(Alert::protocol_version));
+  tls_.send_alert(AlertLevel::fatal, Alert::protocol_version);
   sniff_outgoing();
   fail(make_error(std::string(messages::protocol_version)));
 }
@@ -167,7 +168,7 @@ void Engine::refuse_unsupported_versions() {
 void Engine::finish_handshake() {
   if (client_refused_after_handshake_) {
     if (tls_.peer_chain().empty()) {
-      tls_.send_alert(2, static_cast<std::uint8_t>(Alert::certificate_required));
+      tls_.send_alert(AlertLevel::fatal, Alert::certificate_required);
       sniff_outgoing();
       fail(make_error(std::string(messages::client_auth_required)));
     }
@@ -186,14 +187,14 @@ void Engine::finish_handshake() {
         alert = Alert::certificate_revoked;
       else if (problems & mbed::not_trusted)
         alert = Alert::unknown_ca;
-      tls_.send_alert(2, static_cast<std::uint8_t>(alert));
+      tls_.send_alert(AlertLevel::fatal, alert);
       sniff_outgoing();
       fail(verification_error());
     }
   }
   // A server that accepted a client certificate only optionally still refuses a bad one.
   if (role_ == Role::server && !tls_.verdicts().empty()) {
-    tls_.send_alert(2, static_cast<std::uint8_t>(Alert::bad_certificate));
+    tls_.send_alert(AlertLevel::fatal, Alert::bad_certificate);
     sniff_outgoing();
     fail(verification_error());
   }
@@ -232,7 +233,7 @@ std::exception_ptr Engine::bad_data(const std::string& message, Alert alert) {
 }
 
 void Engine::fatal_alert_once(Alert alert) {
-  if (!tls_.fatal_alert_sent()) tls_.send_alert(2, static_cast<std::uint8_t>(alert));
+  if (!tls_.fatal_alert_sent()) tls_.send_alert(AlertLevel::fatal, alert);
   sniff_outgoing();
 }
 
@@ -272,8 +273,8 @@ void Engine::handshake_failed(mbed::Status status) {
                     alert_for_first_bytes(transcript_.client_first_bytes())));
     if (failed && error.failure == mbed::Failure::no_client_certificate) {
       // mbedTLS refuses silently; the client deserves to know why (RFC 5246 7.4.6, RFC 8446 4.4.2.4).
-      bool tls13 = transcript_.facts().server_version == 0x0304;
-      tls_.send_alert(2, static_cast<std::uint8_t>(tls13 ? Alert::certificate_required : Alert::handshake_failure));
+      bool tls13 = transcript_.facts().server_version == wire::tls1_3;
+      tls_.send_alert(AlertLevel::fatal, tls13 ? Alert::certificate_required : Alert::handshake_failure);
       sniff_outgoing();
       fail(make_error(std::string(messages::client_auth_required)));
     }
@@ -350,7 +351,7 @@ void Engine::capture_info() {
 void Engine::store_session(bool single_use) {
   if (role_ != Role::client || !session_->options().session_cache) return;
   if (auto saved = tls_.save_session())
-    session_->impl().cache.store(cache_key_, CachedSession{std::move(saved), peer_chain_, single_use});
+    detail::Access::impl(*session_).cache.store(cache_key_, CachedSession{std::move(saved), peer_chain_, single_use});
 }
 
 void Engine::on_new_ticket() {
@@ -431,7 +432,7 @@ void Engine::send_alert(Alert alert, AlertLevel level) {
     return;
   }
   if (error_ && !peer_closed_) return;
-  tls_.send_alert(static_cast<std::uint8_t>(level), static_cast<std::uint8_t>(alert));
+  tls_.send_alert(level, alert);
   if (level == AlertLevel::fatal && !error_)
     error_ = std::make_exception_ptr(
         TLSError("TLS connection closed - this side sent the fatal alert " + std::string(to_string(alert))));

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "access.hpp"
 #include "backend/backend.hpp"
 #include "engine/session_cache.hpp"
 #include "engine/transcript.hpp"
@@ -32,10 +33,11 @@
 
 namespace tlsock {
 // ServerTLS's shared state: the options and the backend config built from them once.
-struct ServerContext {
+struct ServerTLS::Impl {
   ServerOptions options;
   std::shared_ptr<const mbed::Config> config;
 };
+using ServerContext = detail::Access::Impl<ServerTLS>;
 }  // namespace tlsock
 
 namespace tlsock::engine {

@@ -1,12 +1,11 @@
 // Hostname and IP matching (see hostname.hpp).
 #include "engine/hostname.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
-#include <array>
 #include <cctype>
-#include <cstring>
+#include <optional>
+
+#include "net/net.hpp"
 
 namespace tlsock::engine {
 namespace {
@@ -17,38 +16,16 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// 16 bytes for IPv6, or IPv4 mapped into the first 4 bytes with a distinct length.
-bool parse_ip(std::string_view text, std::array<unsigned char, 16>& bytes, int& family) {
-  if (text.empty() || text.size() > 45 || text.find('\0') != std::string_view::npos) return false;
-  std::string s(text);
-  bytes.fill(0);
-  if (inet_pton(AF_INET, s.c_str(), bytes.data()) == 1) {
-    family = AF_INET;
-    return true;
-  }
-  if (inet_pton(AF_INET6, s.c_str(), bytes.data()) == 1) {
-    family = AF_INET6;
-    return true;
-  }
-  return false;
-}
-
 }  // namespace
 
-bool is_ip_address(std::string_view host) {
-  std::array<unsigned char, 16> bytes{};
-  int family = 0;
-  return parse_ip(host, bytes, family);
-}
-
 bool ip_matches(std::string_view a, std::string_view b) {
-  std::array<unsigned char, 16> x{}, y{};
-  int fx = 0, fy = 0;
-  return parse_ip(a, x, fx) && parse_ip(b, y, fy) && fx == fy && x == y;
+  const std::optional<net::IpAddress> x = net::parse_ip(a);
+  const std::optional<net::IpAddress> y = net::parse_ip(b);
+  return x && y && *x == *y;
 }
 
 bool domain_matches(std::string_view pattern_in, std::string_view host_in) {
-  if (pattern_in.empty() || host_in.empty() || is_ip_address(host_in)) return false;
+  if (pattern_in.empty() || host_in.empty() || net::is_ip_literal(host_in)) return false;
   std::string host = lower(host_in);
   std::string pattern = lower(pattern_in);
   if (host.back() == '.') host.pop_back();
@@ -70,7 +47,7 @@ bool domain_matches(std::string_view pattern_in, std::string_view host_in) {
 }
 
 bool certificate_matches(const Certificate& certificate, std::string_view host) {
-  if (is_ip_address(host)) {
+  if (net::is_ip_literal(host)) {
     auto ips = certificate.valid_ips();
     return std::any_of(ips.begin(), ips.end(), [&](const std::string& ip) { return ip_matches(ip, host); });
   }

@@ -5,7 +5,7 @@
 #include <cctype>
 #include <chrono>
 
-#include "engine/hostname.hpp"
+#include "net/net.hpp"
 
 namespace tlsock::messages {
 namespace {
@@ -22,9 +22,13 @@ std::string join(const std::vector<std::string>& items) {
 
 }  // namespace
 
+std::string timed_out(std::string_view operation, std::string_view peer) {
+  return std::string(operation) + " " + std::string(peer) + " timed out";
+}
+
 TLSVerificationError hostname_mismatch(const Certificate& certificate, std::string_view host) {
   std::string message = prefix(Peer::server);
-  message += engine::is_ip_address(host) ? " - IP address " : " - domain name ";
+  message += net::is_ip_literal(host) ? " - IP address " : " - domain name ";
   message += std::string(host) + " does not match";
   std::string domains = join(certificate.valid_domains());
   std::string ips = join(certificate.valid_ips());

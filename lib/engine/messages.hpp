@@ -16,6 +16,11 @@ namespace tlsock::messages {
 inline constexpr std::string_view remote_closed = "The remote end closed the connection";
 inline constexpr std::string_view already_closed = "The connection was already closed";
 
+// A blocking call past its deadline: "<operation> <peer> timed out", e.g. "TLS handshake with
+// 127.0.0.1:8443 timed out" (operation: handshake_with, "read from", "write to").
+inline constexpr std::string_view handshake_with = "TLS handshake with";
+[[nodiscard]] std::string timed_out(std::string_view operation, std::string_view peer);
+
 // Whose certificate failed: "Server certificate verification failed - ..." on a client,
 // "Client certificate verification failed - ..." on a server.
 enum class Peer { server, client };

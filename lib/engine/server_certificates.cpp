@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "engine/hostname.hpp"
+#include "net/net.hpp"
 #include "tlsock/errors.hpp"
 #include "tlsock/server.hpp"
 
@@ -39,7 +40,7 @@ SNIServerCertificates::SNIServerCertificates(std::vector<CertificateChain> chain
 const CertificateChain* SNIServerCertificates::select(std::string_view server_name) const {
   const CertificateChain* fallback = default_chain_ ? &*default_chain_ : nullptr;
   // Some clients send an IP literal as SNI (RFC 6066 forbids it): treat it as no name.
-  if (server_name.empty() || engine::is_ip_address(server_name)) return fallback;
+  if (server_name.empty() || net::is_ip_literal(server_name)) return fallback;
   std::string host = lower(server_name);
   if (host.back() == '.') host.pop_back();
   if (host.empty()) return fallback;

@@ -77,7 +77,7 @@ std::vector<engine::SessionCache::Stored> importable(const TLSSession::Options& 
 }
 
 // Stores the sessions that have not expired; returns how many.
-std::size_t add_to(TLSSession::Impl& impl, std::vector<engine::SessionCache::Stored> entries) {
+std::size_t add_to(detail::Access::Impl<TLSSession>& impl, std::vector<engine::SessionCache::Stored> entries) {
   if (!impl.options.session_cache) return 0;
   std::size_t added = 0;
   const auto now = engine::SessionCache::Clock::now();

@@ -20,13 +20,6 @@ SessionCache::Clock::time_point SessionCache::expiry_of(const mbed::SavedSession
   return now + lifetime;
 }
 
-std::optional<CachedSession> SessionCache::find(const std::string& key) const {
-  std::lock_guard lock(mutex_);
-  auto it = entries_.find(key);
-  if (it == entries_.end() || it->second.expires <= Clock::now()) return std::nullopt;
-  return it->second.session;
-}
-
 std::optional<CachedSession> SessionCache::take(const std::string& key) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(key);
@@ -56,19 +49,9 @@ void SessionCache::store(const std::string& key, CachedSession session, Clock::t
   entries_.insert_or_assign(key, Entry{std::move(session), next_stamp_++, expires});
 }
 
-void SessionCache::erase(const std::string& key) {
-  std::lock_guard lock(mutex_);
-  entries_.erase(key);
-}
-
 void SessionCache::clear() {
   std::lock_guard lock(mutex_);
   entries_.clear();
-}
-
-std::size_t SessionCache::size() const {
-  std::lock_guard lock(mutex_);
-  return entries_.size();
 }
 
 std::vector<SessionCache::Stored> SessionCache::snapshot() const {

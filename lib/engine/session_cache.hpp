@@ -40,19 +40,15 @@ class SessionCache {
   };
 
   explicit SessionCache(std::size_t capacity = 1024) : capacity_(capacity) {}
-  // The entry for key unless it has expired.
-  [[nodiscard]] std::optional<CachedSession> find(const std::string& key) const;
-  // find(), and forgets a single-use entry in the same step, so two connections never
-  // offer the same TLS 1.3 ticket.
+  // The entry for key unless it has expired; a single-use entry is forgotten in the same
+  // step, so two connections never offer the same TLS 1.3 ticket.
   [[nodiscard]] std::optional<CachedSession> take(const std::string& key);
   // Stores a session that expires as its ticket lifetime says (see above).
   void store(const std::string& key, CachedSession session);
   // Stores a session that expires at a known time (an imported one); an expired one is not
   // stored.
   void store(const std::string& key, CachedSession session, Clock::time_point expires);
-  void erase(const std::string& key);
   void clear();
-  [[nodiscard]] std::size_t size() const;
   // The entries that have not expired, least recently stored first.
   [[nodiscard]] std::vector<Stored> snapshot() const;
 

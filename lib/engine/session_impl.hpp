@@ -5,8 +5,9 @@
 
 #include <memory>
 
-#include "engine/session_cache.hpp"
+#include "access.hpp"
 #include "backend/backend.hpp"
+#include "engine/session_cache.hpp"
 #include "tlsock/session.hpp"
 
 namespace tlsock {

@@ -33,10 +33,6 @@ class Cursor {
   bool ok_ = true;
 };
 
-constexpr unsigned ext_session_ticket = 35;
-constexpr unsigned ext_pre_shared_key = 41;
-constexpr unsigned ext_supported_versions = 43;
-
 template <typename F>
 void for_each_extension(Cursor& c, F f) {
   if (c.done()) return;
@@ -52,7 +48,7 @@ void for_each_extension(Cursor& c, F f) {
 
 void Transcript::client_bytes(std::string_view bytes) {
   client_.feed(bytes, [this](unsigned type, std::string_view body) {
-    if (type != 1) return;  // ClientHello
+    if (type != wire::client_hello) return;
     Cursor c(body);
     c.take(2 + 32);
     facts_.client_session_id = std::string(c.take(c.u8()));
@@ -62,8 +58,8 @@ void Transcript::client_bytes(std::string_view bytes) {
     facts_.ticket_offered = false;
     facts_.client_versions.clear();
     for_each_extension(c, [this](unsigned ext, std::string_view data) {
-      if (ext == ext_session_ticket && !data.empty()) facts_.ticket_offered = true;
-      if (ext == ext_supported_versions) {
+      if (ext == wire::ext_session_ticket && !data.empty()) facts_.ticket_offered = true;
+      if (ext == wire::ext_supported_versions) {
         Cursor versions(data);
         Cursor list(versions.take(versions.u8()));
         while (list.ok() && !list.done()) facts_.client_versions.push_back(static_cast<std::uint16_t>(list.u16()));
@@ -76,7 +72,7 @@ void Transcript::server_bytes(std::string_view bytes, bool (*is_dhe)(std::uint16
   server_.feed(bytes, [this, is_dhe](unsigned type, std::string_view body) {
     Cursor c(body);
     switch (type) {
-      case 2: {  // ServerHello
+      case wire::server_hello: {
         facts_.server_hello = true;
         facts_.server_version = static_cast<std::uint16_t>(c.u16());
         c.take(32);
@@ -84,22 +80,22 @@ void Transcript::server_bytes(std::string_view bytes, bool (*is_dhe)(std::uint16
         facts_.cipher_suite = static_cast<std::uint16_t>(c.u16());
         facts_.compression = static_cast<std::uint8_t>(c.u8());
         for_each_extension(c, [this](unsigned ext, std::string_view data) {
-          if (ext == ext_session_ticket) facts_.server_ticket_extension = true;
-          if (ext == ext_pre_shared_key) facts_.psk_accepted = true;
-          if (ext == ext_supported_versions && data.size() == 2)
+          if (ext == wire::ext_session_ticket) facts_.server_ticket_extension = true;
+          if (ext == wire::ext_pre_shared_key) facts_.psk_accepted = true;
+          if (ext == wire::ext_supported_versions && data.size() == 2)
             facts_.server_version = static_cast<std::uint16_t>((static_cast<unsigned char>(data[0]) << 8) |
                                                                static_cast<unsigned char>(data[1]));
         });
         // After a HelloRetryRequest both sides go on in plaintext past a ChangeCipherSpec.
-        if (facts_.server_version == 0x0304) {
+        if (facts_.server_version == wire::tls1_3) {
           client_.set_tls13();
           server_.set_tls13();
         }
         break;
       }
-      case 4: facts_.new_session_ticket = true; break;
-      case 11: facts_.server_certificate = true; break;
-      case 12:  // ServerKeyExchange: for DHE it opens with the prime p
+      case wire::new_session_ticket: facts_.new_session_ticket = true; break;
+      case wire::certificate: facts_.server_certificate = true; break;
+      case wire::server_key_exchange:  // for DHE it opens with the prime p
         if (is_dhe != nullptr && is_dhe(facts_.cipher_suite)) {
           std::string_view p = c.take(c.u16());
           if (c.ok()) {
@@ -112,7 +108,7 @@ void Transcript::server_bytes(std::string_view bytes, bool (*is_dhe)(std::uint16
           }
         }
         break;
-      case 13: facts_.certificate_request = true; break;
+      case wire::certificate_request: facts_.certificate_request = true; break;
       default: break;
     }
   });
@@ -120,7 +116,7 @@ void Transcript::server_bytes(std::string_view bytes, bool (*is_dhe)(std::uint16
 
 bool Transcript::resumed() const noexcept {
   // TLS 1.3 echoes the legacy session ID whatever happens; only pre_shared_key means resumption.
-  if (facts_.server_version == 0x0304) return facts_.psk_accepted;
+  if (facts_.server_version == wire::tls1_3) return facts_.psk_accepted;
   return facts_.server_hello && !facts_.server_session_id.empty() &&
          facts_.server_session_id == facts_.client_session_id && !facts_.server_certificate;
 }

@@ -6,6 +6,7 @@
 
 #include "internal.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +14,33 @@
 #include <vector>
 
 namespace tlsock::engine {
+
+// Wire values the transcript reads (RFC 8446 B.1, B.3 and 4.2; RFC 5246 6.2.1 and 7.4).
+namespace wire {
+// Protocol versions (ProtocolVersion).
+inline constexpr std::uint16_t tls1_0 = 0x0301;
+inline constexpr std::uint16_t tls1_3 = 0x0304;
+// Record content types (ContentType).
+inline constexpr unsigned change_cipher_spec = 20;
+inline constexpr unsigned alert = 21;
+inline constexpr unsigned handshake = 22;
+inline constexpr unsigned application_data = 23;
+inline constexpr unsigned heartbeat = 24;
+// Handshake message types (HandshakeType).
+inline constexpr unsigned client_hello = 1;
+inline constexpr unsigned server_hello = 2;
+inline constexpr unsigned new_session_ticket = 4;
+inline constexpr unsigned certificate = 11;
+inline constexpr unsigned server_key_exchange = 12;
+inline constexpr unsigned certificate_request = 13;
+// Extension types (ExtensionType).
+inline constexpr unsigned ext_session_ticket = 35;
+inline constexpr unsigned ext_pre_shared_key = 41;
+inline constexpr unsigned ext_supported_versions = 43;
+// Header sizes: a record's type, version and length; a handshake message's type and length.
+inline constexpr std::size_t record_header = 5;
+inline constexpr std::size_t handshake_header = 4;
+}  // namespace wire
 
 // Incremental parser of one direction's records: handshake messages are reassembled across
 // records; parsing stops at ChangeCipherSpec (what follows is encrypted) or the size cap.
@@ -111,35 +139,37 @@ void RecordReader::feed(std::string_view bytes, F&& on_message) {
   }
   records_.append(bytes);
   std::size_t pos = 0;
-  while (!stopped_ && records_.size() - pos >= 5) {
+  while (!stopped_ && records_.size() - pos >= wire::record_header) {
     auto type = static_cast<unsigned char>(records_[pos]);
     auto major = static_cast<unsigned char>(records_[pos + 1]);
-    if (type < 20 || type > 24 || major != 3) {
+    if (type < wire::change_cipher_spec || type > wire::heartbeat || major != 3) {
       looks_like_tls_ = false;
       stopped_ = true;
       break;
     }
     std::size_t length = (static_cast<unsigned char>(records_[pos + 3]) << 8) | static_cast<unsigned char>(records_[pos + 4]);
-    if (records_.size() - pos < 5 + length) break;
-    if (type == 20 && !tls13_) {  // ChangeCipherSpec: the rest of this direction is encrypted
+    if (records_.size() - pos < wire::record_header + length) break;
+    if (type == wire::change_cipher_spec && !tls13_) {  // ChangeCipherSpec: the rest of this direction is encrypted
       stopped_ = true;
       break;
     }
-    if (type == 21 && length == 2 && !alert_) alert_ = static_cast<std::uint8_t>(records_[pos + 6]);
-    if (type == 22) {
-      handshake_.append(records_, pos + 5, length);
+    if (type == wire::alert && length == 2 && !alert_)  // level, then description
+      alert_ = static_cast<std::uint8_t>(records_[pos + wire::record_header + 1]);
+    if (type == wire::handshake) {
+      handshake_.append(records_, pos + wire::record_header, length);
       std::size_t h = 0;
-      while (handshake_.size() - h >= 4) {
+      while (handshake_.size() - h >= wire::handshake_header) {
         std::size_t body = (static_cast<unsigned char>(handshake_[h + 1]) << 16) |
                            (static_cast<unsigned char>(handshake_[h + 2]) << 8) |
                            static_cast<unsigned char>(handshake_[h + 3]);
-        if (handshake_.size() - h < 4 + body) break;
-        on_message(static_cast<unsigned char>(handshake_[h]), std::string_view(handshake_).substr(h + 4, body));
-        h += 4 + body;
+        if (handshake_.size() - h < wire::handshake_header + body) break;
+        on_message(static_cast<unsigned char>(handshake_[h]),
+                   std::string_view(handshake_).substr(h + wire::handshake_header, body));
+        h += wire::handshake_header + body;
       }
       handshake_.erase(0, h);
     }
-    pos += 5 + length;
+    pos += wire::record_header + length;
   }
   records_.erase(0, pos);
 }

@@ -17,7 +17,7 @@ bool same_name(const mbedtls_x509_buf& a, const mbedtls_x509_buf& b) {
 // True when issuer's subject is the name certificate says issued it. Names only, compared
 // as raw DER: signatures are the peer's business when it verifies the chain.
 bool names_issuer_of(const Certificate& issuer, const Certificate& certificate) {
-  return same_name(issuer.impl().crt.subject_raw, certificate.impl().crt.issuer_raw);
+  return same_name(detail::Access::impl(issuer).crt.subject_raw, detail::Access::impl(certificate).crt.issuer_raw);
 }
 
 bool self_issued(const Certificate& certificate) { return names_issuer_of(certificate, certificate); }
@@ -126,3 +126,19 @@ const std::vector<Certificate>& CertificateChain::certificates() const noexcept 
 const PrivateKey& CertificateChain::key() const noexcept { return impl_->key; }
 
 }  // namespace tlsock
+
+namespace tlsock::mbed {
+
+std::vector<std::string> prepared_chain(const CertificateChain& chain) {
+  std::vector<std::string> der;
+  for (const mbedtls_x509_crt* c = &detail::Access::impl(chain).crt; c != nullptr && c->raw.p != nullptr; c = c->next)
+    der.emplace_back(reinterpret_cast<const char*>(c->raw.p), c->raw.len);
+  return der;
+}
+
+bool prepared_key_matches(const CertificateChain& chain) {
+  const CertificateChainImpl& impl = detail::Access::impl(chain);
+  return compat::check_pair(&impl.crt.pk, &detail::Access::impl(impl.key).pk, random, nullptr) == 0;
+}
+
+}  // namespace tlsock::mbed

@@ -29,18 +29,14 @@ class RootLoader {
     } catch (const std::system_error&) {
       return;  // an unreadable file adds no roots, as before
     }
-    static constexpr std::string_view begin = "-----BEGIN CERTIFICATE-----";
-    static constexpr std::string_view end = "-----END CERTIFICATE-----";
-    if (bytes.find(begin) == std::string::npos) {
+    const PemBlocks pem = certificate_pem_blocks(bytes);
+    if (pem.blocks.empty() && !pem.unterminated) {
       der(bytes);
       return;
     }
-    std::string_view text(bytes);
-    for (std::size_t at = text.find(begin); at != std::string_view::npos; at = text.find(begin, at)) {
-      std::size_t stop = text.find(end, at);
-      if (stop == std::string_view::npos) return;
-      std::string block(text.substr(at, stop + end.size() - at));
-      at = stop + end.size();
+    // An unterminated last block is dropped; the blocks before it are kept.
+    for (const PemBlock& pem_block : pem.blocks) {
+      std::string block(pem_block.block);
       if (!seen_.insert(block).second) continue;
       // A certificate that fails to parse is skipped; the rest are kept.
       (void)mbedtls_x509_crt_parse(crt_, reinterpret_cast<const unsigned char*>(block.c_str()), block.size() + 1);
@@ -155,8 +151,8 @@ void parse_roots(Config::Impl& impl, const std::vector<Certificate>& roots, std:
 
 void set_own_chain(Config::Impl& impl, const CertificateChain& chain) {
   impl.own_chain = chain;
-  check(mbedtls_ssl_conf_own_cert(&impl.conf, const_cast<mbedtls_x509_crt*>(&impl.own_chain->impl().crt),
-                                  const_cast<mbedtls_pk_context*>(&impl.own_chain->key().impl().pk)),
+  check(mbedtls_ssl_conf_own_cert(&impl.conf, const_cast<mbedtls_x509_crt*>(&detail::Access::impl(*impl.own_chain).crt),
+                                  const_cast<mbedtls_pk_context*>(&detail::Access::impl(impl.own_chain->key()).pk)),
         "certificate chain");
 }
 
@@ -164,7 +160,6 @@ void set_own_chain(Config::Impl& impl, const CertificateChain& chain) {
 
 Config::Config(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Config::~Config() = default;
-bool Config::manual_validation() const noexcept { return impl_->manual_validation; }
 
 std::shared_ptr<const Config> Config::client(const ClientPolicy& policy) {
   auto impl = std::make_unique<Impl>();
@@ -188,7 +183,6 @@ std::shared_ptr<const Config> Config::client(const ClientPolicy& policy) {
 #endif
   if (policy.client_certificate) set_own_chain(*impl, *policy.client_certificate);
 
-  impl->manual_validation = policy.manual_validation;
   if (policy.manual_validation) {
     // Nothing to verify against: do not even load the OS roots.
     mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);

@@ -25,7 +25,6 @@ struct Config::Impl {
   std::vector<int> suites;                // referenced by conf
   std::vector<std::string> alpn;          // referenced by conf through alpn_pointers
   std::vector<const char*> alpn_pointers;
-  bool manual_validation = false;
   bool server = false;
   std::string key_log_file;  // NSS key log; empty: off
   // Server side.

@@ -137,9 +137,9 @@ int decryption_error_of_der(const unsigned char* der, std::size_t size, std::str
 }
 
 // Parses a key; pem says whether bytes hold PEM text (then they end with the NUL mbedTLS wants).
-std::shared_ptr<const PrivateKey::Impl> parse(SecretBytes& bytes, bool pem, std::string_view password,
-                                              const std::filesystem::path* path) {
-  auto impl = std::make_shared<PrivateKey::Impl>();
+std::shared_ptr<const mbed::PrivateKeyImpl> parse(SecretBytes& bytes, bool pem, std::string_view password,
+                                                  const std::filesystem::path* path) {
+  auto impl = std::make_shared<mbed::PrivateKeyImpl>();
   int rc = parse_into(&impl->pk, bytes.data(), bytes.size(), password);
   if (rc == 0) return impl;
 
@@ -197,7 +197,20 @@ std::string PrivateKey::key_algorithm() const {
 std::size_t PrivateKey::key_bits() const { return mbedtls_pk_get_bitlen(&impl_->pk); }
 
 bool PrivateKey::matches(const Certificate& certificate) const {
-  return mbed::compat::check_pair(&certificate.impl().crt.pk, &impl_->pk, mbed::random, nullptr) == 0;
+  return mbed::compat::check_pair(&detail::Access::impl(certificate).crt.pk, &impl_->pk, mbed::random, nullptr) == 0;
 }
 
 }  // namespace tlsock
+
+namespace tlsock::mbed {
+
+RawKeyParse raw_parse_key(std::string_view pem, std::string_view password) {
+  SecretBytes terminated(pem, true);
+  mbedtls_pk_context pk;
+  mbedtls_pk_init(&pk);
+  int rc = parse_into(&pk, terminated.data(), terminated.size(), password);
+  mbedtls_pk_free(&pk);
+  return {rc == 0, rc == MBEDTLS_ERR_PK_PASSWORD_MISMATCH, rc == 0 ? std::string() : error_text(rc)};
+}
+
+}  // namespace tlsock::mbed

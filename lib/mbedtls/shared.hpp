@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "access.hpp"
 #include "backend/backend.hpp"
 #include "tlsock/certificate.hpp"
 
@@ -35,7 +36,7 @@ struct PrivateKey::Impl {
 };
 
 // A validated chain, ready for mbedtls_ssl_conf_own_cert / mbedtls_ssl_set_hs_own_cert:
-// crt is the same certificates as one mbedTLS list (leaf first) and key.impl().pk their key.
+// crt is the same certificates as one mbedTLS list (leaf first) and key's Impl's pk their key.
 // Pinned: mbedTLS keeps pointers to crt; key's Impl is shared, so its pk never moves either.
 struct CertificateChain::Impl {
   std::vector<Certificate> certificates;  // leaf first
@@ -54,6 +55,10 @@ struct CertificateChain::Impl {
 
 namespace tlsock::mbed {
 
+using CertificateImpl = detail::Access::Impl<Certificate>;
+using PrivateKeyImpl = detail::Access::Impl<PrivateKey>;
+using CertificateChainImpl = detail::Access::Impl<CertificateChain>;
+
 // A saved session in mbedTLS's parsed form (see SavedSession in backend.hpp).
 struct SavedSession::Impl {
   mbedtls_ssl_session session{};
@@ -66,6 +71,19 @@ struct SavedSession::Impl {
 // A thread-safe random generator for mbedTLS callbacks: one CTR-DRBG per process, seeded
 // once from the OS entropy source, guarded by a mutex.
 int random(void* unused, unsigned char* out, std::size_t size);
+
+// The CERTIFICATE blocks of a PEM text, in order: each whole block (BEGIN line to END line)
+// and the base64 between the two. A BEGIN line without its END line ends the list and sets
+// unterminated.
+struct PemBlock {
+  std::string_view block;
+  std::string_view body;
+};
+struct PemBlocks {
+  std::vector<PemBlock> blocks;
+  bool unterminated = false;
+};
+[[nodiscard]] PemBlocks certificate_pem_blocks(std::string_view pem);
 
 // A Certificate wrapping a copy of crt's DER (one certificate, not the rest of its list).
 [[nodiscard]] Certificate certificate_from(const mbedtls_x509_crt& crt);

@@ -190,8 +190,8 @@ int on_server_name(void* config, mbedtls_ssl_context* ssl, const unsigned char* 
       connection->server_name = std::string(requested);
     const CertificateChain* chain = impl.certificates->select(requested);
     if (chain == nullptr) return -1;  // mbedTLS answers with an unrecognized_name alert
-    return mbedtls_ssl_set_hs_own_cert(ssl, const_cast<mbedtls_x509_crt*>(&chain->impl().crt),
-                                       const_cast<mbedtls_pk_context*>(&chain->key().impl().pk));
+    return mbedtls_ssl_set_hs_own_cert(ssl, const_cast<mbedtls_x509_crt*>(&detail::Access::impl(*chain).crt),
+                                       const_cast<mbedtls_pk_context*>(&detail::Access::impl(chain->key()).pk));
   } catch (...) {
     return -1;
   }
@@ -328,12 +328,14 @@ std::vector<Certificate> Tls::peer_chain() const {
 
 const std::string& Tls::server_name() const noexcept { return impl_->server_name; }
 
-void Tls::send_alert(std::uint8_t level, std::uint8_t description) {
-  if (level == MBEDTLS_SSL_ALERT_LEVEL_FATAL) {
+void Tls::send_alert(AlertLevel level, Alert description) {
+  if (level == AlertLevel::fatal) {
     impl_->fatal_alert = true;
     compat::record_version_for_final_alert(impl_->ssl);
   }
-  (void)mbedtls_ssl_send_alert_message(&impl_->ssl, level, description);
+  // Both enums hold the wire values, which are mbedTLS's MBEDTLS_SSL_ALERT_* too.
+  (void)mbedtls_ssl_send_alert_message(&impl_->ssl, static_cast<unsigned char>(level),
+                                       static_cast<unsigned char>(description));
 }
 
 bool Tls::fatal_alert_sent() const noexcept { return impl_->fatal_alert; }

@@ -20,8 +20,8 @@
 namespace tlsock {
 namespace {
 
-std::shared_ptr<const Certificate::Impl> parse_der(std::string der) {
-  auto impl = std::make_shared<Certificate::Impl>();
+std::shared_ptr<const mbed::CertificateImpl> parse_der(std::string der) {
+  auto impl = std::make_shared<mbed::CertificateImpl>();
   impl->der = std::move(der);
   // nocopy: the parse points into impl->der, which never moves (Impl is pinned).
   int rc = mbedtls_x509_crt_parse_der_nocopy(&impl->crt, reinterpret_cast<const unsigned char*>(impl->der.data()),
@@ -35,14 +35,10 @@ std::shared_ptr<const Certificate::Impl> parse_der(std::string der) {
 // Every certificate of a PEM text, in order. Blocks that fail to parse are an error.
 std::vector<Certificate> parse_pem_bundle(std::string_view pem, std::string_view source) {
   std::vector<Certificate> out;
-  static constexpr std::string_view begin = "-----BEGIN CERTIFICATE-----";
-  static constexpr std::string_view end = "-----END CERTIFICATE-----";
-  std::size_t pos = 0;
-  while ((pos = pem.find(begin, pos)) != std::string_view::npos) {
-    std::size_t stop = pem.find(end, pos);
-    if (stop == std::string_view::npos) throw std::invalid_argument(std::string(source) + ": unterminated PEM certificate block");
+  const mbed::PemBlocks pem_blocks = mbed::certificate_pem_blocks(pem);
+  for (const mbed::PemBlock& block : pem_blocks.blocks) {
     std::string body;
-    for (char c : pem.substr(pos + begin.size(), stop - pos - begin.size()))
+    for (char c : block.body)
       if (!std::isspace(static_cast<unsigned char>(c))) body.push_back(c);
     std::size_t size = 0;
     mbedtls_base64_decode(nullptr, 0, &size, reinterpret_cast<const unsigned char*>(body.data()), body.size());
@@ -51,9 +47,10 @@ std::vector<Certificate> parse_pem_bundle(std::string_view pem, std::string_view
                                    reinterpret_cast<const unsigned char*>(body.data()), body.size());
     if (rc != 0) throw std::invalid_argument(std::string(source) + ": bad base64 in PEM certificate block");
     der.resize(size);
-    out.emplace_back(parse_der(std::move(der)));
-    pos = stop + end.size();
+    out.push_back(detail::Access::make<Certificate>(parse_der(std::move(der))));
   }
+  if (pem_blocks.unterminated)
+    throw std::invalid_argument(std::string(source) + ": unterminated PEM certificate block");
   return out;
 }
 
@@ -274,7 +271,7 @@ namespace {
 // copy of the server's chain (the parse is immutable, so sharing it is safe across threads).
 class RecentCertificates {
  public:
-  std::shared_ptr<const Certificate::Impl> find(std::string_view der) {
+  std::shared_ptr<const mbed::CertificateImpl> find(std::string_view der) {
     std::size_t hash = std::hash<std::string_view>{}(der);
     std::lock_guard lock(mutex_);
     for (const Slot& slot : slots_)
@@ -283,7 +280,7 @@ class RecentCertificates {
     return nullptr;
   }
 
-  void add(const std::shared_ptr<const Certificate::Impl>& impl) {
+  void add(const std::shared_ptr<const mbed::CertificateImpl>& impl) {
     std::size_t hash = std::hash<std::string_view>{}(impl->der);
     std::lock_guard lock(mutex_);
     slots_[next_] = {hash, impl};
@@ -293,7 +290,7 @@ class RecentCertificates {
  private:
   struct Slot {
     std::size_t hash = 0;
-    std::weak_ptr<const Certificate::Impl> impl;
+    std::weak_ptr<const mbed::CertificateImpl> impl;
   };
   std::mutex mutex_;
   std::array<Slot, 16> slots_{};
@@ -307,12 +304,29 @@ RecentCertificates& recent_certificates() {
 
 }  // namespace
 
+PemBlocks certificate_pem_blocks(std::string_view pem) {
+  static constexpr std::string_view begin = "-----BEGIN CERTIFICATE-----";
+  static constexpr std::string_view end = "-----END CERTIFICATE-----";
+  PemBlocks out;
+  for (std::size_t at = pem.find(begin); at != std::string_view::npos; at = pem.find(begin, at)) {
+    const std::size_t stop = pem.find(end, at);
+    if (stop == std::string_view::npos) {
+      out.unterminated = true;
+      break;
+    }
+    out.blocks.push_back(
+        {pem.substr(at, stop + end.size() - at), pem.substr(at + begin.size(), stop - at - begin.size())});
+    at = stop + end.size();
+  }
+  return out;
+}
+
 Certificate certificate_from(const mbedtls_x509_crt& crt) {
   std::string_view der(reinterpret_cast<const char*>(crt.raw.p), crt.raw.len);
-  if (auto impl = recent_certificates().find(der)) return Certificate(std::move(impl));
+  if (auto impl = recent_certificates().find(der)) return detail::Access::make<Certificate>(std::move(impl));
   auto impl = parse_der(std::string(der));
   recent_certificates().add(impl);
-  return Certificate(std::move(impl));
+  return detail::Access::make<Certificate>(std::move(impl));
 }
 
 }  // namespace tlsock::mbed

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 
@@ -499,20 +500,29 @@ void shutdown_write(NativeSocket fd) noexcept {
 #endif
 }
 
-bool is_ip_literal(std::string_view host) {
-  if (host.empty() || host.find('\0') != std::string_view::npos) return false;
+std::optional<IpAddress> parse_ip(std::string_view host) {
+  if (host.empty() || host.find('\0') != std::string_view::npos) return std::nullopt;
   std::string text(host);
+  IpAddress address;
   in_addr ipv4{};
-  if (::inet_pton(AF_INET, text.c_str(), &ipv4) == 1) return true;
-  // A scoped IPv6 address ("fe80::1%eth0") is still an address: no SNI for it.
+  if (::inet_pton(AF_INET, text.c_str(), &ipv4) == 1) {
+    std::memcpy(address.bytes.data(), &ipv4, sizeof ipv4);
+    address.size = sizeof ipv4;
+    return address;
+  }
   const auto percent = text.find('%');
   if (percent != std::string::npos) {
-    if (percent + 1 == text.size()) return false;
+    if (percent + 1 == text.size()) return std::nullopt;
     text.resize(percent);
   }
   in6_addr ipv6{};
-  return ::inet_pton(AF_INET6, text.c_str(), &ipv6) == 1;
+  if (::inet_pton(AF_INET6, text.c_str(), &ipv6) != 1) return std::nullopt;
+  std::memcpy(address.bytes.data(), &ipv6, sizeof ipv6);
+  address.size = sizeof ipv6;
+  return address;
 }
+
+bool is_ip_literal(std::string_view host) { return parse_ip(host).has_value(); }
 
 std::string peer_address(NativeSocket fd) {
   sockaddr_storage peer{};

@@ -7,6 +7,7 @@
 #error "internal header: not part of tlsock's public API"
 #endif
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -100,8 +101,21 @@ enum class Direction { read, write };
 // peer may already be gone, which is no reason to fail a close.
 void shutdown_write(NativeSocket fd) noexcept;
 
-// True for an IPv4 dotted quad or an IPv6 address (optionally with a "%zone" suffix).
-// Brackets ("[::1]") are not accepted: they belong to URLs, not to host names.
+// An IP address in binary, network byte order: 4 bytes for IPv4, 16 for IPv6.
+struct IpAddress {
+  std::array<unsigned char, 16> bytes{};
+  std::size_t size = 0;
+  friend bool operator==(const IpAddress&, const IpAddress&) = default;
+};
+
+// Parses an IPv4 dotted quad or an IPv6 address. A scoped IPv6 address ("fe80::1%eth0") is
+// an address too; its zone names an interface of this host, not part of the address, and is
+// dropped (a certificate's iPAddress SAN never has one). Brackets ("[::1]") are not accepted:
+// they belong to URLs, not to host names. std::nullopt for anything else.
+[[nodiscard]] std::optional<IpAddress> parse_ip(std::string_view text);
+
+// True when parse_ip(host) succeeds: host is an address, so it gets no SNI and is matched
+// against a certificate's IP addresses, never its DNS names.
 [[nodiscard]] bool is_ip_literal(std::string_view host);
 
 // A listening socket bound to address:port (port 0: an ephemeral one), non-blocking,

@@ -34,7 +34,7 @@ struct TLSListener::Impl {
     while (std::optional<net::Socket> client = net::accept_some(listener.get())) {
       // Later calls on the accepted socket get the TLSSocket default timeout.
       auto socket =
-          std::make_unique<SocketImpl>(std::move(*client), server->context(), Timeout(std::chrono::seconds(10)));
+          std::make_unique<SocketImpl>(std::move(*client), detail::Access::impl_ptr(*server), Timeout(std::chrono::seconds(10)));
       pending.push_back({std::move(socket), net::deadline_after(server->options().handshake_timeout)});
     }
   }
@@ -43,7 +43,7 @@ struct TLSListener::Impl {
     auto now = net::Clock::now();
     for (auto it = pending.begin(); it != pending.end();) {
       if (it->deadline && *it->deadline <= now) {
-        report(TimeoutError("TLS handshake with " + it->socket->address() + " timed out"));
+        report(TimeoutError(messages::timed_out(messages::handshake_with, it->socket->address())));
         it = pending.erase(it);
       } else {
         ++it;

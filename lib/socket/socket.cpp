@@ -73,7 +73,7 @@ TLSSocket TLSSocket::wrap_server(NativeSocket socket, std::shared_ptr<const Serv
   if (!server) arguments::reject("server", "must not be null");
   arguments::check_timeout("timeout", timeout);
   net::adopt(socket);
-  auto impl = std::make_unique<Impl>(std::move(owned), server->context(), timeout);
+  auto impl = std::make_unique<Impl>(std::move(owned), detail::Access::impl_ptr(*server), timeout);
   if (do_handshake) impl->handshake(net::deadline_after(server->options().handshake_timeout));
   return TLSSocket(std::move(impl));
 }

@@ -91,13 +91,13 @@ struct TLSSocket::Impl final : engine::Transport {
       return;
     }
     if (!net::wait(sock.get(), net::Direction::read, until))
-      timed_out(operation == engine::Operation::handshake ? "TLS handshake with"
+      timed_out(operation == engine::Operation::handshake ? messages::handshake_with
                 : operation == engine::Operation::read    ? "read from"
                                                           : "write to");
   }
 
   [[noreturn]] void timed_out(std::string_view what) const {
-    throw TimeoutError(std::string(what) + " " + (address().empty() ? hostname : address()) + " timed out");
+    throw TimeoutError(messages::timed_out(what, address().empty() ? hostname : address()));
   }
 
   // Advances the handshake with whatever the socket has now, never blocking: true once it

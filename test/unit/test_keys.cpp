@@ -7,16 +7,18 @@
 #include <system_error>
 #include <typeinfo>
 
-#include "mbedtls/shared.hpp"
-#include "support/temp_dir.hpp"
+#include "access.hpp"
+#include "backend/backend.hpp"
 #include "support/catch.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 #include "tlsock/certificate.hpp"
 #include "tlsock/errors.hpp"
 
 using tlsock::Certificate;
 using tlsock::CertificateChain;
 using tlsock::PrivateKey;
+using tlsock::detail::Access;
 namespace fs = std::filesystem;
 
 namespace {
@@ -147,18 +149,12 @@ TEST_CASE("wrong passwords are reported as such, whatever the decryption turns o
   // About one wrong password in 250 decrypts to bytes whose padding checks out; mbedTLS then
   // fails later, in the key's ASN.1, with a format error. Guess until that case came up.
   std::string pem = slurp(certs() / "client-encrypted.key");
-  std::string terminated = pem + '\0';
   int garbage = 0;
   for (int i = 0; i < 5000 && garbage < 2; ++i) {
     std::string password = "guess" + std::to_string(i);
-    mbedtls_pk_context pk;
-    mbedtls_pk_init(&pk);
-    int rc = tlsock::mbed::compat::parse_key(&pk, reinterpret_cast<const unsigned char*>(terminated.data()),
-                                             terminated.size(), reinterpret_cast<const unsigned char*>(password.data()),
-                                             password.size(), tlsock::mbed::random, nullptr);
-    mbedtls_pk_free(&pk);
-    if (rc != MBEDTLS_ERR_PK_PASSWORD_MISMATCH) ++garbage;
-    INFO("password " << password << ", mbedTLS says " << tlsock::mbed::error_text(rc));
+    const tlsock::mbed::RawKeyParse raw = tlsock::mbed::raw_parse_key(pem, password);
+    if (!raw.wrong_password) ++garbage;
+    INFO("password " << password << ", mbedTLS says " << raw.error);
     REQUIRE(invalid_argument_of([&] { (void)PrivateKey::from_pem(pem, password); }) ==
             "password: wrong password for the private key");
   }
@@ -214,7 +210,7 @@ TEST_CASE("a key matches its own certificate only", "[keys]") {
 TEST_CASE("copies of a key share the parsed key", "[keys]") {
   auto k = key("localhost");
   PrivateKey copy = k;
-  CHECK(&copy.impl() == &k.impl());
+  CHECK(&Access::impl(copy) == &Access::impl(k));
 }
 
 // ---- CertificateChain ---------------------------------------------------------------------
@@ -240,17 +236,12 @@ TEST_CASE("the chain is ready for mbedTLS and outlives the object it came from",
   {
     auto original = CertificateChain({cert("localhost"), cert("intermediate-ca"), cert("root-ca")}, key("localhost"));
     copy = original;
-    CHECK(&copy->impl() == &original.impl());
+    CHECK(&Access::impl(*copy) == &Access::impl(original));
   }
-  const auto& impl = copy->impl();
-  std::size_t n = 0;
-  for (const mbedtls_x509_crt* c = &impl.crt; c != nullptr && c->raw.p != nullptr; c = c->next, ++n) {
-    REQUIRE(n < copy->certificates().size());
-    CHECK(std::string(reinterpret_cast<const char*>(c->raw.p), c->raw.len) == copy->certificates()[n].der());
-  }
-  CHECK(n == 3);
-  CHECK(&impl.key.impl() == &copy->key().impl());
-  CHECK(tlsock::mbed::compat::check_pair(&impl.crt.pk, &copy->key().impl().pk, tlsock::mbed::random, nullptr) == 0);
+  const std::vector<std::string> prepared = tlsock::mbed::prepared_chain(*copy);
+  REQUIRE(prepared.size() == 3);
+  for (std::size_t n = 0; n < prepared.size(); ++n) CHECK(prepared[n] == copy->certificates()[n].der());
+  CHECK(tlsock::mbed::prepared_key_matches(*copy));
 }
 
 TEST_CASE("CertificateChain checks what it is given", "[chain]") {
@@ -303,7 +294,7 @@ TEST_CASE("CertificateChain::from_der takes one certificate and its key in memor
   CHECK(chain.certificates().size() == 1);
   CHECK(chain.leaf() == cert("localhost"));
   CHECK(chain.key().matches(cert("localhost")));
-  CHECK(chain.impl().crt.next == nullptr);
+  CHECK(tlsock::mbed::prepared_chain(chain).size() == 1);
 }
 
 TEST_CASE("from_pieces orders shuffled certificates and drops duplicates", "[chain]") {

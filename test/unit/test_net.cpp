@@ -4,10 +4,13 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstddef>
 #include <limits>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 #include "net/net.hpp"
 #include "support/catch.hpp"
@@ -340,6 +343,22 @@ TEST_CASE("is_ip_literal", "[net]") {
   CHECK_FALSE(net::is_ip_literal("1.2.3.4%eth0"));
   CHECK_FALSE(net::is_ip_literal("fe80::1%"));
   CHECK_FALSE(net::is_ip_literal(std::string("127.0.0.1\0x", 11)));
+}
+
+TEST_CASE("parse_ip gives the address's bytes, a scoped IPv6 address without its zone", "[net]") {
+  auto bytes = [](std::string_view text) {
+    std::optional<net::IpAddress> ip = net::parse_ip(text);
+    REQUIRE(ip);
+    return std::vector<int>(ip->bytes.begin(), ip->bytes.begin() + static_cast<std::ptrdiff_t>(ip->size));
+  };
+  CHECK(bytes("192.0.2.1") == std::vector<int>{192, 0, 2, 1});
+  CHECK(bytes("::1") == std::vector<int>{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+  CHECK(bytes("fe80::1%eth0") == bytes("fe80::1"));
+  // An IPv4-mapped IPv6 address is not the IPv4 address: 16 bytes, not 4.
+  CHECK(bytes("::ffff:192.0.2.1").size() == 16);
+  CHECK_FALSE(net::parse_ip("fe80::1%"));
+  CHECK_FALSE(net::parse_ip("[::1]"));
+  CHECK_FALSE(net::parse_ip("localhost"));
 }
 
 TEST_CASE("peer_address is empty when there is no peer", "[net]") {
