@@ -35,6 +35,7 @@ std::string position(std::size_t index, const Certificate& certificate) {
 
 }  // namespace
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the public signature (certificate.hpp); a shared handle
 CertificateChain::CertificateChain(std::vector<Certificate> chain, PrivateKey key) {
   if (chain.empty()) throw NoCertificateChainError("chain: no certificates given");
   if (!key.matches(chain.front()))
@@ -44,7 +45,7 @@ CertificateChain::CertificateChain(std::vector<Certificate> chain, PrivateKey ke
     if (!names_issuer_of(chain[i], chain[i - 1]))
       throw CertificateChainError("chain: " + position(i, chain[i]) + " did not issue " + position(i - 1, chain[i - 1]));
   }
-  auto impl = std::make_shared<Impl>(std::move(chain), std::move(key));
+  auto impl = std::make_shared<Impl>(std::move(chain), key);
   for (const Certificate& certificate : impl->certificates) {
     const std::string& der = certificate.der();
     // A copying parse: crt then owns its bytes and does not depend on how Certificate stores them.
@@ -58,13 +59,13 @@ CertificateChain CertificateChain::load(const std::filesystem::path& chain_pem, 
                                         std::string_view password) {
   std::vector<Certificate> chain = Certificate::load(chain_pem);
   PrivateKey private_key = PrivateKey::load(key, password);
-  return CertificateChain(std::move(chain), std::move(private_key));
+  return CertificateChain(std::move(chain), private_key);
 }
 
 CertificateChain CertificateChain::from_der(std::string_view certificate_der, std::string_view key_der) {
   Certificate certificate = Certificate::from_der(certificate_der);
   PrivateKey key = PrivateKey::from_der(key_der);
-  return CertificateChain({std::move(certificate)}, std::move(key));
+  return CertificateChain({certificate}, key);
 }
 
 CertificateChain CertificateChain::from_pieces(std::vector<Certificate> certificates, std::vector<PrivateKey> keys) {
@@ -118,7 +119,7 @@ CertificateChain CertificateChain::from_pieces(std::vector<Certificate> certific
   if (keys.size() > 1)
     throw ExtraneousPrivateKeyError("keys: " + std::to_string(keys.size()) +
                                     " private keys given, the leaf needs exactly one");
-  return CertificateChain(std::move(chain), std::move(keys.front()));
+  return CertificateChain(std::move(chain), keys.front());
 }
 
 const Certificate& CertificateChain::leaf() const noexcept { return impl_->certificates.front(); }

@@ -42,8 +42,8 @@ struct CertificateChain::Impl {
   std::vector<Certificate> certificates;  // leaf first
   PrivateKey key;
   mbedtls_x509_crt crt{};
-  Impl(std::vector<Certificate> chain, PrivateKey private_key)
-      : certificates(std::move(chain)), key(std::move(private_key)) {
+  Impl(std::vector<Certificate> chain, const PrivateKey& private_key)
+      : certificates(std::move(chain)), key(private_key) {
     mbedtls_x509_crt_init(&crt);
   }
   ~Impl() { mbedtls_x509_crt_free(&crt); }

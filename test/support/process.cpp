@@ -462,7 +462,7 @@ ServerProcess openssl_server(std::vector<std::string> extra_args, std::uint16_t 
                 {"-cert", require_cert("localhost.pem"), "-key", require_cert("localhost.key"),
                  "-cert_chain", require_cert("intermediate-ca.pem")});
   }
-  argv.push_back("-quiet");
+  argv.emplace_back("-quiet");
   bool http_mode =
       contains(extra_args, "-www") || contains(extra_args, "-WWW") || contains(extra_args, "-HTTP");
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());

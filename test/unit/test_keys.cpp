@@ -180,12 +180,10 @@ TEST_CASE("an AES-encrypted PKCS#8 key loads or says why it cannot", "[keys]") {
 }
 
 TEST_CASE("things that are not keys", "[keys]") {
-  for (auto f : std::vector<std::function<void()>>{
+  for (const auto& f : std::vector<std::function<void()>>{
            [] { (void)PrivateKey::load(certs() / "localhost.pem"); },
-           [] { (void)PrivateKey::load(certs() / "localhost.der"); },
-           [] { (void)PrivateKey::from_pem("hello"); },
-           [] { (void)PrivateKey::from_pem(""); },
-           [] { (void)PrivateKey::from_der("\x30\x03\x02\x01\x00"); },
+           [] { (void)PrivateKey::load(certs() / "localhost.der"); }, [] { (void)PrivateKey::from_pem("hello"); },
+           [] { (void)PrivateKey::from_pem(""); }, [] { (void)PrivateKey::from_der("\x30\x03\x02\x01\x00"); },
            [] { (void)PrivateKey::from_der(slurp(certs() / "localhost.key")); },  // PEM is not DER
        }) {
     std::string message = invalid_argument_of(f);
@@ -209,7 +207,7 @@ TEST_CASE("a key matches its own certificate only", "[keys]") {
 
 TEST_CASE("copies of a key share the parsed key", "[keys]") {
   auto k = key("localhost");
-  PrivateKey copy = k;
+  PrivateKey copy = k;  // NOLINT(performance-unnecessary-copy-initialization): the copy is what is tested
   CHECK(&Access::impl(copy) == &Access::impl(k));
 }
 
