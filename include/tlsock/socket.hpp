@@ -25,6 +25,7 @@
 namespace tlsock {
 
 class ServerTLS;
+class TCPStream;
 
 enum class SessionReuse { new_session, reused };
 [[nodiscard]] std::string_view to_string(SessionReuse reuse);  // "new" / "reused"
@@ -46,6 +47,13 @@ class TLSSocket {
   // socket may be blocking or not (it is made non-blocking, which the TLSSocket needs).
   // hostname is verified against the certificate and sent as SNI (unless an IP literal).
   [[nodiscard]] static TLSSocket wrap(NativeSocket socket, std::string_view hostname,
+                                      std::shared_ptr<TLSSession> session = nullptr,
+                                      Timeout timeout = std::chrono::seconds(10));
+
+  // Adds TLS to a TCPStream after its plain-text part (STARTTLS, a proxy's CONNECT) and takes
+  // it over. A stream holding bytes it read ahead is refused and closed (TLSError "TLS protocol
+  // error - ..."): a TLS server sends nothing before the ClientHello, so such bytes were injected.
+  [[nodiscard]] static TLSSocket wrap(TCPStream&& stream, std::string_view hostname,
                                       std::shared_ptr<TLSSession> session = nullptr,
                                       Timeout timeout = std::chrono::seconds(10));
 
