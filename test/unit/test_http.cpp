@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "http.hpp"
+#include "http/http.hpp"
 #include "support/catch.hpp"
 
 using namespace tlsock::http;

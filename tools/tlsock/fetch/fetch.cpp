@@ -33,10 +33,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli.hpp"
-#include "failure.hpp"
-#include "http.hpp"
-#include "output_file.hpp"
+#include "cli/cli.hpp"
+#include "cli/failure.hpp"
+#include "http/http.hpp"
+#include "cli/output_file.hpp"
 
 namespace tlsock::cli {
 namespace {

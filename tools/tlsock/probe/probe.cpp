@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "cli.hpp"
-#include "failure.hpp"
-#include "starttls.hpp"
+#include "cli/cli.hpp"
+#include "cli/failure.hpp"
+#include "probe/starttls.hpp"
 
 namespace tlsock::cli {
 namespace {

@@ -1,5 +1,5 @@
 // The STARTTLS dialogues (see starttls.hpp).
-#include "starttls.hpp"
+#include "probe/starttls.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <system_error>
 
-#include "cli.hpp"
-#include "failure.hpp"
+#include "cli/cli.hpp"
+#include "cli/failure.hpp"
 
 namespace tlsock::cli {
 namespace {

@@ -11,9 +11,9 @@
 #include <sstream>
 #include <thread>
 
-#include "cli.hpp"
-#include "failure.hpp"
-#include "serve.hpp"
+#include "cli/cli.hpp"
+#include "cli/failure.hpp"
+#include "serve/server.hpp"
 
 namespace tlsock::cli {
 namespace {

@@ -5,7 +5,7 @@
 // no whitespace before a colon, no obs-fold, no Transfer-Encoding it does not understand.
 // Anything it rejects ends the connection after the error response, since the rest of the
 // stream can no longer be framed.
-#include "serve.hpp"
+#include "serve/server.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -31,9 +31,9 @@
 #include <thread>
 #include <vector>
 
-#include "cli.hpp"
-#include "failure.hpp"
-#include "server_files.hpp"
+#include "cli/cli.hpp"
+#include "cli/failure.hpp"
+#include "serve/files.hpp"
 
 namespace tlsock::cli {
 namespace {

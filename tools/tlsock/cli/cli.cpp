@@ -1,5 +1,5 @@
 // Shared pieces of the command line (see cli.hpp).
-#include "cli.hpp"
+#include "cli/cli.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -13,7 +13,7 @@
 #include <iostream>
 #include <utility>
 
-#include "failure.hpp"
+#include "cli/failure.hpp"
 
 namespace tlsock::cli {
 namespace {

@@ -1,5 +1,5 @@
 // URLs, request bytes and the incremental HTTP/1.1 response parser (see http.hpp).
-#include "http.hpp"
+#include "http/http.hpp"
 
 #include <algorithm>
 #include <cstdio>
