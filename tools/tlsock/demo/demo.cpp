@@ -159,7 +159,7 @@ int demo() {
   auto session = std::make_shared<TLSSession>(options);
 
   // The TCP connection goes to 127.0.0.1 itself; "localhost" is the name verified and sent (SNI).
-  auto connect = [&] { return TLSSocket::wrap(connect_tcp("127.0.0.1", port, 10s), "localhost", session, 10s); };
+  auto connect = [&] { return TLSSocket::wrap(TCPStream::connect("127.0.0.1", port, 10s), "localhost", session, 10s); };
 
   // On TLS 1.3 the server sends its session ticket after the handshake, ahead of the response:
   // reading the response takes the ticket in and stores it in the TLSSession for the second

@@ -11,10 +11,7 @@
 // error like a TLS one), 5 verification, 6 an HTTP status >= 400 (without -o the body is still
 // written to stdout; -o gets none of it; later URLs are still fetched), 7 file I/O, 1 too many
 // redirects or a redirect to a URL tlsock cannot fetch.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-#include <arpa/inet.h>
+#include <unistd.h>  // isatty
 
 #include <algorithm>
 #include <chrono>

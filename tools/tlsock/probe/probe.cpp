@@ -7,11 +7,6 @@
 // first failed it, to show the chain anyway; one to test resumption with the same
 // TLSSession; one per protocol version the linked mbedTLS supports, pinned to it and without
 // verification. With --starttls every one of them runs the plain-text dialogue first.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -171,16 +166,9 @@ class Prober {
   // A TLS connection through the plain-text dialogue if there is one.
   TLSSocket open(const std::shared_ptr<TLSSession>& session) const {
     std::chrono::duration<double> timeout(options_.connect.timeout);
-    NativeSocket fd = open_tcp(options_.connect, host_, port_);
-    if (starttls_) {
-      try {
-        starttls_upgrade(fd, *starttls_, host_, timeout);
-      } catch (...) {
-        ::close(fd);
-        throw;
-      }
-    }
-    return TLSSocket::wrap(fd, host_, session, timeout);
+    TCPStream stream = open_tcp(options_.connect, host_, port_);
+    if (starttls_) starttls_upgrade(stream, *starttls_, host_, timeout);
+    return TLSSocket::wrap(std::move(stream), host_, session, timeout);
   }
 
   Findings run() const {
