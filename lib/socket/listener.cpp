@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <list>
 #include <mutex>
+#include <thread>
 
 #include "arguments.hpp"
 #include "socket/socket_impl.hpp"
@@ -30,6 +31,7 @@ struct TLSListener::Impl {
   std::mutex mutex;
   std::condition_variable left;
   bool accepting = false;
+  std::thread::id accepting_thread;  // close() from a handshake-error handler must not wait for itself
 
   void report(const std::exception& error) {
     if (on_error) on_error(error);
@@ -79,6 +81,7 @@ TLSSocket TLSListener::accept(Timeout timeout) {
     if (!s.listener.valid()) throw std::logic_error("accept on a closed TLSListener");
     if (s.accepting) throw std::logic_error("accept: another thread is in accept on this TLSListener");
     s.accepting = true;
+    s.accepting_thread = std::this_thread::get_id();
   }
   struct Leave {
     Impl& s;
@@ -105,7 +108,12 @@ TLSSocket TLSListener::accept(Timeout timeout) {
       if (deadline && net::Clock::now() >= *deadline) throw TimeoutError("accept on " + s.address + " timed out");
       continue;
     }
-    if (watches[1].ready) throw TLSDisconnectError("accept on " + s.address + " ended: the listener was closed");
+    if (watches[1].ready) {
+      std::lock_guard lock(s.mutex);
+      s.pending.clear();
+      s.listener.close();
+      throw TLSDisconnectError("accept on " + s.address + " ended: the listener was closed");
+    }
     // Pending handshakes first: they are older than anyone still in the backlog.
     auto it = s.pending.begin();
     for (std::size_t i = first_pending; i < watches.size(); ++i) {
@@ -141,6 +149,7 @@ void TLSListener::close() noexcept {
   std::unique_lock lock(s.mutex);
   if (s.accepting) {
     s.wakeup.signal();
+    if (s.accepting_thread == std::this_thread::get_id()) return;  // accept() closes when it wakes
     s.left.wait(lock, [&s] { return !s.accepting; });
   }
   s.pending.clear();

@@ -207,3 +207,14 @@ TEST_CASE("TLSListener::close from another thread ends a blocked accept", "[tcp-
   // Closed for good: a later accept is a programming error, as before.
   CHECK(error_of([&] { (void)listener.accept(0s); }) == "std::logic_error: accept on a closed TLSListener");
 }
+
+TEST_CASE("TLSListener::close from a handshake-error handler ends that accept", "[tcp-stream]") {
+  TLSListener listener("127.0.0.1", 0, make_server());
+  const std::string address = address_of(listener.port());
+  listener.on_handshake_error([&](const std::exception&) { listener.close(); });  // inside accept()
+  testing::UniqueFd client = testing::connect_loopback(listener.port());
+  testing::send_all(client.get(), "GET / HTTP/1.1\r\n\r\n");
+  CHECK(error_of([&] { (void)listener.accept(10s); }) ==
+        "TLSDisconnectError: accept on " + address + " ended: the listener was closed");
+  CHECK(error_of([&] { (void)listener.accept(0s); }) == "std::logic_error: accept on a closed TLSListener");
+}
