@@ -12,9 +12,14 @@
 namespace tlsock::detail {
 
 struct Access {
-  // The hidden Impl type of T.
+  // The hidden Impl type of T. (Through a member class: Clang checks an alias template's
+  // access where it is used, a member class's where Access is, which T befriends.)
   template <class T>
-  using Impl = typename T::Impl;
+  struct ImplOf {
+    using type = typename T::Impl;
+  };
+  template <class T>
+  using Impl = typename ImplOf<T>::type;
 
   // The Impl behind x (x must hold one); a const x gives a const Impl.
   template <class T>

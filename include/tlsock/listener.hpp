@@ -33,7 +33,9 @@ class TLSOCK_API TLSListener {
   void on_handshake_error(std::function<void(const std::exception& error)> handler);
   [[nodiscard]] std::uint16_t port() const noexcept;
   [[nodiscard]] NativeSocket socket() const noexcept;
-  // Stops listening and drops handshakes in progress.
+  // Stops listening and drops handshakes in progress. May be called from another thread while
+  // accept() waits: that accept() then ends at once with TLSDisconnectError("accept on
+  // ADDRESS:PORT ended: the listener was closed"), and close() returns once it has.
   void close() noexcept;
 
  private:

@@ -29,6 +29,7 @@
 namespace tlsock {
 
 class ServerTLS;
+class TCPStream;
 
 // A connected TCP socket (address resolved, every address tried, within timeout), for
 // protocols that talk in plain text before TLS (STARTTLS, HTTP CONNECT proxies): talk, then
@@ -47,6 +48,13 @@ class TLSOCK_API TLSSocket {
   // socket may be blocking or not (it is made non-blocking, which the TLSSocket needs).
   // hostname is verified against the certificate and sent as SNI (unless an IP literal).
   [[nodiscard]] static TLSSocket wrap(NativeSocket socket, std::string_view hostname,
+                                      std::shared_ptr<TLSSession> session = nullptr,
+                                      Timeout timeout = std::chrono::seconds(10));
+
+  // Adds TLS to a TCPStream after its plain-text part (STARTTLS, a proxy's CONNECT) and takes
+  // it over. A stream holding bytes it read ahead is refused and closed (TLSError "TLS protocol
+  // error - ..."): a TLS server sends nothing before the ClientHello, so such bytes were injected.
+  [[nodiscard]] static TLSSocket wrap(TCPStream&& stream, std::string_view hostname,
                                       std::shared_ptr<TLSSession> session = nullptr,
                                       Timeout timeout = std::chrono::seconds(10));
 

@@ -12,5 +12,6 @@
 #include "tlsock/server.hpp"
 #include "tlsock/session.hpp"
 #include "tlsock/socket.hpp"
+#include "tlsock/tcp.hpp"
 #include "tlsock/types.hpp"
 #include "tlsock/version.hpp"

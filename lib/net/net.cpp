@@ -531,4 +531,54 @@ std::string peer_address(NativeSocket fd) {
   return address_text(reinterpret_cast<const sockaddr*>(&peer), true);
 }
 
+// ---- waking a blocked call from another thread ------------------------------------------
+
+void shutdown_both(NativeSocket fd) noexcept {
+#ifdef _WIN32
+  ::shutdown(fd, SD_BOTH);
+#else
+  ::shutdown(fd, SHUT_RDWR);
+#endif
+}
+
+#ifndef _WIN32
+Wakeup::Wakeup() {
+  int ends[2];
+  if (::pipe(ends) != 0) throw std::system_error(os_error(errno), "pipe failed");
+  read_end_ = ends[0];
+  write_end_ = ends[1];
+  try {
+    for (int end : ends) {
+      set_cloexec(end);
+      set_blocking(end, false);
+    }
+  } catch (...) {
+    close_native(read_end_);
+    close_native(write_end_);
+    throw;
+  }
+}
+
+Wakeup::~Wakeup() {
+  close_native(read_end_);
+  close_native(write_end_);
+}
+
+void Wakeup::signal() noexcept {
+  const char byte = 1;
+  // Full pipe: it is signalled already. Interrupted: try again.
+  while (::write(write_end_, &byte, 1) < 0 && errno == EINTR) {
+  }
+}
+
+void Wakeup::clear() noexcept {
+  char scratch[64];
+  for (;;) {
+    const auto n = ::read(read_end_, scratch, sizeof scratch);
+    if (n > 0 || (n < 0 && errno == EINTR)) continue;
+    return;  // empty (EAGAIN)
+  }
+}
+#endif
+
 }  // namespace tlsock::net

@@ -143,4 +143,33 @@ struct Watch {
 // The peer as "127.0.0.1:443" or "[::1]:443", for messages; "" if unknown.
 [[nodiscard]] std::string peer_address(NativeSocket fd);
 
+// ---- waking a blocked call from another thread ------------------------------------------
+
+// Shuts fd down in both directions (SHUT_RDWR). Safe from any thread while another waits on fd
+// in wait()/wait_many() or reads it: the wait returns (ready) and recv_some reads end of
+// stream. fd stays open. Errors are ignored (the peer may be gone). On Winsock, shutdown(SD_BOTH)
+// is not documented to wake WSAPoll: the Windows version pairs the socket with a Wakeup below.
+void shutdown_both(NativeSocket fd) noexcept;
+
+// A wake-up call for a wait in progress: its fd() joins wait_many's watches (Direction::read)
+// and signal(), from any thread, makes that wait return with the watch ready. Stays signalled
+// until clear(). POSIX: a non-blocking, close-on-exec self-pipe (an eventfd would do on Linux;
+// a pipe works everywhere). Winsock cannot poll a pipe: there it would be a UDP socket bound to
+// 127.0.0.1 that sends itself one datagram (or WSAEventSelect with WSASetEvent).
+class Wakeup {
+ public:
+  Wakeup();  // throws std::system_error
+  ~Wakeup();
+  Wakeup(const Wakeup&) = delete;
+  Wakeup& operator=(const Wakeup&) = delete;
+
+  [[nodiscard]] NativeSocket fd() const noexcept { return read_end_; }
+  void signal() noexcept;
+  void clear() noexcept;
+
+ private:
+  NativeSocket read_end_ = invalid_socket;
+  NativeSocket write_end_ = invalid_socket;
+};
+
 }  // namespace tlsock::net

@@ -1,7 +1,10 @@
 // TLSListener: accepts TCP connections and runs their handshakes side by side, so that a
 // slow or silent client never blocks the others.
 #include <algorithm>
+#include <condition_variable>
 #include <list>
+#include <mutex>
+#include <thread>
 
 #include "arguments.hpp"
 #include "socket/socket_impl.hpp"
@@ -25,6 +28,13 @@ struct TLSListener::Impl {
   std::string address;
   std::list<Pending> pending;
   std::function<void(const std::exception&)> on_error;
+  // close() from another thread wakes an accept() blocked in wait_many, then waits until it
+  // has left (guarded by mutex) before closing what accept() uses.
+  net::Wakeup wakeup;
+  std::mutex mutex;
+  std::condition_variable left;
+  bool accepting = false;
+  std::thread::id accepting_thread;  // close() from a handshake-error handler must not wait for itself
 
   void report(const std::exception& error) {
     if (on_error) on_error(error);
@@ -66,13 +76,30 @@ TLSListener& TLSListener::operator=(TLSListener&&) noexcept = default;
 TLSListener::~TLSListener() = default;
 
 TLSSocket TLSListener::accept(Timeout timeout) {
-  if (!impl_ || !impl_->listener.valid()) throw std::logic_error("accept on a closed TLSListener");
+  if (!impl_) throw std::logic_error("accept on a closed TLSListener");
   Impl& s = *impl_;
   net::Deadline deadline = net::deadline_after(timeout);
+  {
+    std::lock_guard lock(s.mutex);
+    if (!s.listener.valid()) throw std::logic_error("accept on a closed TLSListener");
+    if (s.accepting) throw std::logic_error("accept: another thread is in accept on this TLSListener");
+    s.accepting = true;
+    s.accepting_thread = std::this_thread::get_id();
+  }
+  struct Leave {
+    Impl& s;
+    ~Leave() {
+      std::lock_guard lock(s.mutex);
+      s.accepting = false;
+      s.left.notify_all();
+    }
+  } leave{s};
+  constexpr std::size_t first_pending = 2;  // watches: the listener, the wake-up, the handshakes
   std::vector<net::Watch> watches;
   for (;;) {
     watches.clear();
     watches.push_back({s.listener.get(), net::Direction::read});
+    watches.push_back({s.wakeup.fd(), net::Direction::read});
     net::Deadline wake = deadline;
     for (const Impl::Pending& p : s.pending) {
       bool sending = !p.socket->engine.outgoing().empty();
@@ -84,9 +111,15 @@ TLSSocket TLSListener::accept(Timeout timeout) {
       if (deadline && net::Clock::now() >= *deadline) throw TimeoutError("accept on " + s.address + " timed out");
       continue;
     }
+    if (watches[1].ready) {
+      std::lock_guard lock(s.mutex);
+      s.pending.clear();
+      s.listener.close();
+      throw TLSDisconnectError("accept on " + s.address + " ended: the listener was closed");
+    }
     // Pending handshakes first: they are older than anyone still in the backlog.
     auto it = s.pending.begin();
-    for (std::size_t i = 1; i < watches.size(); ++i) {
+    for (std::size_t i = first_pending; i < watches.size(); ++i) {
       auto current = it++;
       if (!watches[i].ready) continue;
       try {
@@ -114,8 +147,15 @@ NativeSocket TLSListener::socket() const noexcept { return impl_ ? impl_->listen
 
 void TLSListener::close() noexcept {
   if (!impl_) return;
-  impl_->pending.clear();
-  impl_->listener.close();
+  Impl& s = *impl_;
+  std::unique_lock lock(s.mutex);
+  if (s.accepting) {
+    s.wakeup.signal();
+    if (s.accepting_thread == std::this_thread::get_id()) return;  // accept() closes when it wakes
+    s.left.wait(lock, [&s] { return !s.accepting; });
+  }
+  s.pending.clear();
+  s.listener.close();
 }
 
 }  // namespace tlsock

@@ -13,6 +13,7 @@
 #include "tlsock/errors.hpp"
 #include "tlsock/connection.hpp"
 #include "tlsock/socket.hpp"
+#include "tlsock/tcp.hpp"
 
 namespace tlsock {
 namespace {
@@ -65,6 +66,17 @@ TLSSocket TLSSocket::wrap(NativeSocket socket, std::string_view hostname, std::s
   auto impl = std::make_unique<Impl>(std::move(owned), std::string(hostname), port, timeout, std::move(session));
   impl->handshake(deadline);
   return TLSSocket(std::move(impl));
+}
+
+TLSSocket TLSSocket::wrap(TCPStream&& stream, std::string_view hostname, std::shared_ptr<TLSSession> session,
+                          Timeout timeout) {
+  TCPStream owned(std::move(stream));  // closed on failure, as for wrap()
+  if (std::size_t ahead = owned.buffered(); ahead > 0) {
+    std::string bytes = owned.read(ahead);
+    throw TLSError(messages::protocol_error(messages::detect_other_protocol(bytes)) + " (" + std::to_string(ahead) +
+                   " bytes arrived before the TLS handshake started)");
+  }
+  return wrap(owned.release(), hostname, std::move(session), timeout);
 }
 
 TLSSocket TLSSocket::wrap_server(NativeSocket socket, std::shared_ptr<const ServerTLS> server, bool do_handshake,

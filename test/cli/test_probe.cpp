@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "../../tools/tlsock/starttls.hpp"
+#include "../../tools/tlsock/probe/starttls.hpp"
 #include "cli/smtp_server.hpp"
 #include "support/catch.hpp"
 #include "support/process.hpp"

@@ -18,7 +18,7 @@
 #include <typeinfo>
 
 #include "fuzz_common.hpp"
-#include "http.hpp"
+#include "http/http.hpp"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "http.hpp"
+#include "http/http.hpp"
 #include "support/catch.hpp"
 
 using namespace tlsock::http;
@@ -225,11 +225,11 @@ TEST_CASE("status lines that RFC 9112 rejects", "[http]") {
   CHECK(rejection("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n").empty());  // no reason: tolerated
   CHECK(rejection("HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n").empty());
   CHECK(rejection("HTTP/1.1 200 OK\tfine\x80\r\nContent-Length: 0\r\n\r\n").empty());  // HTAB, obs-text
-  for (std::string_view bad : {"HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1  200 OK\r\n\r\n",
-                               "HTTP/1.1 abc OK\r\n\r\n", "HTTP/11 200 OK\r\n\r\n", "http/1.1 200 OK\r\n\r\n",
-                               "HTTP/1.1\t200 OK\r\n\r\n", "HTTP/1.1 200OK\r\n\r\n", "\r\nHTTP/1.1 200 OK\r\n\r\n",
-                               "HTTP/1.1 099 Low\r\n\r\n", "HTTP/1.1 600 High\r\n\r\n",
-                               "HTTP/1.1 200 O\x01K\r\n\r\n", "HTTP/1.1 200 OK\rX: y\r\n\r\n"}) {
+  for (std::string_view bad :
+       {"HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1  200 OK\r\n\r\n", "HTTP/1.1 abc OK\r\n\r\n",
+        "HTTP/11 200 OK\r\n\r\n", "http/1.1 200 OK\r\n\r\n", "HTTP/1.1\t200 OK\r\n\r\n", "HTTP/1.1 200OK\r\n\r\n",
+        "\r\nHTTP/1.1 200 OK\r\n\r\n", "HTTP/1.1 099 Low\r\n\r\n", "HTTP/1.1 600 High\r\n\r\n",
+        "HTTP/1.1 200 O\x01K\r\n\r\n", "HTTP/1.1 200 OK\rX: y\r\n\r\n"}) {
     INFO(bad);
     CHECK_FALSE(rejection(bad).empty());
   }
@@ -267,9 +267,7 @@ TEST_CASE("field lines that RFC 9112 rejects", "[http]") {
 }
 
 TEST_CASE("Content-Length must be one number", "[http]") {
-  auto with = [](std::string_view headers) {
-    return rejection("HTTP/1.1 200 OK\r\n" + std::string(headers) + "\r\n");
-  };
+  auto with = [](std::string_view headers) { return rejection("HTTP/1.1 200 OK\r\n" + std::string(headers) + "\r\n"); };
   CHECK(with("Content-Length: 3\r\n").empty());
   CHECK(with("Content-Length: 3, 3\r\n").empty());
   CHECK(with("Content-Length: 3\r\nContent-Length: 3\r\n").empty());
@@ -491,4 +489,33 @@ TEST_CASE("Location references resolve as RFC 3986 section 5.4 says", "[http]") 
   CHECK(resolved("HTTPS://other.example:444") == "https://other.example:444/");
   CHECK_THROWS_WITH(resolve(base, "http://other.example/"), Catch::Matchers::Contains("http:// is not supported"));
   CHECK_THROWS_WITH(resolve(base, "/a b"), Catch::Matchers::Contains("percent-encode"));
+}
+
+TEST_CASE("parse_request_head: what tlsock serve accepts and the status for what it refuses", "[http]") {
+  tlsock::http::RequestHead head;
+  CHECK(tlsock::http::parse_request_head("GET /a?b HTTP/1.1\r\nHost: x\r\nConnection: a, Close\r\n", head, 100) == 0);
+  CHECK(head.method == "GET");
+  CHECK(head.target == "/a?b");
+  CHECK(head.minor == 1);
+  CHECK(head.all("HOST") == std::vector<std::string_view>{"x"});
+  CHECK(tlsock::http::has_token(head.headers, "connection", "close"));
+  struct Case {
+    std::string text;
+    int status;
+  };
+  for (const Case& c : std::vector<Case>{{"GET / HTTP/1.1\r\n", 400},                        // no Host
+                                         {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n", 400},  // two
+                                         {"GET  / HTTP/1.1\r\nHost: a\r\n", 400},            // double space
+                                         {"GET / HTTP/2.0\r\nHost: a\r\n", 505},
+                                         {"GET / HTTP/1.1\r\nHost : a\r\n", 400},       // space before the colon
+                                         {"GET / HTTP/1.1\r\nHost: a\r\n b\r\n", 400},  // obs-fold
+                                         {"GET / HTTP/1.1\r\nHost: a\rb\r\n", 400},     // a bare CR
+                                         {"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n", 431}}) {
+    tlsock::http::RequestHead refused;
+    INFO(c.text);
+    CHECK(tlsock::http::parse_request_head(c.text, refused, 2) == c.status);
+  }
+  CHECK(tlsock::http::find_head_end("GET / HTTP/1.1\r\nHost: a\r\n\r\nrest") ==
+        std::pair<std::size_t, std::size_t>(25, 27));
+  CHECK_FALSE(tlsock::http::find_head_end("GET / HTTP/1.1\r\nHost: a\r\n"));
 }

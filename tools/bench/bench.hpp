@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "contenders.hpp"
-#include "reference.hpp"  // lib/mbedtls/reference: the raw mbedTLS loops, behind an mbedTLS-free interface
+#include "reference/reference.hpp"  // tools/bench/reference: the raw mbedTLS loops, behind an mbedTLS-free interface
 
 namespace tlsock::bench {
 

@@ -4,7 +4,7 @@
 #include <chrono>
 
 #include "line_reader.hpp"
-#include "reference.hpp"  // lib/mbedtls/reference: the raw mbedTLS loops, behind an mbedTLS-free interface
+#include "reference/reference.hpp"  // tools/bench/reference: the raw mbedTLS loops, behind an mbedTLS-free interface
 #include "tlsock/tlsock.hpp"
 
 namespace tlsock::bench {
@@ -12,7 +12,7 @@ namespace {
 
 // tlsock as its documentation shows it: a shared TLSSession, TLSSocket::wrap over a socket
 // connected to 127.0.0.1 (the name "localhost" is checked and sent as SNI), the public calls.
-class TlsockConnection final : public Connection {
+class TlsockConnection final : public ContenderConnection {
  public:
   explicit TlsockConnection(TLSSocket socket) : socket_(std::move(socket)) {}
   void write(std::string_view data) override { socket_.write(data); }
@@ -39,7 +39,7 @@ class TlsockClient final : public Client {
     options.session_cache = resume;
     session_ = std::make_shared<TLSSession>(std::move(options));
   }
-  std::unique_ptr<Connection> connect(std::uint16_t port) override {
+  std::unique_ptr<ContenderConnection> connect(std::uint16_t port) override {
     NativeSocket fd = connect_tcp("127.0.0.1", port);
     return std::make_unique<TlsockConnection>(TLSSocket::wrap(fd, hostname_, session_, timeout_));
   }
@@ -50,7 +50,7 @@ class TlsockClient final : public Client {
   Timeout timeout_ = std::chrono::seconds(30);
 };
 
-class MbedtlsConnection final : public Connection {
+class MbedtlsConnection final : public ContenderConnection {
  public:
   explicit MbedtlsConnection(std::unique_ptr<reference::RawConnection> connection)
       : connection_(std::move(connection)),
@@ -79,7 +79,7 @@ class MbedtlsClient final : public Client {
                  .protocol = setup.protocol,
                  .session_tickets = resume}),
         resume_(resume) {}
-  std::unique_ptr<Connection> connect(std::uint16_t port) override {
+  std::unique_ptr<ContenderConnection> connect(std::uint16_t port) override {
     return std::make_unique<MbedtlsConnection>(client_.connect(port, resume_));
   }
 

@@ -25,9 +25,9 @@ struct ClientSetup {
   Protocol protocol = Protocol::TLSv1_2;
 };
 
-class Connection {
+class ContenderConnection {
  public:
-  virtual ~Connection() = default;
+  virtual ~ContenderConnection() = default;
   virtual void write(std::string_view data) = 0;
   // 1 to max bytes; the view stays valid until the next call.
   virtual std::string_view read(std::size_t max) = 0;
@@ -41,7 +41,7 @@ class Client {
  public:
   virtual ~Client() = default;
   // Connects to 127.0.0.1:port and completes the handshake.
-  virtual std::unique_ptr<Connection> connect(std::uint16_t port) = 0;
+  virtual std::unique_ptr<ContenderConnection> connect(std::uint16_t port) = 0;
 };
 
 struct Contender {

@@ -42,7 +42,7 @@ int connect_loopback(std::uint16_t port) {
   return fd;
 }
 
-class OpensslConnection final : public Connection {
+class OpensslConnection final : public ContenderConnection {
  public:
   OpensslConnection(SSL* ssl, int fd)
       : ssl_(ssl), fd_(fd), reader_([this](char* data, std::size_t size) { return read_some(data, size); }) {}
@@ -111,7 +111,7 @@ class OpensslClient final : public Client {
   OpensslClient(const OpensslClient&) = delete;
   OpensslClient& operator=(const OpensslClient&) = delete;
 
-  std::unique_ptr<Connection> connect(std::uint16_t port) override {
+  std::unique_ptr<ContenderConnection> connect(std::uint16_t port) override {
     int fd = connect_loopback(port);
     SSL* ssl = SSL_new(ctx_);
     if (ssl == nullptr) {

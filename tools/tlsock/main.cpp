@@ -2,7 +2,7 @@
 #include <csignal>
 #include <iostream>
 
-#include "cli.hpp"
+#include "cli/cli.hpp"
 
 namespace tlsock::cli {
 namespace {

@@ -5,15 +5,9 @@
 // no whitespace before a colon, no obs-fold, no Transfer-Encoding it does not understand.
 // Anything it rejects ends the connection after the error response, since the rest of the
 // stream can no longer be framed.
-#include "serve.hpp"
+#include "serve/server.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,19 +15,19 @@
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
-#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <deque>
-#include <iostream>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
-#include "cli.hpp"
-#include "failure.hpp"
-#include "server_files.hpp"
+#include "cli/cli.hpp"
+#include "cli/failure.hpp"
+#include "http/http.hpp"
+#include "serve/files.hpp"
 
 namespace tlsock::cli {
 namespace {
@@ -62,8 +56,8 @@ constexpr auto io_timeout = 10s;
 constexpr auto idle_yield = 1s;
 // After stop(), a request that has started arriving gets this long to finish arriving.
 constexpr auto stop_grace = 1s;
-// How often blocked loops look at the stop flag.
-constexpr auto poll_slice = 100ms;
+// After a failed accept (say EMFILE), how long the accept loop lets the workers free descriptors.
+constexpr auto accept_backoff = 100ms;
 
 std::string_view reason(int status) {
   switch (status) {
@@ -82,27 +76,6 @@ std::string_view reason(int status) {
     case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
   }
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
-// RFC 9110 tchar: the characters of methods and header names.
-bool is_tchar(unsigned char c) {
-  return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-}
-
-bool is_token(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) { return is_tchar(c); });
-}
-
-std::string_view trim_ows(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
 }
 
 // Text from the network, made safe for one log line: quotes, backslashes and control or
@@ -199,12 +172,9 @@ class WorkQueue {
   explicit WorkQueue(std::size_t capacity) : capacity_(capacity) {}
 
   // false when the queue was closed meanwhile (the socket is then closed here).
-  bool push(TLSSocket socket, const std::atomic<bool>& stopping) {
+  bool push(TLSSocket socket) {
     std::unique_lock lock(mutex_);
-    while (items_.size() >= capacity_ && !closed_) {
-      if (stopping) return false;
-      not_full_.wait_for(lock, poll_slice);
-    }
+    not_full_.wait(lock, [&] { return items_.size() < capacity_ || closed_; });
     if (closed_) return false;
     items_.push_back(std::move(socket));
     not_empty_.notify_one();
@@ -254,90 +224,6 @@ class WorkQueue {
   bool closed_ = false;
 };
 
-struct Request {
-  std::string line;  // the request line, for the log
-  std::string method, target;
-  int minor = 1;                                             // HTTP/1.<minor>
-  std::vector<std::pair<std::string, std::string>> headers;  // names in lower case
-
-  [[nodiscard]] std::vector<std::string_view> all(std::string_view name) const {
-    std::vector<std::string_view> values;
-    for (const auto& [key, value] : headers)
-      if (key == name) values.emplace_back(value);
-    return values;
-  }
-  // Whether a comma-separated header (Connection) lists token.
-  [[nodiscard]] bool lists(std::string_view name, std::string_view token) const {
-    for (std::string_view value : all(name)) {
-      while (!value.empty()) {
-        std::size_t comma = value.find(',');
-        if (lower(trim_ows(value.substr(0, comma))) == token) return true;
-        value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-      }
-    }
-    return false;
-  }
-};
-
-// Parses a request head (request line and header lines, each ending in "\n" or "\r\n",
-// without the blank line). 0 when it is well-formed, else the status to answer with.
-int parse_request(std::string_view head, Request& request) {
-  std::vector<std::string_view> lines;
-  while (!head.empty()) {
-    std::size_t newline = head.find('\n');
-    std::string_view line = head.substr(0, newline);
-    head.remove_prefix(newline == std::string_view::npos ? head.size() : newline + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.find('\r') != std::string_view::npos) return 400;  // a bare CR
-    lines.push_back(line);
-  }
-  if (lines.empty()) return 400;
-  request.line = std::string(lines[0]);
-
-  // method SP request-target SP HTTP-version, single spaces.
-  std::string_view line = lines[0];
-  std::size_t first = line.find(' ');
-  std::size_t second = first == std::string_view::npos ? first : line.find(' ', first + 1);
-  if (second == std::string_view::npos || line.find(' ', second + 1) != std::string_view::npos) return 400;
-  std::string_view method = line.substr(0, first);
-  std::string_view target = line.substr(first + 1, second - first - 1);
-  std::string_view version = line.substr(second + 1);
-  if (!is_token(method) || target.empty()) return 400;
-  if (!std::all_of(target.begin(), target.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; })) return 400;
-  if (version.size() != 8 || !version.starts_with("HTTP/") || !std::isdigit(static_cast<unsigned char>(version[5])) ||
-      version[6] != '.' || !std::isdigit(static_cast<unsigned char>(version[7])))
-    return 400;
-  if (version[5] != '1') return 505;
-  request.method = std::string(method);
-  request.target = std::string(target);
-  request.minor = version[7] - '0';
-
-  if (lines.size() - 1 > max_header_fields) return 431;
-  for (std::size_t i = 1; i < lines.size(); ++i) {
-    std::string_view field = lines[i];
-    if (field.empty() || field.front() == ' ' || field.front() == '\t') return 400;  // obs-fold
-    std::size_t colon = field.find(':');
-    if (colon == std::string_view::npos || !is_token(field.substr(0, colon))) return 400;
-    std::string_view value = trim_ows(field.substr(colon + 1));
-    if (std::any_of(value.begin(), value.end(), [](unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }))
-      return 400;
-    request.headers.emplace_back(lower(field.substr(0, colon)), std::string(value));
-  }
-  std::size_t hosts = request.all("host").size();
-  if (hosts > 1 || (request.minor >= 1 && hosts == 0)) return 400;
-  return 0;
-}
-
-// Where the head ends in buffer: the head's length (through the '\n' ending its last line)
-// and the length with the blank line. std::nullopt while incomplete.
-std::optional<std::pair<std::size_t, std::size_t>> find_head_end(std::string_view buffer) {
-  for (std::size_t at = buffer.find('\n'); at != std::string_view::npos; at = buffer.find('\n', at + 1)) {
-    if (at + 1 < buffer.size() && buffer[at + 1] == '\n') return std::pair(at + 1, at + 2);
-    if (at + 2 < buffer.size() && buffer[at + 1] == '\r' && buffer[at + 2] == '\n') return std::pair(at + 1, at + 3);
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 struct HttpsServer::Impl {
@@ -345,6 +231,33 @@ struct HttpsServer::Impl {
   fs::path root;
   std::optional<TLSListener> listener;
   std::atomic<bool> stopping{false};
+
+  // What each connection being served is doing, so that stopping ends the waits that would
+  // outlast it without anyone polling a flag: stop() shuts idle connections down at once
+  // (their blocked read ends), run() those whose request is still arriving after stop_grace.
+  // A response being sent is never cut.
+  enum class Phase { idle, reading, responding };
+  struct Active {
+    NativeSocket fd;
+    Phase phase;
+  };
+  std::mutex active_mutex;
+  std::condition_variable active_changed;
+  std::list<Active> active;  // guarded by active_mutex, as is cut_off
+  bool cut_off = false;      // stop_grace is over: no request may start arriving any more
+
+  // Moves a connection to phase; false when stopping has ended it instead (its socket is then
+  // shut down, and the caller's next read ends).
+  bool enter(std::list<Active>::iterator at, Phase phase) {
+    std::lock_guard lock(active_mutex);
+    at->phase = phase;
+    active_changed.notify_all();
+    if ((phase == Phase::idle && stopping) || (phase == Phase::reading && cut_off)) {
+      shutdown_socket(at->fd);
+      return false;
+    }
+    return true;
+  }
   AccessLog log;
   WorkQueue queue;
 
@@ -355,39 +268,33 @@ struct HttpsServer::Impl {
   enum class Head { ok, closed, stopping, timed_out, line_too_long, too_large };
 
   // Waits for the first byte of the next request (or echo line) on an idle connection.
-  Wait wait_idle(TLSSocket& socket, std::chrono::seconds limit) {
-    auto start = Clock::now();
-    for (;;) {
-      if (stopping) return Wait::stopping;
-      if (socket.select_read(poll_slice)) return Wait::ready;
-      auto idle = Clock::now() - start;
-      if (idle >= limit) return Wait::closed;
-      // Keep-alive must not starve clients waiting for a worker.
-      if (idle >= idle_yield && queue.has_waiting()) return Wait::closed;
-    }
+  Wait wait_idle(TLSSocket& socket, std::list<Active>::iterator self, std::chrono::seconds limit) {
+    if (!enter(self, Phase::idle)) return Wait::stopping;
+    bool ready = socket.select_read(std::min<std::chrono::seconds>(limit, idle_yield));
+    // Keep-alive must not starve clients waiting for a worker.
+    if (!ready && limit > idle_yield && !queue.has_waiting()) ready = socket.select_read(limit - idle_yield);
+    if (stopping) return Wait::stopping;  // stop() ended the wait, or came as it ended
+    if (!ready) return Wait::closed;
+    return enter(self, Phase::reading) ? Wait::ready : Wait::stopping;
   }
 
-  // Reads more bytes into buffer before deadline, looking at the stop flag meanwhile. false
-  // on timeout; throws on disconnect.
-  bool read_more(TLSSocket& socket, std::string& buffer, Clock::time_point& deadline) {
-    bool stop_seen = false;
-    for (;;) {
-      if (stopping && !stop_seen) {
-        stop_seen = true;
-        deadline = std::min(deadline, Clock::now() + stop_grace);
-      }
-      auto left = deadline - Clock::now();
-      if (left <= Clock::duration::zero()) return false;
-      if (!socket.select_read(std::min<std::chrono::duration<double>>(left, poll_slice))) continue;
-      socket.set_timeout(std::max<std::chrono::duration<double>>(deadline - Clock::now(), 0s) + 10ms);
+  // Reads more bytes into buffer before deadline. false on timeout; throws on disconnect (also
+  // when stopping cut the request off).
+  static bool read_more(TLSSocket& socket, std::string& buffer, Clock::time_point deadline) {
+    auto left = deadline - Clock::now();
+    if (left <= Clock::duration::zero()) return false;
+    socket.set_timeout(left);
+    try {
       buffer += socket.read(16 * 1024);
-      socket.set_timeout(io_timeout);
-      return true;
+    } catch (const TimeoutError&) {
+      return false;
     }
+    socket.set_timeout(io_timeout);
+    return true;
   }
 
   // Reads one request head into head, leaving what follows it in buffer.
-  Head read_head(TLSSocket& socket, std::string& buffer, std::string& head) {
+  Head read_head(TLSSocket& socket, std::list<Active>::iterator self, std::string& buffer, std::string& head) {
     // RFC 9112 2.2: empty lines before a request line are ignored.
     auto skip_blank_lines = [&] {
       std::size_t n = 0;
@@ -396,16 +303,17 @@ struct HttpsServer::Impl {
     };
     skip_blank_lines();
     if (buffer.empty()) {
-      Wait waited = wait_idle(socket, idle_timeout);
+      Wait waited = wait_idle(socket, self, idle_timeout);
       if (waited != Wait::ready) return waited == Wait::stopping ? Head::stopping : Head::closed;
     }
     auto deadline = Clock::now() + request_timeout;
+    if (!enter(self, Phase::reading)) return Head::stopping;
     for (;;) {
       skip_blank_lines();
       std::size_t line_end = buffer.find('\n');
       if (line_end == std::string::npos ? buffer.size() > max_request_line : line_end > max_request_line + 1)
         return Head::line_too_long;
-      if (auto end = find_head_end(buffer)) {
+      if (auto end = http::find_head_end(buffer)) {
         if (end->first > max_head) return Head::too_large;
         head = buffer.substr(0, end->first);
         buffer.erase(0, end->second);
@@ -483,7 +391,7 @@ struct HttpsServer::Impl {
 
   // Reads and drops a small request body so the connection stays usable. false: too large
   // or malformed (status set).
-  bool skip_body(TLSSocket& socket, std::string& buffer, const Request& request, int& status) {
+  static bool skip_body(TLSSocket& socket, std::string& buffer, const http::RequestHead& request, int& status) {
     std::vector<std::string_view> lengths = request.all("content-length");
     if (lengths.empty()) return true;
     for (std::string_view value : lengths) {
@@ -510,11 +418,11 @@ struct HttpsServer::Impl {
 
   // Serves requests until the connection ends; true when it ends with an error response,
   // after which the client may still be sending (see linger()).
-  bool serve_http(TLSSocket& socket, const Peer& peer) {
+  bool serve_http(TLSSocket& socket, std::list<Active>::iterator self, const Peer& peer) {
     std::string buffer;
     for (;;) {
       std::string head;
-      Head got = read_head(socket, buffer, head);
+      Head got = read_head(socket, self, buffer, head);
       if (got == Head::closed || got == Head::stopping) return false;
       if (got != Head::ok) {
         int status = got == Head::timed_out ? 408 : got == Head::line_too_long ? 414 : 431;
@@ -524,12 +432,13 @@ struct HttpsServer::Impl {
         return true;
       }
 
-      Request request;
-      int status = parse_request(head, request);
+      http::RequestHead request;
+      int status = http::parse_request_head(head, request, max_header_fields);
       bool head_only = request.method == "HEAD";
       if (status == 0 && request.method != "GET" && !head_only) status = 405;
       if (status == 0 && !request.all("transfer-encoding").empty()) status = 501;
       if (status == 0) skip_body(socket, buffer, request, status);
+      (void)enter(self, Phase::responding);
       if (status != 0) {
         std::string extra = status == 405 ? "Allow: GET, HEAD\r\n" : "";
         std::size_t bytes = send_status(socket, status, head_only, false, extra);
@@ -538,8 +447,8 @@ struct HttpsServer::Impl {
         return true;
       }
 
-      bool keep_alive =
-          request.minor >= 1 ? !request.lists("connection", "close") : request.lists("connection", "keep-alive");
+      bool keep_alive = request.minor >= 1 ? !http::has_token(request.headers, "connection", "close")
+                                           : http::has_token(request.headers, "connection", "keep-alive");
       if (stopping) keep_alive = false;
       files::Resolution found = files::resolve(root, request.target);
       std::pair<int, std::size_t> result;
@@ -565,23 +474,24 @@ struct HttpsServer::Impl {
     socket.shutdown();
     auto deadline = Clock::now() + 1s;
     std::size_t dropped = 0;
-    char scratch[16 * 1024];
-    while (dropped < 1024 * 1024) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      pollfd entry{socket.socket(), POLLIN, 0};
-      if (left <= 0 || ::poll(&entry, 1, static_cast<int>(left)) <= 0) return;
-      ssize_t n = ::recv(socket.socket(), scratch, sizeof scratch, 0);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return;
-      if (n > 0) dropped += static_cast<std::size_t>(n);
+    try {
+      while (dropped < 1024 * 1024) {
+        auto left = deadline - Clock::now();
+        if (left <= Clock::duration::zero() || !socket.select_read(left)) return;
+        socket.set_timeout(left);
+        dropped += socket.read(16 * 1024).size();
+      }
+    } catch (const std::exception&) {
+      // The client closed (or sent nonsense): nothing left to drop.
     }
   }
 
-  void serve_echo(TLSSocket& socket, const Peer& peer) {
+  void serve_echo(TLSSocket& socket, std::list<Active>::iterator self, const Peer& peer) {
     std::string buffer;
     std::size_t lines = 0, bytes = 0;
     auto finish = [&] { log.write(peer.log_line("ECHO " + std::to_string(lines) + " lines", "-", bytes)); };
     try {
-      while (wait_idle(socket, echo_idle_timeout) == Wait::ready) {
+      while (wait_idle(socket, self, echo_idle_timeout) == Wait::ready) {
         try {
           buffer += socket.read(16 * 1024);
         } catch (const TLSGracefulDisconnectError&) {
@@ -607,14 +517,29 @@ struct HttpsServer::Impl {
   }
 
   void serve_connection(TLSSocket socket) {
+    std::list<Active>::iterator self;
+    {
+      std::lock_guard lock(active_mutex);
+      self = active.insert(active.end(), Active{socket.socket(), Phase::reading});
+    }
+    // Unregistered before the socket closes: stop() never shuts down a reused descriptor.
+    struct Leave {
+      Impl& s;
+      std::list<Active>::iterator self;
+      ~Leave() {
+        std::lock_guard lock(s.active_mutex);
+        s.active.erase(self);
+        s.active_changed.notify_all();
+      }
+    } leave{*this, self};
     try {
       socket.set_timeout(io_timeout);
       Peer peer(socket);
       bool error_response = false;
       if (config.echo)
-        serve_echo(socket, peer);
+        serve_echo(socket, self, peer);
       else
-        error_response = serve_http(socket, peer);
+        error_response = serve_http(socket, self, peer);
       socket.set_timeout(1s);  // the close_notify: a peer that stopped reading cannot hold us
       if (error_response && !stopping) linger(socket);
       socket.close();
@@ -656,172 +581,48 @@ std::string HttpsServer::url() const {
   return "https://" + host + ":" + std::to_string(port()) + "/";
 }
 
-void HttpsServer::stop() noexcept { impl_->stopping = true; }
+void HttpsServer::stop() noexcept {
+  Impl& s = *impl_;
+  {
+    std::lock_guard lock(s.active_mutex);
+    s.stopping = true;
+    for (const Impl::Active& a : s.active)
+      if (a.phase == Impl::Phase::idle) shutdown_socket(a.fd);
+  }
+  s.listener->close();  // ends run()'s accept
+  s.queue.close();      // ends a push waiting for room; queued connections are closed unserved
+}
 
-void HttpsServer::run(const std::function<bool()>& should_stop) {
+void HttpsServer::run() {
   Impl& s = *impl_;
   std::vector<std::thread> workers;
   for (unsigned i = 0; i < s.config.workers; ++i) workers.emplace_back([&s] { s.worker(); });
   while (!s.stopping) {
-    if (should_stop && should_stop()) {
-      s.stopping = true;
-      break;
-    }
     try {
-      TLSSocket socket = s.listener->accept(poll_slice);
-      s.queue.push(std::move(socket), s.stopping);
-    } catch (const TimeoutError&) {
+      TLSSocket socket = s.listener->accept();
+      s.queue.push(std::move(socket));
     } catch (const std::exception& error) {
+      if (s.stopping) break;  // stop() closed the listener under accept() (or just before it)
       // e.g. EMFILE: say so, let the workers free descriptors, go on.
       s.log.write(std::string("tlsock: accept failed: ") + error.what());
-      std::this_thread::sleep_for(poll_slice);
+      std::this_thread::sleep_for(accept_backoff);
     }
+  }
+  {
+    // Requests still arriving get stop_grace to arrive; then their reads are ended.
+    std::unique_lock lock(s.active_mutex);
+    auto arriving = [&s] {
+      return std::any_of(s.active.begin(), s.active.end(),
+                         [](const Impl::Active& a) { return a.phase == Impl::Phase::reading; });
+    };
+    s.active_changed.wait_for(lock, stop_grace, [&] { return !arriving(); });
+    s.cut_off = true;
+    for (const Impl::Active& a : s.active)
+      if (a.phase != Impl::Phase::responding) shutdown_socket(a.fd);
   }
   s.listener->close();
   s.queue.close();
   for (std::thread& worker : workers) worker.join();
-}
-
-fs::path default_certs_dir() {
-#ifdef TLSOCK_DEFAULT_CERTS
-  fs::path dir = TLSOCK_DEFAULT_CERTS;
-#else
-  fs::path dir = "certs";
-#endif
-  if (!fs::exists(dir / "localhost-chain.pem"))
-    throw Failure(file_io, "the test certificates are not in " + dir.string() +
-                               " (this tlsock was built elsewhere): pass --cert FILE --key FILE");
-  return dir;
-}
-
-namespace {
-
-struct ServeOptions {
-  std::string listen = "127.0.0.1";
-  int port = 8443;
-  std::string directory = ".";
-  bool echo = false;
-  std::vector<std::string> certs, keys;
-  std::string client_auth = "none";
-  std::vector<std::string> client_ca;
-  unsigned workers = 8;
-  double handshake_timeout = 10;
-};
-
-fs::path existing(const std::string& path, const std::string& option) {
-  if (!fs::exists(path)) throw Failure(file_io, option + " " + path + ": no such file");
-  return path;
-}
-
-CertificateChain load_chain(const std::string& cert, const std::string& key) {
-  fs::path cert_path = existing(cert, "--cert"), key_path = existing(key, "--key");
-  try {
-    return CertificateChain::load(cert_path, key_path);
-  } catch (const std::exception& error) {
-    throw Failure(usage, "--cert " + cert + " --key " + key + ": " + error.what());
-  }
-}
-
-std::shared_ptr<const ServerTLS> make_server_tls(const ServeOptions& options) {
-  std::vector<CertificateChain> chains;
-  if (options.certs.size() != options.keys.size())
-    throw Failure(usage, "--cert and --key go in pairs: each --cert needs its --key");
-  if (options.certs.empty()) {
-    fs::path certs = default_certs_dir();
-    chains.push_back(load_chain((certs / "localhost-chain.pem").string(), (certs / "localhost.key").string()));
-  }
-  for (std::size_t i = 0; i < options.certs.size(); ++i)
-    chains.push_back(load_chain(options.certs[i], options.keys[i]));
-
-  std::shared_ptr<const ServerCertificates> certificates;
-  if (chains.size() == 1)
-    certificates = std::make_shared<ServerCertificateChain>(chains.front());
-  else
-    certificates = std::make_shared<SNIServerCertificates>(chains, chains.front());  // the first is the default
-
-  ServerOptions server;
-  server.client_auth = options.client_auth == "required"   ? ClientAuth::required
-                       : options.client_auth == "optional" ? ClientAuth::optional
-                                                           : ClientAuth::none;
-  if (server.client_auth != ClientAuth::none && options.client_ca.empty())
-    throw Failure(
-        usage, "--client-auth " + options.client_auth + " needs --client-ca FILE (who may sign client certificates)");
-  for (const std::string& ca : options.client_ca) server.client_trust_roots.emplace_back(existing(ca, "--client-ca"));
-  server.handshake_timeout = std::chrono::duration<double>(options.handshake_timeout);
-  return std::make_shared<ServerTLS>(std::move(certificates), std::move(server));
-}
-
-int serve(const ServeOptions& options) {
-  ServeConfig config;
-  config.address = options.listen;
-  config.port = static_cast<std::uint16_t>(options.port);
-  config.root = options.directory;
-  config.echo = options.echo;
-  config.workers = options.workers;
-  config.tls = make_server_tls(options);
-
-  // SIGINT and SIGTERM stay pending (blocked in every thread, workers included, since they
-  // inherit the mask) until the accept loop collects them: no handler, no EINTR anywhere.
-  sigset_t stop_signals, old_mask;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
-  std::signal(SIGPIPE, SIG_IGN);  // stdout may be a pipe that closes before we print "stopped"
-  struct RestoreMask {
-    sigset_t mask;
-    ~RestoreMask() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
-  } restore{old_mask};
-
-  HttpsServer server(std::move(config));
-  std::cout << "listening on " << server.url() << std::endl;
-  if (options.echo)
-    std::cout << "echoing lines back; Ctrl-C stops" << std::endl;
-  else
-    std::cout << "serving " << fs::canonical(options.directory).string() << "; Ctrl-C stops" << std::endl;
-  server.run([&stop_signals] {
-    timespec now{};
-    return sigtimedwait(&stop_signals, nullptr, &now) > 0;
-  });
-  std::cout << "stopped" << std::endl;
-  return success;
-}
-
-}  // namespace
-
-void add_serve(CLI::App& app, int& result) {
-  auto options = std::make_shared<ServeOptions>();
-  auto* command = app.add_subcommand("serve", "Serve a directory over HTTPS (GET and HEAD), or echo lines back");
-  command->add_option("DIRECTORY", options->directory, "The directory to serve (default: the current one)");
-  command->add_option("--listen", options->listen, "Address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)");
-  command->add_option("--port", options->port, "Port (default 8443; 0 picks a free one, printed on the first line)")
-      ->check(CLI::Range(0, 65535));
-  command->add_flag("--echo", options->echo, "Echo each line a client sends instead of serving files")
-      ->excludes("DIRECTORY");
-  command
-      ->add_option("--cert", options->certs,
-                   "Certificate chain (PEM, leaf first); repeat with --key for several names (SNI; the first is "
-                   "the default). Default: the test identity certs/localhost-chain.pem")
-      ->allow_extra_args(false);  // one file per --cert: a DIRECTORY after it stays positional
-  command->add_option("--key", options->keys, "Private key of the --cert in the same position (PEM or DER)")
-      ->allow_extra_args(false);
-  command->add_option("--client-auth", options->client_auth, "Ask clients for a certificate: none, optional, required")
-      ->check(CLI::IsMember({"none", "optional", "required"}));
-  command
-      ->add_option("--client-ca", options->client_ca,
-                   "CA certificates that may sign client certificates (PEM or DER; repeatable)")
-      ->allow_extra_args(false);
-  command->add_option("--workers", options->workers, "Connections served at once (default 8)")
-      ->check(CLI::Range(1, 1024));
-  command
-      ->add_option("--handshake-timeout", options->handshake_timeout,
-                   "Seconds a client gets to finish the TLS handshake (default 10)")
-      ->check(CLI::PositiveNumber);
-  command->footer(
-      "Logs one line per request on stderr: peer, time, request line, status, body bytes, SNI name.\n"
-      "SIGINT or SIGTERM stops it: requests in progress finish, then it prints \"stopped\" and exits 0.\n" +
-      std::string(exit_code_help));
-  command->callback([options, &result] { result = guarded([&] { return serve(*options); }); });
 }
 
 }  // namespace tlsock::cli

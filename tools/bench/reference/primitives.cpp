@@ -1,4 +1,7 @@
 // The linked mbedTLS's own ceiling: the primitives a TLS 1.2 connection is made of, timed
+// Bench code, not the library: the one deliberate exception to "mbedTLS headers only in
+// lib/mbedtls/" (it is what tlsock is measured against, so it calls mbedTLS directly; it borrows
+// lib/mbedtls/compat.hpp for the 2.28-vs-3.6 differences and is linked by tools/bench only).
 // alone. What the bench's TLS figures can never beat.
 #include <mbedtls/ecdh.h>
 #include <mbedtls/ecp.h>
@@ -15,7 +18,7 @@
 #include <vector>
 
 #include "mbedtls/compat.hpp"
-#include "mbedtls/reference/reference.hpp"
+#include "reference/reference.hpp"
 
 namespace tlsock::reference {
 namespace {

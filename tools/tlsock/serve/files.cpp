@@ -1,5 +1,5 @@
 // Request targets to files under a root, and Content-Types (see server_files.hpp).
-#include "server_files.hpp"
+#include "serve/files.hpp"
 
 #include <algorithm>
 #include <array>

@@ -81,8 +81,9 @@ struct Target {
 Target route(const ConnectOptions& options, const std::string& host, std::uint16_t port);
 
 // A plain TCP connection to host:port honouring --connect-to, --resolve and HTTPS_PROXY /
-// NO_PROXY (an HTTP CONNECT tunnel). The caller wraps it with TLSSocket::wrap.
-NativeSocket open_tcp(const ConnectOptions& options, const std::string& host, std::uint16_t port);
+// NO_PROXY (an HTTP CONNECT tunnel), with --timeout as its timeout. The caller wraps it with
+// TLSSocket::wrap.
+TCPStream open_tcp(const ConnectOptions& options, const std::string& host, std::uint16_t port);
 
 // open_tcp + TLSSocket::wrap with the session and timeout: the usual way in.
 TLSSocket connect(const ConnectOptions& options, const std::shared_ptr<TLSSession>& session, const std::string& host,

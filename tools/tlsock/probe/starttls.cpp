@@ -1,68 +1,48 @@
 // The STARTTLS dialogues (see starttls.hpp).
-#include "starttls.hpp"
+#include "probe/starttls.hpp"
 
-#include <poll.h>
-#include <sys/socket.h>
-
-#include <cerrno>
+#include <algorithm>
 #include <cstdio>
 #include <system_error>
 
-#include "cli.hpp"
-#include "failure.hpp"
+#include "cli/cli.hpp"
+#include "cli/failure.hpp"
 
 namespace tlsock::cli {
 namespace {
 
-// The plain-text side of the connection: one deadline for the whole dialogue, reads of one
-// byte at a time (nothing past the server's last answer is consumed), and errors that name
-// the protocol.
+// The plain-text side of the connection: one deadline for the whole dialogue (each call on
+// the stream gets what is left of it), lines read through the stream's buffer (TLSSocket::wrap
+// refuses what a server sent past its last answer), and errors that name the protocol.
 class Wire {
  public:
-  Wire(NativeSocket fd, StartTLS protocol, std::chrono::duration<double> timeout)
-      : fd_(fd),
+  Wire(TCPStream& stream, StartTLS protocol, std::chrono::duration<double> timeout)
+      : stream_(stream),
         name_(display_name(protocol)),
         timeout_(timeout),
         deadline_(std::chrono::steady_clock::now() +
-                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout)) {}
+                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout)) {
+    stream_.set_max_buffered_bytes(max_line_length);
+  }
 
   [[noreturn]] void refuse(const std::string& message) const { throw Failure(tls, "STARTTLS: " + message); }
   [[noreturn]] void broken(const std::string& message) const { throw Failure(network, "STARTTLS: " + message); }
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
 
   void send(std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) {
-        data.remove_prefix(static_cast<std::size_t>(n));
-        continue;
-      }
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        broken("sending to the " + name_ + " server failed: " + std::system_category().message(errno));
-      wait(POLLOUT);
-    }
+    guarded("sending to", [&] { stream_.write(data); });
   }
 
   char byte() {
-    for (;;) {
-      char c = 0;
-      ssize_t n = ::recv(fd_, &c, 1, MSG_DONTWAIT);
-      if (n == 1) return c;
-      if (n == 0) broken("the " + name_ + " server closed the connection");
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        broken("reading from the " + name_ + " server failed: " + std::system_category().message(errno));
-      wait(POLLIN);
-    }
+    char c = 0;
+    guarded("reading from", [&] { c = stream_.read_exactly(1).front(); });
+    return c;
   }
 
-  // One line up to and including '\n', at most max_line_length bytes.
+  // One line up to and including its ending, at most max_line_length bytes.
   std::string line() {
     std::string text;
-    while (text.empty() || text.back() != '\n') {
-      if (text.size() == max_line_length)
-        refuse("a line from the " + name_ + " server is longer than " + std::to_string(max_line_length) + " bytes");
-      text.push_back(byte());
-    }
+    guarded("reading from", [&] { text = stream_.read_line(); });
     return text;
   }
 
@@ -79,20 +59,27 @@ class Wire {
   }
 
  private:
-  void wait(short events) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now());
-    pollfd p{fd_, events, 0};
-    int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count()) + 1) : 0;
-    if (ready < 0 && errno == EINTR) return;
-    if (ready < 0) broken("poll failed: " + std::system_category().message(errno));
-    if (ready == 0) {
+  // Runs one call on the stream within what is left of the deadline; its errors in our words.
+  template <typename F>
+  void guarded(const char* doing, F call) {
+    auto left = std::chrono::duration<double>(deadline_ - std::chrono::steady_clock::now());
+    try {
+      stream_.set_timeout(std::max(left, std::chrono::duration<double>::zero()));
+      call();
+    } catch (const TimeoutError&) {
       char seconds[32];
       std::snprintf(seconds, sizeof seconds, "%g", timeout_.count());
       broken("timed out after " + std::string(seconds) + " s waiting for the " + name_ + " server");
+    } catch (const TLSDisconnectError&) {
+      broken("the " + name_ + " server closed the connection");
+    } catch (const std::system_error& error) {
+      broken(std::string(doing) + " the " + name_ + " server failed: " + error.code().message());
+    } catch (const std::runtime_error&) {  // the stream's buffer limit: no line ending in sight
+      refuse("a line from the " + name_ + " server is longer than " + std::to_string(max_line_length) + " bytes");
     }
   }
 
-  NativeSocket fd_;
+  TCPStream& stream_;
   std::string name_;
   std::chrono::duration<double> timeout_;
   std::chrono::steady_clock::time_point deadline_;
@@ -292,9 +279,9 @@ std::uint16_t default_port(StartTLS protocol) {
   return 0;
 }
 
-void starttls_upgrade(NativeSocket fd, StartTLS protocol, const std::string& host,
+void starttls_upgrade(TCPStream& stream, StartTLS protocol, const std::string& host,
                       std::chrono::duration<double> timeout) {
-  Wire wire(fd, protocol, timeout);
+  Wire wire(stream, protocol, timeout);
   switch (protocol) {
     case StartTLS::smtp:
       return smtp(wire);

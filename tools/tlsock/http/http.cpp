@@ -1,5 +1,5 @@
 // URLs, request bytes and the incremental HTTP/1.1 response parser (see http.hpp).
-#include "http.hpp"
+#include "http/http.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -257,6 +257,69 @@ bool is_token(std::string_view name) {
   return std::all_of(name.begin(), name.end(), [](char c) {
     return is_alpha(c) || is_digit(c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
   });
+}
+
+// --- request heads (the server side) ---------------------------------------------------------
+
+std::vector<std::string_view> RequestHead::all(std::string_view name) const {
+  std::vector<std::string_view> values;
+  for (const Field& field : headers)
+    if (iequals(field.name, name)) values.emplace_back(field.value);
+  return values;
+}
+
+std::optional<std::pair<std::size_t, std::size_t>> find_head_end(std::string_view buffer) {
+  for (std::size_t at = buffer.find('\n'); at != std::string_view::npos; at = buffer.find('\n', at + 1)) {
+    if (at + 1 < buffer.size() && buffer[at + 1] == '\n') return std::pair(at + 1, at + 2);
+    if (at + 2 < buffer.size() && buffer[at + 1] == '\r' && buffer[at + 2] == '\n') return std::pair(at + 1, at + 3);
+  }
+  return std::nullopt;
+}
+
+int parse_request_head(std::string_view text, RequestHead& head, std::size_t max_fields) {
+  std::vector<std::string_view> lines;
+  while (!text.empty()) {
+    std::size_t newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find('\r') != std::string_view::npos) return 400;  // a bare CR
+    lines.push_back(line);
+  }
+  if (lines.empty()) return 400;
+  head.line = std::string(lines[0]);
+
+  // method SP request-target SP HTTP-version, single spaces.
+  std::string_view line = lines[0];
+  std::size_t first = line.find(' ');
+  std::size_t second = first == std::string_view::npos ? first : line.find(' ', first + 1);
+  if (second == std::string_view::npos || line.find(' ', second + 1) != std::string_view::npos) return 400;
+  std::string_view method = line.substr(0, first);
+  std::string_view target = line.substr(first + 1, second - first - 1);
+  std::string_view version = line.substr(second + 1);
+  if (!is_token(method) || target.empty()) return 400;
+  if (!std::all_of(target.begin(), target.end(), [](char c) { return c > 0x20 && c < 0x7f; })) return 400;
+  if (version.size() != 8 || !version.starts_with("HTTP/") || !is_digit(version[5]) || version[6] != '.' ||
+      !is_digit(version[7]))
+    return 400;
+  if (version[5] != '1') return 505;
+  head.method = std::string(method);
+  head.target = std::string(target);
+  head.minor = version[7] - '0';
+
+  if (lines.size() - 1 > max_fields) return 431;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    std::string_view field = lines[i];
+    if (field.empty() || field.front() == ' ' || field.front() == '\t') return 400;  // obs-fold
+    std::size_t colon = field.find(':');
+    if (colon == std::string_view::npos || !is_token(field.substr(0, colon))) return 400;
+    std::string_view value = trim_ows(field.substr(colon + 1));
+    if (std::any_of(value.begin(), value.end(), is_forbidden_control)) return 400;
+    head.headers.push_back({lower(field.substr(0, colon)), std::string(value)});
+  }
+  std::size_t hosts = head.all("host").size();
+  if (hosts > 1 || (head.minor >= 1 && hosts == 0)) return 400;
+  return 0;
 }
 
 Field parse_header_argument(std::string_view text) {

@@ -1,11 +1,11 @@
 // The plain-text dialogues that turn a connection into a TLS one (STARTTLS), as
 // `openssl s_client -starttls` runs them: SMTP, IMAP, POP3, FTP, XMPP and PostgreSQL.
 //
-// starttls_upgrade() talks on a connected descriptor and returns when the next bytes on it
-// belong to the TLS handshake; the caller then hands the descriptor to TLSSocket::wrap. It
-// reads byte by byte and never past the server's last plain-text answer, so bytes a server
-// (or someone in between) sends ahead of the handshake are left for TLS to reject rather
-// than swallowed.
+// starttls_upgrade() talks on a connected TCPStream and returns when the next bytes on it
+// belong to the TLS handshake; the caller then hands the stream to TLSSocket::wrap. Bytes a
+// server (or someone in between) sends past its last plain-text answer stay in the stream's
+// buffer, and TLSSocket::wrap refuses them (a TLS server says nothing before the ClientHello):
+// they are never taken as part of the dialogue or of TLS.
 //
 // The parsers below are inline so tests can check them without a socket.
 #pragma once
@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tlsock/types.hpp"
+#include "tlsock/tcp.hpp"
 
 namespace tlsock::cli {
 
@@ -39,15 +39,14 @@ inline constexpr std::size_t max_line_length = 4096;     // one line, ending inc
 inline constexpr std::size_t max_reply_lines = 200;      // lines of one multi-line reply
 inline constexpr std::size_t max_xml_bytes = 64 * 1024;  // XMPP stream header and features
 
-// Runs the protocol's upgrade dialogue on fd, a connected plain TCP socket, all of it within
-// timeout. host is the server's name, sent where the protocol wants one (XMPP's to=).
-// fd stays open and owned by the caller, also on failure. Throws cli::Failure:
+// Runs the protocol's upgrade dialogue on stream, all of it within timeout. host is the
+// server's name, sent where the protocol wants one (XMPP's to=). Throws cli::Failure:
 //   exit code 4 (tls)     the server does not offer STARTTLS, refuses it, or answers with
 //                         something that is not the protocol (or too long a line);
 //   exit code 3 (network) the server closed the connection, the timeout passed, or recv/send
 //                         failed.
 // Messages start with "STARTTLS: ", e.g. "STARTTLS: the SMTP server does not offer STARTTLS".
-void starttls_upgrade(NativeSocket fd, StartTLS protocol, const std::string& host,
+void starttls_upgrade(TCPStream& stream, StartTLS protocol, const std::string& host,
                       std::chrono::duration<double> timeout);
 
 // A line for an error message: the ending removed, control bytes as '?', at most 120 bytes.

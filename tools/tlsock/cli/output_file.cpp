@@ -1,5 +1,5 @@
 // tlsock fetch -o PATH (see output_file.hpp): what PATH names, and how each kind is written.
-#include "output_file.hpp"
+#include "cli/output_file.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -17,8 +17,8 @@
 #include <system_error>
 #include <utility>
 
-#include "cli.hpp"
-#include "failure.hpp"
+#include "cli/cli.hpp"
+#include "cli/failure.hpp"
 
 namespace tlsock::cli {
 namespace {

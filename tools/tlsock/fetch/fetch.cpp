@@ -11,10 +11,7 @@
 // error like a TLS one), 5 verification, 6 an HTTP status >= 400 (without -o the body is still
 // written to stdout; -o gets none of it; later URLs are still fetched), 7 file I/O, 1 too many
 // redirects or a redirect to a URL tlsock cannot fetch.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-#include <arpa/inet.h>
+#include <unistd.h>  // isatty
 
 #include <algorithm>
 #include <chrono>
@@ -33,10 +30,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli.hpp"
-#include "failure.hpp"
-#include "http.hpp"
-#include "output_file.hpp"
+#include "cli/cli.hpp"
+#include "cli/facts.hpp"
+#include "cli/failure.hpp"
+#include "http/http.hpp"
+#include "cli/output_file.hpp"
 
 namespace tlsock::cli {
 namespace {
@@ -194,31 +192,6 @@ std::string header_block(const http::Response& response) {
 // --- connections ------------------------------------------------------------------------
 
 // What --json reports about the TLS connection a response came over.
-struct ConnectionFacts {
-  std::string address;  // the peer's IP and port (the proxy's, through HTTPS_PROXY)
-  std::string protocol;
-  std::string cipher_suite;
-  std::string alpn;
-  std::optional<SessionReuse> session_id;
-  std::optional<SessionReuse> session_ticket;
-  std::optional<Certificate> certificate;
-};
-
-ConnectionFacts facts_of(const TLSSocket& socket) {
-  ConnectionFacts facts;
-  facts.address = socket.peer_address();
-  facts.protocol = socket.protocol();
-  facts.cipher_suite = socket.cipher_suite();
-  facts.alpn = socket.alpn_protocol();
-  facts.session_id = socket.session_id();
-  facts.session_ticket = socket.session_ticket();
-  try {
-    facts.certificate = socket.certificate();
-  } catch (const TLSError&) {
-  }
-  return facts;
-}
-
 // One request and its response, as the Fetcher needs them afterwards.
 struct Exchange {
   http::Response response;
@@ -427,7 +400,8 @@ http::Request redirected(http::Request request, int status, const http::Url& nex
 }
 
 Json reuse_json(const std::optional<SessionReuse>& reuse) {
-  return reuse ? Json(std::string(to_string(*reuse))) : Json(nullptr);
+  std::optional<std::string> text = reuse_text(reuse);
+  return text ? Json(*text) : Json(nullptr);
 }
 
 Json fields_json(const http::Fields& fields) {
@@ -449,11 +423,11 @@ Json exchange_json(const std::string& url, const http::Url& effective, int redir
                    const std::string& output) {
   const ConnectionFacts& facts = exchange.connection;
   Json certificate = nullptr;
-  if (facts.certificate) {
-    certificate = {{"subject", facts.certificate->subject()},
-                   {"issuer", facts.certificate->issuer()},
-                   {"not_after", format_utc(facts.certificate->not_after())},
-                   {"sha256", facts.certificate->sha256_fingerprint()}};
+  if (const Certificate* leaf = facts.certificate()) {
+    certificate = {{"subject", leaf->subject()},
+                   {"issuer", leaf->issuer()},
+                   {"not_after", format_utc(leaf->not_after())},
+                   {"sha256", leaf->sha256_fingerprint()}};
   }
   Json connection = {{"address", facts.address},
                      {"reused", exchange.reused_connection},

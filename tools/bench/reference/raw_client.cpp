@@ -1,4 +1,7 @@
 // The reference client loop: what a careful program written directly on mbedTLS does.
+// Bench code, not the library: the one deliberate exception to "mbedTLS headers only in
+// lib/mbedtls/" (it is what tlsock is measured against, so it calls mbedTLS directly; it borrows
+// lib/mbedtls/compat.hpp for the 2.28-vs-3.6 differences and is linked by tools/bench only).
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -9,7 +12,7 @@
 #include <stdexcept>
 
 #include "mbedtls/compat.hpp"
-#include "mbedtls/reference/reference.hpp"
+#include "reference/reference.hpp"
 
 namespace tlsock::reference {
 namespace {

@@ -11,9 +11,10 @@
 #include <sstream>
 #include <thread>
 
-#include "cli.hpp"
-#include "failure.hpp"
-#include "serve.hpp"
+#include "cli/cli.hpp"
+#include "cli/facts.hpp"
+#include "cli/failure.hpp"
+#include "serve/server.hpp"
 
 namespace tlsock::cli {
 namespace {
@@ -107,9 +108,7 @@ Response get(TLSSocket& socket, std::uint16_t port) {
   return response;
 }
 
-std::string reuse_text(const std::optional<SessionReuse>& reuse) {
-  return reuse ? std::string(to_string(*reuse)) : std::string("not used");
-}
+std::string reuse_words(const std::optional<SessionReuse>& reuse) { return reuse_text(reuse).value_or("not used"); }
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -159,7 +158,7 @@ int demo() {
   auto session = std::make_shared<TLSSession>(options);
 
   // The TCP connection goes to 127.0.0.1 itself; "localhost" is the name verified and sent (SNI).
-  auto connect = [&] { return TLSSocket::wrap(connect_tcp("127.0.0.1", port, 10s), "localhost", session, 10s); };
+  auto connect = [&] { return TLSSocket::wrap(TCPStream::connect("127.0.0.1", port, 10s), "localhost", session, 10s); };
 
   // On TLS 1.3 the server sends its session ticket after the handshake, ahead of the response:
   // reading the response takes the ticket in and stores it in the TLSSession for the second
@@ -181,7 +180,7 @@ int demo() {
   row("intermediates", intermediates.empty() ? "none" : join(intermediates));
   row("verified", "yes: the chain leads to the trusted root, and the name matches");
   row("session",
-      "session ID: " + reuse_text(first.session_id()) + ", session ticket: " + reuse_text(first.session_ticket()));
+      "session ID: " + reuse_words(first.session_id()) + ", session ticket: " + reuse_words(first.session_ticket()));
   row("response", response.status_line + ", " + std::to_string(response.body.size()) + " bytes of " +
                       (response.content_type.empty() ? "unknown type" : response.content_type));
   first.close();
@@ -197,8 +196,8 @@ int demo() {
   else if (second.session_id() == SessionReuse::reused)
     row("session", "session ID: reused (the server did not send its certificate again)");
   else {
-    row("session", "not resumed (session ID: " + reuse_text(second.session_id()) +
-                       ", session ticket: " + reuse_text(second.session_ticket()) + ")");
+    row("session", "not resumed (session ID: " + reuse_words(second.session_id()) +
+                       ", session ticket: " + reuse_words(second.session_ticket()) + ")");
     resumed = false;
   }
   row("response", again.status_line + ", " + std::to_string(again.body.size()) + " bytes");

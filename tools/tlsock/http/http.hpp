@@ -23,6 +23,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace tlsock::http {
@@ -91,6 +92,31 @@ struct Request {
 
 // The request's bytes: request line, header section, body.
 [[nodiscard]] std::string build_request(const Request& request, std::string_view user_agent);
+
+// --- the server side (tlsock serve) ---------------------------------------------------------
+
+// A request head as a server reads it (RFC 9112): request line and header fields.
+struct RequestHead {
+  std::string line;  // the request line, for the log
+  std::string method, target;
+  int minor = 1;  // HTTP/1.<minor>
+  Fields headers;
+
+  // The values of every field called name (case-insensitive), in order.
+  [[nodiscard]] std::vector<std::string_view> all(std::string_view name) const;
+};
+
+// Where a request head ends in buffer: the head's length (through the '\n' ending its last
+// line) and the length with the blank line after it. std::nullopt while incomplete.
+[[nodiscard]] std::optional<std::pair<std::size_t, std::size_t>> find_head_end(std::string_view buffer);
+
+// Parses a request head (request line and field lines, each ending in "\n" or "\r\n", without
+// the blank line) as RFC 9112 says a server must: single spaces in the request line, a token
+// method, a target of visible ASCII, HTTP/1.x, no obs-fold, no whitespace before a colon, no
+// control characters in values, exactly one Host in HTTP/1.1. Returns 0 when it is well-formed,
+// else the status to answer with: 400, 431 (more than max_fields fields) or 505 (not HTTP/1.x).
+// head.line is set as soon as the request line is known.
+[[nodiscard]] int parse_request_head(std::string_view text, RequestHead& head, std::size_t max_fields);
 
 struct Response {
   int version = 11;  // 10 for HTTP/1.0, 11 for HTTP/1.1 (and later 1.x)

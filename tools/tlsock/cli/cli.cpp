@@ -1,9 +1,5 @@
 // Shared pieces of the command line (see cli.hpp).
-#include "cli.hpp"
-
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "cli/cli.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -13,7 +9,8 @@
 #include <iostream>
 #include <utility>
 
-#include "failure.hpp"
+#include "cli/failure.hpp"
+#include "http/http.hpp"
 
 namespace tlsock::cli {
 namespace {
@@ -85,26 +82,31 @@ bool bypasses_proxy(const std::string& host) {
   return false;
 }
 
-// Sends all bytes on a blocking-or-not socket within the deadline.
-void send_all(NativeSocket fd, std::string_view data, std::chrono::steady_clock::time_point deadline) {
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      data.remove_prefix(static_cast<std::size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-      throw std::system_error(errno, std::generic_category(), "send to proxy failed");
-    pollfd p{fd, POLLOUT, 0};
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-    if (ms <= 0 || ::poll(&p, 1, static_cast<int>(ms)) == 0) throw TimeoutError("proxy CONNECT timed out");
+// Proxy-Authorization: Basic for "user:password" (RFC 7617).
+std::string basic_credentials(std::string_view credentials) {
+  static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string b64;
+  std::size_t i = 0;
+  auto byte = [&](std::size_t at) { return static_cast<unsigned>(static_cast<unsigned char>(credentials[at])); };
+  for (; i + 2 < credentials.size(); i += 3) {
+    unsigned v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    b64 += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], table[v & 63]};
   }
+  if (i < credentials.size()) {
+    unsigned v = byte(i) << 16 | (i + 1 < credentials.size() ? byte(i + 1) << 8 : 0);
+    b64 += {table[v >> 18], table[(v >> 12) & 63], i + 1 < credentials.size() ? table[(v >> 6) & 63] : '=', '='};
+  }
+  return b64;
 }
 
+// The largest answer to CONNECT accepted (status line and header section).
+constexpr std::size_t max_proxy_answer = 16384;
+
 // An HTTP CONNECT tunnel through proxy_url ("http://[user:pass@]host:port").
-NativeSocket tunnel(const std::string& proxy_url, const std::string& host, std::uint16_t port, double timeout) {
+TCPStream tunnel(const std::string& proxy_url, const std::string& host, std::uint16_t port, double timeout) {
   std::string rest = proxy_url;
-  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  if (rest.rfind("http://", 0) == 0)
+    rest = rest.substr(7);
   else if (rest.find("://") != std::string::npos)
     throw std::invalid_argument("HTTPS_PROXY: only http:// proxies are supported, not " + proxy_url);
   rest = rest.substr(0, rest.find('/'));
@@ -119,52 +121,30 @@ NativeSocket tunnel(const std::string& proxy_url, const std::string& host, std::
     proxy_host = rest.substr(0, colon);
     proxy_port = parse_port(rest.substr(colon + 1), "HTTPS_PROXY");
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                          std::chrono::duration<double>(timeout));
-  NativeSocket fd = connect_tcp(proxy_host, proxy_port, std::chrono::duration<double>(timeout));
+  TCPStream stream = TCPStream::connect(proxy_host, proxy_port, timeout);
+  std::string target = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  std::string request = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n";
+  if (!credentials.empty()) request += "Proxy-Authorization: Basic " + basic_credentials(credentials) + "\r\n";
+  stream.write(request + "\r\n");
+  // The answer, line by line through the HTTP parser (a 2xx answer to CONNECT has no body). A
+  // proxy sends nothing of the tunnel before our ClientHello, so the stream holds nothing more
+  // after it (TLSSocket::wrap would refuse what it did hold).
+  http::ResponseParser parser(/*head_request=*/true, max_proxy_answer);
+  stream.set_max_buffered_bytes(max_proxy_answer);
+  std::string ignored;
   try {
-    std::string target = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
-    std::string request = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n";
-    if (!credentials.empty()) {
-      static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-      std::string b64;
-      std::size_t i = 0;
-      for (; i + 2 < credentials.size(); i += 3) {
-        unsigned v = (unsigned char)credentials[i] << 16 | (unsigned char)credentials[i + 1] << 8 | (unsigned char)credentials[i + 2];
-        b64 += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], table[v & 63]};
-      }
-      if (i < credentials.size()) {
-        unsigned v = (unsigned char)credentials[i] << 16 | (i + 1 < credentials.size() ? (unsigned char)credentials[i + 1] << 8 : 0);
-        b64 += {table[v >> 18], table[(v >> 12) & 63], i + 1 < credentials.size() ? table[(v >> 6) & 63] : '=', '='};
-      }
-      request += "Proxy-Authorization: Basic " + b64 + "\r\n";
-    }
-    request += "\r\n";
-    send_all(fd, request, deadline);
-    // Read the proxy's answer byte by byte: nothing after its blank line may be consumed.
-    std::string answer;
-    while (answer.size() < 16384 && answer.find("\r\n\r\n") == std::string::npos) {
-      char c;
-      ssize_t n = ::recv(fd, &c, 1, MSG_DONTWAIT);
-      if (n == 1) {
-        answer.push_back(c);
-        continue;
-      }
-      if (n == 0) throw std::runtime_error("proxy " + proxy_host + " closed the connection during CONNECT");
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        throw std::system_error(errno, std::generic_category(), "recv from proxy failed");
-      pollfd p{fd, POLLIN, 0};
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-      if (ms <= 0 || ::poll(&p, 1, static_cast<int>(ms)) == 0) throw TimeoutError("proxy CONNECT timed out");
-    }
-    std::string status = answer.substr(0, answer.find("\r\n"));
-    if (status.size() < 12 || status.rfind("HTTP/1.", 0) != 0 || status.substr(9, 3) != "200")
-      throw Failure(network, "proxy " + proxy_host + " refused CONNECT " + target + ": " + status);
-    return fd;
-  } catch (...) {
-    ::close(fd);
-    throw;
+    while (!parser.complete()) (void)parser.feed(stream.read_line(), ignored);
+  } catch (const http::ProtocolError& error) {
+    throw Failure(
+        network, "proxy " + proxy_host + " answered CONNECT " + target + " with a malformed response: " + error.what());
+  } catch (const TLSDisconnectError&) {
+    throw std::runtime_error("proxy " + proxy_host + " closed the connection during CONNECT");
   }
+  const http::Response& answer = parser.response();
+  if (answer.status != 200)
+    throw Failure(network, "proxy " + proxy_host + " refused CONNECT " + target + ": " + answer.version_text() + " " +
+                               std::to_string(answer.status) + (answer.reason.empty() ? "" : " " + answer.reason));
+  return stream;
 }
 
 constexpr const char* cacert_help =
@@ -210,10 +190,12 @@ void add_connect_options(CLI::App& command, ConnectOptions& options) {
   command.add_option("--cacert", options.cacert, cacert_help)->allow_extra_args(false);
   command.add_option("--cacert-add", options.cacert_add, cacert_add_help)->allow_extra_args(false);
   command.add_flag("-k,--insecure", options.insecure, "Do not verify the server's certificate (prints a warning)");
-  command.add_option("--tls-version", options.tls_version, "Use exactly this protocol: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3");
+  command.add_option("--tls-version", options.tls_version,
+                     "Use exactly this protocol: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3");
   command.add_option("--tls-min", options.tls_min, "Accept this protocol version and newer");
-  command.add_option("--connect-to", options.connect_to,
-                     "HOST:PORT:ADDR:PORT2 - connect to ADDR:PORT2 instead of HOST:PORT (as curl; repeatable)")
+  command
+      .add_option("--connect-to", options.connect_to,
+                  "HOST:PORT:ADDR:PORT2 - connect to ADDR:PORT2 instead of HOST:PORT (as curl; repeatable)")
       ->allow_extra_args(false);
   command.add_option("--resolve", options.resolve, "HOST:PORT:ADDR - use ADDR for HOST:PORT (as curl; repeatable)")
       ->allow_extra_args(false);
@@ -285,19 +267,17 @@ Target route(const ConnectOptions& options, const std::string& host, std::uint16
   return {host, port};
 }
 
-NativeSocket open_tcp(const ConnectOptions& options, const std::string& host, std::uint16_t port) {
+TCPStream open_tcp(const ConnectOptions& options, const std::string& host, std::uint16_t port) {
   Target target = route(options, host, port);
   if (!options.no_proxy && !bypasses_proxy(host))
     if (const char* proxy = env("HTTPS_PROXY", "https_proxy"); proxy != nullptr)
       return tunnel(proxy, target.address, target.port, options.timeout);
-  return connect_tcp(target.address, target.port, std::chrono::duration<double>(options.timeout));
+  return TCPStream::connect(target.address, target.port, options.timeout);
 }
 
 TLSSocket connect(const ConnectOptions& options, const std::shared_ptr<TLSSession>& session, const std::string& host,
                   std::uint16_t port) {
-  NativeSocket fd = open_tcp(options, host, port);
-  TLSSocket socket = TLSSocket::wrap(fd, host, session, std::chrono::duration<double>(options.timeout));
-  return socket;
+  return TLSSocket::wrap(open_tcp(options, host, port), host, session, options.timeout);
 }
 
 }  // namespace tlsock::cli

@@ -41,7 +41,7 @@ std::string command(std::string_view verb, std::size_t n) { return std::string(v
 
 // connect, handshake, "ping" -> 1 byte, close. Returns the byte ('R': the server resumed).
 char ping(Client& client, std::uint16_t port) {
-  std::unique_ptr<Connection> connection = client.connect(port);
+  std::unique_ptr<ContenderConnection> connection = client.connect(port);
   connection->write("ping\n");
   char answer = connection->read(1).front();
   connection->close();
@@ -93,7 +93,7 @@ Sample handshakes(Client& client, std::uint16_t port, std::size_t count, bool re
 }
 
 Sample bulk_read(Client& client, std::uint16_t port, std::size_t total, std::size_t chunk) {
-  std::unique_ptr<Connection> connection = client.connect(port);
+  std::unique_ptr<ContenderConnection> connection = client.connect(port);
   connection->write(command("bulk", total));
   auto start = Clock::now();
   double cpu = cpu_seconds();
@@ -106,7 +106,7 @@ Sample bulk_read(Client& client, std::uint16_t port, std::size_t total, std::siz
 
 Sample bulk_write(Client& client, std::uint16_t port, std::size_t total, std::size_t chunk) {
   static const std::string block(16 * 1024, 'w');
-  std::unique_ptr<Connection> connection = client.connect(port);
+  std::unique_ptr<ContenderConnection> connection = client.connect(port);
   connection->write(command("sink", total));
   auto start = Clock::now();
   double cpu = cpu_seconds();
@@ -133,7 +133,7 @@ Sample items(Client& client, std::uint16_t port, std::string_view verb, std::siz
     append(scratch, i);
     expected += scratch.size();
   }
-  std::unique_ptr<Connection> connection = client.connect(port);
+  std::unique_ptr<ContenderConnection> connection = client.connect(port);
   connection->write(command(verb, count));
   std::size_t bytes = 0;
   auto start = Clock::now();
@@ -152,7 +152,7 @@ Sample items(Client& client, std::uint16_t port, std::string_view verb, std::siz
 // hold, per connection.
 Sample heap_per_connection(Client& client, std::uint16_t port, std::size_t count) {
   (void)ping(client, port);  // anything made once per process or per client is made now
-  std::vector<std::unique_ptr<Connection>> open;
+  std::vector<std::unique_ptr<ContenderConnection>> open;
   open.reserve(count);
   std::size_t before = heap_in_use();
   for (std::size_t i = 0; i < count; ++i) {
@@ -216,12 +216,12 @@ std::vector<Workload> workloads(const Environment& env, const Settings& s) {
   }
   out.push_back({"read_line", "read_line", "lines/s", true, 0.9, "CPU ns each", 0, full_client, [=](Slot& slot) {
                    return items(*slot.client, ids, "lines", s.lines, append_line,
-                                [](Connection& c) { return c.read_line(); });
+                                [](ContenderConnection& c) { return c.read_line(); });
                  }});
   out.push_back({"read_until", "read_until \"\\r\\n\\r\\n\"", "messages/s", true, std::nullopt, "CPU ns each", 0, full_client,
                  [=](Slot& slot) {
                    return items(*slot.client, ids, "until", s.messages, append_message,
-                                [](Connection& c) { return c.read_until(marker); });
+                                [](ContenderConnection& c) { return c.read_until(marker); });
                  }});
   std::size_t idle = connections_that_fit(s.idle_connections);
   out.push_back({"heap_per_idle_connection",

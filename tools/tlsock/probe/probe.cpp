@@ -7,11 +7,6 @@
 // first failed it, to show the chain anyway; one to test resumption with the same
 // TLSSession; one per protocol version the linked mbedTLS supports, pinned to it and without
 // verification. With --starttls every one of them runs the plain-text dialogue first.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -20,9 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "cli.hpp"
-#include "failure.hpp"
-#include "starttls.hpp"
+#include "cli/cli.hpp"
+#include "cli/facts.hpp"
+#include "cli/failure.hpp"
+#include "probe/starttls.hpp"
 
 namespace tlsock::cli {
 namespace {
@@ -96,37 +92,6 @@ std::pair<std::string, std::optional<std::uint16_t>> split_target(const std::str
   return {host, static_cast<std::uint16_t>(number)};
 }
 
-std::optional<std::string> reuse_text(const std::optional<SessionReuse>& reuse) {
-  if (!reuse) return std::nullopt;
-  return std::string(to_string(*reuse));
-}
-
-// What one connection showed.
-struct Facts {
-  std::string address;
-  std::string protocol;
-  std::string cipher_suite;
-  std::string alpn;
-  bool compression = false;
-  std::optional<SessionReuse> session_id;
-  std::optional<SessionReuse> session_ticket;
-  std::vector<Certificate> chain;  // as sent, leaf first
-};
-
-Facts facts_of(const TLSSocket& socket) {
-  Facts facts;
-  facts.address = socket.peer_address();
-  facts.protocol = socket.protocol();
-  facts.cipher_suite = socket.cipher_suite();
-  facts.alpn = socket.alpn_protocol();
-  facts.compression = socket.compression();
-  facts.session_id = socket.session_id();
-  facts.session_ticket = socket.session_ticket();
-  facts.chain.push_back(socket.certificate());
-  facts.chain.insert(facts.chain.end(), socket.intermediates().begin(), socket.intermediates().end());
-  return facts;
-}
-
 enum class VersionResult { accepted, refused, error, unsupported };
 
 std::string_view to_string(VersionResult result) {
@@ -154,10 +119,10 @@ struct Findings {
   std::uint16_t port = 0;
   std::optional<StartTLS> starttls;
   std::vector<std::string> alpn_offered;
-  Facts connection;
+  ConnectionFacts connection;
   bool verified = false;
   std::string verdict;
-  std::optional<Facts> resumption;
+  std::optional<ConnectionFacts> resumption;
   std::string resumption_error;
   std::vector<VersionProbe> versions;
   int exit_code = success;
@@ -171,16 +136,9 @@ class Prober {
   // A TLS connection through the plain-text dialogue if there is one.
   TLSSocket open(const std::shared_ptr<TLSSession>& session) const {
     std::chrono::duration<double> timeout(options_.connect.timeout);
-    NativeSocket fd = open_tcp(options_.connect, host_, port_);
-    if (starttls_) {
-      try {
-        starttls_upgrade(fd, *starttls_, host_, timeout);
-      } catch (...) {
-        ::close(fd);
-        throw;
-      }
-    }
-    return TLSSocket::wrap(fd, host_, session, timeout);
+    TCPStream stream = open_tcp(options_.connect, host_, port_);
+    if (starttls_) starttls_upgrade(stream, *starttls_, host_, timeout);
+    return TLSSocket::wrap(std::move(stream), host_, session, timeout);
   }
 
   Findings run() const {

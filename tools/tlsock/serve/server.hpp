@@ -38,11 +38,13 @@ class HttpsServer {
   [[nodiscard]] std::uint16_t port() const noexcept;
   [[nodiscard]] std::string url() const;  // "https://127.0.0.1:8443/"
 
-  // Serves until stop() is called or should_stop() returns true (asked every 100 ms from
-  // this thread). Then accepts no one more, lets each worker finish the request it is
-  // serving, closes the rest and returns once every worker has ended.
-  void run(const std::function<bool()>& should_stop = {});
-  // Thread-safe; run() returns soon after.
+  // Serves until stop() is called, blocked (no polling) in accept and in the workers' reads.
+  // Then accepts no one more, ends idle keep-alive connections at once, gives requests still
+  // arriving stop_grace (1 s), lets each response being sent finish, closes the rest and
+  // returns once every worker has ended.
+  void run();
+  // Thread-safe (from a signal-waiting thread, say); run() returns soon after: stop() ends
+  // the calls it is blocked in (TLSListener::close, shutdown_socket).
   void stop() noexcept;
 
   struct Impl;
