@@ -3,7 +3,7 @@
 
 Lists the dynamic symbols libtlsock defines (nm -D --defined-only, demangled) and fails,
 printing them, when one names something of tlsock's that the public headers do not declare:
-an internal namespace (tlsock::engine, tlsock::mbed, tlsock::net, tlsock::trust, ...), an
+an internal namespace (tlsock::engine, tlsock::backend, tlsock::net, tlsock::trust, ...), an
 anonymous namespace, tlsock::detail, or a public class's hidden Impl.
 
 usage: symbols.py LIBRARY PUBLIC_HEADER_DIR

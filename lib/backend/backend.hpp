@@ -30,7 +30,7 @@ class ServerCertificates;
 enum class ClientAuth;
 }  // namespace tlsock
 
-namespace tlsock::mbed {
+namespace tlsock::backend {
 
 [[nodiscard]] ProtocolSet supported_protocols();
 [[nodiscard]] std::string_view version_text();
@@ -252,4 +252,4 @@ class Tls {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace tlsock::mbed
+}  // namespace tlsock::backend

@@ -263,7 +263,7 @@ Connection ClientTLS::start(WriteToWire write_to_wire, WireClose wire_close,
 
 ServerTLS::ServerTLS(std::shared_ptr<const ServerCertificates> certificates, ServerOptions options) {
   if (!certificates) arguments::reject("certificates", "must not be null");
-  mbed::ServerPolicy policy;
+  backend::ServerPolicy policy;
   policy.protocols = options.protocols;
   policy.certificates = std::move(certificates);
   policy.client_auth = options.client_auth;
@@ -279,7 +279,7 @@ ServerTLS::ServerTLS(std::shared_ptr<const ServerCertificates> certificates, Ser
   arguments::check_timeout("handshake_timeout", options.handshake_timeout);
   if (options.max_buffered_bytes == 0) arguments::reject("max_buffered_bytes", "must be at least 1, not 0");
   auto context = std::make_shared<ServerContext>();
-  context->config = mbed::Config::server(policy);
+  context->config = backend::Config::server(policy);
   context->options = std::move(options);
   impl_ = std::move(context);
 }

@@ -18,8 +18,8 @@ constexpr std::size_t receive_chunk = 17 * 1024;
 // The largest plaintext fragment of one record.
 constexpr std::size_t max_fragment = 16 * 1024;
 
-std::string describe(const mbed::TlsError& error) {
-  if (error.failure == mbed::Failure::alert) {
+std::string describe(const backend::TlsError& error) {
+  if (error.failure == backend::Failure::alert) {
     auto alert = static_cast<Alert>(error.alert);
     return "received fatal alert " + std::string(to_string(alert)) + " (" + std::to_string(error.alert) + ")";
   }
@@ -36,7 +36,7 @@ Alert alert_for_first_bytes(std::string_view bytes) {
 
 }  // namespace
 
-std::shared_ptr<const mbed::Config> Engine::config_of(const std::shared_ptr<TLSSession>& session) {
+std::shared_ptr<const backend::Config> Engine::config_of(const std::shared_ptr<TLSSession>& session) {
   return detail::Access::impl(*session).config;
 }
 
@@ -70,7 +70,7 @@ void Engine::received(std::size_t size) {
   if (!complete_ && size > 0) {
     std::string_view bytes(receive_at_, size);
     if (role_ == Role::client)
-      transcript_.server_bytes(bytes, mbed::suite_uses_dhe);
+      transcript_.server_bytes(bytes, backend::suite_uses_dhe);
     else
       transcript_.client_bytes(bytes);
   }
@@ -114,7 +114,7 @@ void Engine::sniff_outgoing() {
     if (role_ == Role::client)
       transcript_.client_bytes(fresh);
     else
-      transcript_.server_bytes(fresh, mbed::suite_uses_dhe);
+      transcript_.server_bytes(fresh, backend::suite_uses_dhe);
   }
   outgoing_sniffed_ = out.size();
 }
@@ -132,7 +132,7 @@ bool Engine::handshake() {
   rethrow_if_failed();
   if (complete_) return true;
   if (role_ == Role::server) refuse_unsupported_versions();
-  mbed::Status status = tls_.handshake();
+  backend::Status status = tls_.handshake();
   sniff_outgoing();
   // mbedTLS 3.6's TLS 1.3 server refuses a client's certificate while it still encrypts with
   // its handshake keys, which the client (already past the server's Finished) cannot read
@@ -142,8 +142,8 @@ bool Engine::handshake() {
   if (role_ == Role::server && !client_refused_after_handshake_ &&
       server_->options.client_auth == ClientAuth::required && transcript_.facts().server_version == wire::tls1_3)
     client_refused_after_handshake_ = tls_.verify_client_optionally();
-  if (status == mbed::Status::want_read || status == mbed::Status::new_ticket) return false;
-  if (status != mbed::Status::ok) handshake_failed(status);
+  if (status == backend::Status::want_read || status == backend::Status::new_ticket) return false;
+  if (status != backend::Status::ok) handshake_failed(status);
   finish_handshake();
   return true;
 }
@@ -177,15 +177,15 @@ void Engine::finish_handshake() {
       unsigned problems = 0;
       for (const auto& verdict : tls_.verdicts()) problems |= verdict.problems;
       Alert alert = Alert::certificate_unknown;
-      if (problems & mbed::other_problem)
+      if (problems & backend::other_problem)
         alert = Alert::access_denied;
-      else if (problems & (mbed::bad_key_usage | mbed::weak_key))
+      else if (problems & (backend::bad_key_usage | backend::weak_key))
         alert = Alert::unsupported_certificate;
-      else if (problems & (mbed::expired | mbed::not_yet_valid))
+      else if (problems & (backend::expired | backend::not_yet_valid))
         alert = Alert::certificate_expired;
-      else if (problems & mbed::revoked)
+      else if (problems & backend::revoked)
         alert = Alert::certificate_revoked;
-      else if (problems & mbed::not_trusted)
+      else if (problems & backend::not_trusted)
         alert = Alert::unknown_ca;
       tls_.send_alert(AlertLevel::fatal, alert);
       sniff_outgoing();
@@ -218,10 +218,10 @@ void Engine::finish_handshake() {
 }
 
 std::exception_ptr Engine::make_error(const std::string& message) {
-  const mbed::TlsError& error = tls_.error();
-  if (error.failure == mbed::Failure::alert)
+  const backend::TlsError& error = tls_.error();
+  if (error.failure == backend::Failure::alert)
     return std::make_exception_ptr(TLSAlertError(message, static_cast<Alert>(error.alert), AlertLevel::fatal));
-  if (error.failure == mbed::Failure::bad_record) return bad_data(message, static_cast<Alert>(tls_.bad_data_alert()));
+  if (error.failure == backend::Failure::bad_record) return bad_data(message, static_cast<Alert>(tls_.bad_data_alert()));
   return std::make_exception_ptr(TLSError(message));
 }
 
@@ -237,12 +237,12 @@ void Engine::fatal_alert_once(Alert alert) {
   sniff_outgoing();
 }
 
-void Engine::handshake_failed(mbed::Status status) {
+void Engine::handshake_failed(backend::Status status) {
   const HandshakeFacts& facts = transcript_.facts();
-  const mbed::TlsError& error = tls_.error();
-  bool failed = status == mbed::Status::failed;
-  bool alert = failed && error.failure == mbed::Failure::alert;
-  if (failed && error.failure == mbed::Failure::verification) fail(verification_error());
+  const backend::TlsError& error = tls_.error();
+  bool failed = status == backend::Status::failed;
+  bool alert = failed && error.failure == backend::Failure::alert;
+  if (failed && error.failure == backend::Failure::verification) fail(verification_error());
   if (role_ == Role::client) {
     std::string other = messages::detect_other_protocol(transcript_.server_first_bytes());
     if (!transcript_.server_looks_like_tls() || !other.empty())
@@ -259,7 +259,7 @@ void Engine::handshake_failed(mbed::Status status) {
         (alert && error.alert == static_cast<std::uint8_t>(Alert::certificate_required)))
       fail(make_error(std::string(messages::client_auth_required)));
   } else {
-    if (failed && error.failure == mbed::Failure::bad_record) {
+    if (failed && error.failure == backend::Failure::bad_record) {
       if (std::optional<std::uint8_t> sent = transcript_.client_plaintext_alert()) {
         auto alert_sent = static_cast<Alert>(*sent);
         fail(std::make_exception_ptr(TLSAlertError(std::string(messages::handshake_failed) +
@@ -271,7 +271,7 @@ void Engine::handshake_failed(mbed::Status status) {
     if (!transcript_.client_looks_like_tls())
       fail(bad_data(messages::client_protocol_error(transcript_.client_first_bytes()),
                     alert_for_first_bytes(transcript_.client_first_bytes())));
-    if (failed && error.failure == mbed::Failure::no_client_certificate) {
+    if (failed && error.failure == backend::Failure::no_client_certificate) {
       // mbedTLS refuses silently; the client deserves to know why (RFC 5246 7.4.6, RFC 8446 4.4.2.4).
       bool tls13 = transcript_.facts().server_version == wire::tls1_3;
       tls_.send_alert(AlertLevel::fatal, tls13 ? Alert::certificate_required : Alert::handshake_failure);
@@ -279,7 +279,7 @@ void Engine::handshake_failed(mbed::Status status) {
       fail(make_error(std::string(messages::client_auth_required)));
     }
   }
-  if (failed && (error.failure == mbed::Failure::protocol_version ||
+  if (failed && (error.failure == backend::Failure::protocol_version ||
                  (alert && error.alert == static_cast<std::uint8_t>(Alert::protocol_version))))
     fail(make_error(std::string(messages::protocol_version)));
   if (!failed) fail(std::make_exception_ptr(TLSDisconnectError(std::string(messages::remote_closed))));
@@ -291,23 +291,23 @@ std::exception_ptr Engine::verification_error() const {
   using messages::Peer;
   Peer peer = role_ == Role::client ? Peer::server : Peer::client;
   const auto& verdicts = tls_.verdicts();  // reported root first, leaf last
-  auto find = [&](unsigned problems) -> const mbed::CertificateVerdict* {
-    const mbed::CertificateVerdict* found = nullptr;
+  auto find = [&](unsigned problems) -> const backend::CertificateVerdict* {
+    const backend::CertificateVerdict* found = nullptr;
     for (const auto& v : verdicts)
       if (v.problems & problems) found = &v;  // keep the one closest to the leaf
     return found;
   };
-  if (const auto* v = find(mbed::expired | mbed::not_yet_valid))
+  if (const auto* v = find(backend::expired | backend::not_yet_valid))
     return std::make_exception_ptr(messages::expired_or_not_yet_valid(v->certificate, peer));
-  if (const auto* v = find(mbed::not_trusted)) {
+  if (const auto* v = find(backend::not_trusted)) {
     if (v->depth == 0 && v->certificate.self_signed())
       return std::make_exception_ptr(messages::self_signed(v->certificate, peer));
     // As oscrypto: the error carries the leaf, whichever certificate lacked an issuer.
     return std::make_exception_ptr(messages::no_issuer(tls_.leaf().value_or(v->certificate), peer));
   }
-  if (const auto* v = find(mbed::weak_signature))
+  if (const auto* v = find(backend::weak_signature))
     return std::make_exception_ptr(messages::weak_signature(v->certificate, peer));
-  if (const auto* v = find(mbed::hostname_mismatch))
+  if (const auto* v = find(backend::hostname_mismatch))
     return std::make_exception_ptr(messages::hostname_mismatch(v->certificate, hostname_));
   if (!verdicts.empty())
     return std::make_exception_ptr(messages::verification_failed(verdicts.back().certificate, peer));
@@ -364,40 +364,40 @@ std::size_t Engine::read(char* data, std::size_t size) {
   rethrow_if_failed();
   if (!complete_ && !handshake()) return 0;
   std::size_t got = 0;
-  mbed::Status status = tls_.read(data, size, got);
+  backend::Status status = tls_.read(data, size, got);
   // Records that carry no application data (a TLS 1.3 NewSessionTicket) end a call early;
   // go on while whole records are already here, so the caller only waits on the wire
   // when there is nothing left to decrypt. Bounded: each turn consumes a record.
   for (int turns = 0; turns < 1024; ++turns) {
-    if (status == mbed::Status::new_ticket)
+    if (status == backend::Status::new_ticket)
       on_new_ticket();
-    else if (status != mbed::Status::want_read || !tls_.readable_without_wire())
+    else if (status != backend::Status::want_read || !tls_.readable_without_wire())
       break;
     status = tls_.read(data, size, got);
   }
   switch (status) {
-    case mbed::Status::ok:
+    case backend::Status::ok:
       if (got > 0) data_received_ = true;
       return got;
-    case mbed::Status::want_read: return 0;
-    case mbed::Status::new_ticket: return 0;
-    case mbed::Status::closed:
+    case backend::Status::want_read: return 0;
+    case backend::Status::new_ticket: return 0;
+    case backend::Status::closed:
       peer_closed_ = true;
       fail(std::make_exception_ptr(TLSGracefulDisconnectError(std::string(messages::remote_closed))));
-    case mbed::Status::eof:
+    case backend::Status::eof:
       fail(std::make_exception_ptr(TLSDisconnectError(std::string(messages::remote_closed))));
-    case mbed::Status::failed: break;
+    case backend::Status::failed: break;
   }
   // TLS 1.3 servers refuse a missing client certificate only after our handshake finished.
-  const mbed::TlsError& error = tls_.error();
-  if (error.failure == mbed::Failure::alert && error.alert == static_cast<std::uint8_t>(Alert::certificate_required))
+  const backend::TlsError& error = tls_.error();
+  if (error.failure == backend::Failure::alert && error.alert == static_cast<std::uint8_t>(Alert::certificate_required))
     fail(make_error(std::string(messages::client_auth_required)));
-  if (error.failure == mbed::Failure::key_update) {
+  if (error.failure == backend::Failure::key_update) {
     // RFC 8446 4: a handshake message an implementation cannot take in its state is an
     // unexpected_message. internal_error would tell the peer nothing about what it did to end
     // the connection; this names its message as the one we could not take.
     fatal_alert_once(Alert::unexpected_message);
-    fail(std::make_exception_ptr(TLSError(messages::key_update_unsupported(mbed::version_text()))));
+    fail(std::make_exception_ptr(TLSError(messages::key_update_unsupported(backend::version_text()))));
   }
   fail(make_error(messages::connection_failed(describe(error))));
 }
@@ -407,13 +407,13 @@ std::size_t Engine::write(std::string_view data) {
   if (!complete_ && !handshake()) return 0;
   std::size_t written = 0;
   switch (tls_.write(data.data(), std::min(data.size(), max_fragment), written)) {
-    case mbed::Status::ok: return written;
-    case mbed::Status::want_read:
-    case mbed::Status::new_ticket: return 0;
-    case mbed::Status::closed:
-    case mbed::Status::eof:
+    case backend::Status::ok: return written;
+    case backend::Status::want_read:
+    case backend::Status::new_ticket: return 0;
+    case backend::Status::closed:
+    case backend::Status::eof:
       fail(std::make_exception_ptr(TLSDisconnectError(std::string(messages::remote_closed))));
-    case mbed::Status::failed: break;
+    case backend::Status::failed: break;
   }
   fail(make_error(messages::connection_failed(describe(tls_.error()))));
 }

@@ -35,7 +35,7 @@ namespace tlsock {
 // ServerTLS's shared state: the options and the backend config built from them once.
 struct ServerTLS::Impl {
   ServerOptions options;
-  std::shared_ptr<const mbed::Config> config;
+  std::shared_ptr<const backend::Config> config;
 };
 using ServerContext = detail::Access::Impl<ServerTLS>;
 }  // namespace tlsock
@@ -109,7 +109,7 @@ class Engine {
  private:
   [[noreturn]] void fail(std::exception_ptr error);
   void rethrow_if_failed() const;
-  [[noreturn]] void handshake_failed(mbed::Status status);
+  [[noreturn]] void handshake_failed(backend::Status status);
   [[nodiscard]] std::exception_ptr make_error(const std::string& message);
   // A BadTLSDataError, after sending the fatal alert (unless one went out already).
   [[nodiscard]] std::exception_ptr bad_data(const std::string& message, Alert alert);
@@ -121,7 +121,7 @@ class Engine {
   void store_session(bool single_use);
   void finish_handshake();
   void sniff_outgoing();
-  [[nodiscard]] static std::shared_ptr<const mbed::Config> config_of(const std::shared_ptr<TLSSession>& session);
+  [[nodiscard]] static std::shared_ptr<const backend::Config> config_of(const std::shared_ptr<TLSSession>& session);
 
   Role role_;
   std::shared_ptr<TLSSession> session_;         // client
@@ -130,7 +130,7 @@ class Engine {
   std::string cache_key_;
   std::optional<CachedSession> offered_;
   std::vector<Certificate> peer_chain_;  // as reported, kept for caching later sessions
-  mbed::Tls tls_;
+  backend::Tls tls_;
   Transcript transcript_;
   VerifyCallback verify_callback_;
   std::size_t outgoing_sniffed_ = 0;

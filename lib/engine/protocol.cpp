@@ -28,11 +28,11 @@ Protocol parse_protocol(std::string_view name) {
                                     " (expected TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3)");
 }
 
-ProtocolSet supported_protocols() { return mbed::supported_protocols(); }
+ProtocolSet supported_protocols() { return backend::supported_protocols(); }
 
 ProtocolSet default_protocols() {
   ProtocolSet out;
-  for (Protocol p : mbed::supported_protocols())
+  for (Protocol p : backend::supported_protocols())
     if (p == Protocol::TLSv1_2 || p == Protocol::TLSv1_3) out.insert(p);
   return out;
 }
@@ -40,6 +40,6 @@ ProtocolSet default_protocols() {
 std::string_view to_string(SessionReuse reuse) { return reuse == SessionReuse::reused ? "reused" : "new"; }
 
 std::string_view version() noexcept { return TLSOCK_VERSION; }
-std::string_view backend_version() noexcept { return mbed::version_text(); }
+std::string_view backend_version() noexcept { return backend::version_text(); }
 
 }  // namespace tlsock

@@ -11,8 +11,8 @@
 namespace tlsock {
 namespace {
 
-mbed::ClientPolicy policy_of(const TLSSession::Options& options) {
-  mbed::ClientPolicy policy;
+backend::ClientPolicy policy_of(const TLSSession::Options& options) {
+  backend::ClientPolicy policy;
   policy.protocols = options.protocols;
   policy.manual_validation = options.manual_validation;
   for (const TrustRoot& root : options.extra_trust_roots)
@@ -35,11 +35,11 @@ bool is_default(const TLSSession::Options& o) {
 
 // Sessions with oscrypto's defaults (every TLSSocket made without a session has one) share
 // one backend config: building it, and parsing the OS roots, happens once per process.
-std::shared_ptr<const mbed::Config> config_for(const TLSSession::Options& options) {
-  if (!is_default(options)) return mbed::Config::client(policy_of(options));
+std::shared_ptr<const backend::Config> config_for(const TLSSession::Options& options) {
+  if (!is_default(options)) return backend::Config::client(policy_of(options));
   static std::once_flag once;
-  static std::shared_ptr<const mbed::Config> shared;
-  std::call_once(once, [&] { shared = mbed::Config::client(policy_of(options)); });
+  static std::shared_ptr<const backend::Config> shared;
+  std::call_once(once, [&] { shared = backend::Config::client(policy_of(options)); });
   return shared;
 }
 
@@ -56,7 +56,7 @@ std::string roots_digest(const TLSSession::Options& options) {
   // session that trusts the extra roots alone, nor the other way round.
   std::string all = options.use_os_trust_roots ? "os+" : "only+";
   for (const std::string& der : roots) all += std::to_string(der.size()) + ":" + der;
-  return mbed::sha256(all);
+  return backend::sha256(all);
 }
 
 // The checks of import_sessions: the export's reason for refusing, without the argument's name.
@@ -120,7 +120,7 @@ namespace tlsock {
 
 std::string TLSSession::export_sessions() const {
   engine::SessionExport sessions;
-  sessions.backend = mbed::session_format();
+  sessions.backend = backend::session_format();
   sessions.manual_validation = impl_->options.manual_validation;
   sessions.roots_digest = roots_digest(impl_->options);
   sessions.sessions = impl_->cache.snapshot();

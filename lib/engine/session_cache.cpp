@@ -15,7 +15,7 @@ constexpr auto longest_lifetime = std::chrono::seconds(7 * 24h);
 
 }  // namespace
 
-SessionCache::Clock::time_point SessionCache::expiry_of(const mbed::SavedSession& saved, Clock::time_point now) {
+SessionCache::Clock::time_point SessionCache::expiry_of(const backend::SavedSession& saved, Clock::time_point now) {
   auto lifetime = std::min(saved.ticket_lifetime().value_or(session_id_lifetime), longest_lifetime);
   return now + lifetime;
 }

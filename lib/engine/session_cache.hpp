@@ -23,7 +23,7 @@
 namespace tlsock::engine {
 
 struct CachedSession {
-  std::shared_ptr<const mbed::SavedSession> saved;  // the backend's saved session, never null
+  std::shared_ptr<const backend::SavedSession> saved;  // the backend's saved session, never null
   std::vector<Certificate> chain;  // the peer chain of the full handshake, reported on resumption
   bool single_use = false;         // a TLS 1.3 ticket: offered once, then forgotten (RFC 8446 C.4)
 };
@@ -53,7 +53,7 @@ class SessionCache {
   [[nodiscard]] std::vector<Stored> snapshot() const;
 
   // When a session stored now expires.
-  [[nodiscard]] static Clock::time_point expiry_of(const mbed::SavedSession& saved, Clock::time_point now);
+  [[nodiscard]] static Clock::time_point expiry_of(const backend::SavedSession& saved, Clock::time_point now);
 
  private:
   struct Entry {

@@ -129,7 +129,7 @@ SessionCache::Stored read_entry(Reader& in, Clock::time_point now) {
     }
   }
   try {
-    entry.session.saved = mbed::SavedSession::parse(saved);
+    entry.session.saved = backend::SavedSession::parse(saved);
   } catch (const std::invalid_argument& error) {
     refuse("entry " + entry.key + ": " + error.what());
   }
@@ -157,7 +157,7 @@ std::string encode(const SessionExport& sessions) {
     out.u16(static_cast<std::uint16_t>(entry.session.chain.size()));
     for (const Certificate& certificate : entry.session.chain) out.blob32(certificate.der());
   }
-  std::string digest = mbed::sha256(out.out());
+  std::string digest = backend::sha256(out.out());
   out.bytes(digest);
   return std::move(out.out());
 }
@@ -172,17 +172,17 @@ SessionExport decode(std::string_view bytes, bool check_digest) {
   if (version != format_version)
     refuse("format version " + std::to_string(version) + " is not supported (this tlsock reads version " +
            std::to_string(format_version) + ")");
-  std::uint32_t backend = header.u32("the header");
-  if (backend != mbed::session_format())
-    refuse("the sessions were saved by " + mbed::session_format_text(backend) + ", this build uses " +
-           mbed::session_format_text(mbed::session_format()) + "; sessions do not move between mbedTLS versions");
+  std::uint32_t saved_by = header.u32("the header");
+  if (saved_by != backend::session_format())
+    refuse("the sessions were saved by " + backend::session_format_text(saved_by) + ", this build uses " +
+           backend::session_format_text(backend::session_format()) + "; sessions do not move between mbedTLS versions");
   if (bytes.size() < magic.size() + 2 + 4 + 1 + digest_size + 4 + digest_size) refuse("truncated (in the header)");
   std::string_view body = bytes.substr(0, bytes.size() - digest_size);
-  if (check_digest && mbed::sha256(body) != bytes.substr(body.size()))
+  if (check_digest && backend::sha256(body) != bytes.substr(body.size()))
     refuse("damaged or truncated (the SHA-256 digest does not match)");
 
   SessionExport out;
-  out.backend = backend;
+  out.backend = saved_by;
   Reader in(body.substr(magic.size() + 2 + 4));
   std::uint8_t trust = in.u8("the header");
   if ((trust & ~trust_manual_validation) != 0) refuse("unknown trust flags");

@@ -32,7 +32,7 @@
 namespace tlsock::engine {
 
 struct SessionExport {
-  std::uint32_t backend = 0;  // mbed::session_format() of the writer
+  std::uint32_t backend = 0;  // backend::session_format() of the writer
   bool manual_validation = false;
   std::string roots_digest = std::string(32, '\0');
   std::vector<SessionCache::Stored> sessions;

@@ -14,7 +14,7 @@ namespace tlsock {
 
 struct TLSSession::Impl {
   Options options;
-  std::shared_ptr<const mbed::Config> config;
+  std::shared_ptr<const backend::Config> config;
   engine::SessionCache cache;
 };
 

@@ -49,7 +49,7 @@ CertificateChain::CertificateChain(std::vector<Certificate> chain, PrivateKey ke
   for (const Certificate& certificate : impl->certificates) {
     const std::string& der = certificate.der();
     // A copying parse: crt then owns its bytes and does not depend on how Certificate stores them.
-    mbed::check(mbedtls_x509_crt_parse_der(&impl->crt, reinterpret_cast<const unsigned char*>(der.data()), der.size()),
+    backend::check(mbedtls_x509_crt_parse_der(&impl->crt, reinterpret_cast<const unsigned char*>(der.data()), der.size()),
                 "chain");
   }
   impl_ = std::move(impl);
@@ -128,7 +128,7 @@ const PrivateKey& CertificateChain::key() const noexcept { return impl_->key; }
 
 }  // namespace tlsock
 
-namespace tlsock::mbed {
+namespace tlsock::backend {
 
 std::vector<std::string> prepared_chain(const CertificateChain& chain) {
   std::vector<std::string> der;
@@ -142,4 +142,4 @@ bool prepared_key_matches(const CertificateChain& chain) {
   return compat::check_pair(&impl.crt.pk, &detail::Access::impl(impl.key).pk, random, nullptr) == 0;
 }
 
-}  // namespace tlsock::mbed
+}  // namespace tlsock::backend

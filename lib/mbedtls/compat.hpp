@@ -63,7 +63,7 @@
 #define TLSOCK_HAS_SESSION_TICKETS 0
 #endif
 
-namespace tlsock::mbed::compat {
+namespace tlsock::backend::compat {
 
 // Accessors for fields that mbedTLS 3 made private.
 inline const mbedtls_x509_buf& raw(const mbedtls_x509_crt& crt) { return crt.raw; }
@@ -330,4 +330,4 @@ inline int pk_sign(mbedtls_pk_context* key, mbedtls_md_type_t md, const unsigned
 #endif
 }
 
-}  // namespace tlsock::mbed::compat
+}  // namespace tlsock::backend::compat

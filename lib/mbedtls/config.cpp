@@ -11,7 +11,7 @@
 #include "mbedtls/suites.hpp"
 #include "trust/trust.hpp"
 
-namespace tlsock::mbed {
+namespace tlsock::backend {
 namespace {
 
 // Parses trust roots into one list, each certificate once. The sources overlap: where
@@ -265,4 +265,4 @@ std::shared_ptr<const Config> Config::server(const ServerPolicy& policy) {
   return std::make_shared<const Config>(std::move(impl));
 }
 
-}  // namespace tlsock::mbed
+}  // namespace tlsock::backend

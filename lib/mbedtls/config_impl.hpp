@@ -14,7 +14,7 @@
 
 #include "tlsock/server.hpp"
 
-namespace tlsock::mbed {
+namespace tlsock::backend {
 
 struct Config::Impl {
   mbedtls_ssl_config conf{};
@@ -62,4 +62,4 @@ int on_server_name(void* config, mbedtls_ssl_context* ssl, const unsigned char* 
 void key_log_config(Config::Impl& config);
 void key_log_connection(const Config::Impl& config, mbedtls_ssl_context& ssl);
 
-}  // namespace tlsock::mbed
+}  // namespace tlsock::backend

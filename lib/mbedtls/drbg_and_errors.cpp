@@ -5,7 +5,7 @@
 #include <mutex>
 #include <stdexcept>
 
-namespace tlsock::mbed {
+namespace tlsock::backend {
 namespace {
 
 struct Drbg {
@@ -52,4 +52,4 @@ void check(int code, std::string_view what) {
   if (code != 0) throw std::invalid_argument(std::string(what) + ": " + error_text(code));
 }
 
-}  // namespace tlsock::mbed
+}  // namespace tlsock::backend

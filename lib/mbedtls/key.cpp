@@ -91,8 +91,8 @@ bool is_encrypted_pkcs8_der(const unsigned char* der, std::size_t size) {
 }
 
 int parse_into(mbedtls_pk_context* pk, const unsigned char* key, std::size_t size, std::string_view password) {
-  return mbed::compat::parse_key(pk, key, size, reinterpret_cast<const unsigned char*>(password.data()),
-                                 password.size(), mbed::random, nullptr);
+  return backend::compat::parse_key(pk, key, size, reinterpret_cast<const unsigned char*>(password.data()),
+                                 password.size(), backend::random, nullptr);
 }
 
 // mbedTLS's DER parser tries every key form in turn and reports only the last failure, so an
@@ -130,16 +130,16 @@ int decryption_error_of_der(const unsigned char* der, std::size_t size, std::str
       throw std::invalid_argument("password: the private key is encrypted and no password was given");
     case Failure::unsupported_encryption:
       throw std::invalid_argument("key: the private key is encrypted with a scheme this mbedTLS cannot decrypt: " +
-                                  mbed::error_text(code));
+                                  backend::error_text(code));
     case Failure::not_a_key: break;
   }
-  throw std::invalid_argument("key: not a PEM or DER private key: " + mbed::error_text(code));
+  throw std::invalid_argument("key: not a PEM or DER private key: " + backend::error_text(code));
 }
 
 // Parses a key; pem says whether bytes hold PEM text (then they end with the NUL mbedTLS wants).
-std::shared_ptr<const mbed::PrivateKeyImpl> parse(SecretBytes& bytes, bool pem, std::string_view password,
+std::shared_ptr<const backend::PrivateKeyImpl> parse(SecretBytes& bytes, bool pem, std::string_view password,
                                                   const std::filesystem::path* path) {
-  auto impl = std::make_shared<mbed::PrivateKeyImpl>();
+  auto impl = std::make_shared<backend::PrivateKeyImpl>();
   int rc = parse_into(&impl->pk, bytes.data(), bytes.size(), password);
   if (rc == 0) return impl;
 
@@ -197,12 +197,12 @@ std::string PrivateKey::key_algorithm() const {
 std::size_t PrivateKey::key_bits() const { return mbedtls_pk_get_bitlen(&impl_->pk); }
 
 bool PrivateKey::matches(const Certificate& certificate) const {
-  return mbed::compat::check_pair(&detail::Access::impl(certificate).crt.pk, &impl_->pk, mbed::random, nullptr) == 0;
+  return backend::compat::check_pair(&detail::Access::impl(certificate).crt.pk, &impl_->pk, backend::random, nullptr) == 0;
 }
 
 }  // namespace tlsock
 
-namespace tlsock::mbed {
+namespace tlsock::backend {
 
 RawKeyParse raw_parse_key(std::string_view pem, std::string_view password) {
   SecretBytes terminated(pem, true);
@@ -213,4 +213,4 @@ RawKeyParse raw_parse_key(std::string_view pem, std::string_view password) {
   return {rc == 0, rc == MBEDTLS_ERR_PK_PASSWORD_MISMATCH, rc == 0 ? std::string() : error_text(rc)};
 }
 
-}  // namespace tlsock::mbed
+}  // namespace tlsock::backend

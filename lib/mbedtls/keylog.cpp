@@ -7,7 +7,7 @@
 
 #include "mbedtls/config_impl.hpp"
 
-namespace tlsock::mbed {
+namespace tlsock::backend {
 namespace {
 
 std::string hex(const unsigned char* data, std::size_t size) {
@@ -75,4 +75,4 @@ void key_log_connection([[maybe_unused]] const Config::Impl& config, [[maybe_unu
 #endif
 }
 
-}  // namespace tlsock::mbed
+}  // namespace tlsock::backend

@@ -5,7 +5,7 @@
 
 #include "mbedtls/shared.hpp"
 
-namespace tlsock::mbed {
+namespace tlsock::backend {
 
 SavedSession::SavedSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SavedSession::~SavedSession() = default;
@@ -57,4 +57,4 @@ std::string sha256(std::string_view bytes) {
   return digest;
 }
 
-}  // namespace tlsock::mbed
+}  // namespace tlsock::backend

@@ -53,7 +53,7 @@ struct CertificateChain::Impl {
 
 }  // namespace tlsock
 
-namespace tlsock::mbed {
+namespace tlsock::backend {
 
 using CertificateImpl = detail::Access::Impl<Certificate>;
 using PrivateKeyImpl = detail::Access::Impl<PrivateKey>;
@@ -94,4 +94,4 @@ struct PemBlocks {
 // Throws std::invalid_argument("<what>: <mbedTLS text>") when code is an error.
 void check(int code, std::string_view what);
 
-}  // namespace tlsock::mbed
+}  // namespace tlsock::backend

@@ -7,7 +7,7 @@
 #include "mbedtls/shared.hpp"
 #include "mbedtls/suites.hpp"
 
-namespace tlsock::mbed {
+namespace tlsock::backend {
 namespace {
 
 // Forward-secret AEAD suites first (ECDSA before RSA: cheaper handshakes on both ends),
@@ -102,4 +102,4 @@ ProtocolSet supported_protocols() {
 
 std::string_view version_text() { return compat::version_text(); }
 
-}  // namespace tlsock::mbed
+}  // namespace tlsock::backend

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-namespace tlsock::mbed {
+namespace tlsock::backend {
 
 // Zero-terminated mbedTLS ids for IANA names (empty: tlsock's defaults). Throws
 // std::invalid_argument for unknown or insecure names.
 [[nodiscard]] std::vector<int> suite_ids(const std::vector<std::string>& iana_names);
 
-}  // namespace tlsock::mbed
+}  // namespace tlsock::backend

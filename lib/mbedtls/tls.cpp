@@ -6,7 +6,7 @@
 
 #include "mbedtls/config_impl.hpp"
 
-namespace tlsock::mbed {
+namespace tlsock::backend {
 namespace {
 
 constexpr std::size_t record_header = 5;
@@ -373,4 +373,4 @@ std::string Tls::alpn() const {
   return p == nullptr ? std::string() : std::string(p);
 }
 
-}  // namespace tlsock::mbed
+}  // namespace tlsock::backend

@@ -20,13 +20,13 @@
 namespace tlsock {
 namespace {
 
-std::shared_ptr<const mbed::CertificateImpl> parse_der(std::string der) {
-  auto impl = std::make_shared<mbed::CertificateImpl>();
+std::shared_ptr<const backend::CertificateImpl> parse_der(std::string der) {
+  auto impl = std::make_shared<backend::CertificateImpl>();
   impl->der = std::move(der);
   // nocopy: the parse points into impl->der, which never moves (Impl is pinned).
   int rc = mbedtls_x509_crt_parse_der_nocopy(&impl->crt, reinterpret_cast<const unsigned char*>(impl->der.data()),
                                              impl->der.size());
-  if (rc != 0) throw std::invalid_argument("certificate: not a valid DER certificate: " + mbed::error_text(rc));
+  if (rc != 0) throw std::invalid_argument("certificate: not a valid DER certificate: " + backend::error_text(rc));
   // A DER buffer with trailing bytes after the certificate is not one certificate.
   if (impl->crt.raw.len != impl->der.size()) throw std::invalid_argument("certificate: trailing bytes after the DER certificate");
   return impl;
@@ -35,8 +35,8 @@ std::shared_ptr<const mbed::CertificateImpl> parse_der(std::string der) {
 // Every certificate of a PEM text, in order. Blocks that fail to parse are an error.
 std::vector<Certificate> parse_pem_bundle(std::string_view pem, std::string_view source) {
   std::vector<Certificate> out;
-  const mbed::PemBlocks pem_blocks = mbed::certificate_pem_blocks(pem);
-  for (const mbed::PemBlock& block : pem_blocks.blocks) {
+  const backend::PemBlocks pem_blocks = backend::certificate_pem_blocks(pem);
+  for (const backend::PemBlock& block : pem_blocks.blocks) {
     std::string body;
     for (char c : block.body)
       if (!std::isspace(static_cast<unsigned char>(c))) body.push_back(c);
@@ -161,10 +161,10 @@ std::string Certificate::serial_number() const {
 }
 
 std::chrono::system_clock::time_point Certificate::not_before() const {
-  return to_time_point(mbed::compat::valid_from(impl_->crt));
+  return to_time_point(backend::compat::valid_from(impl_->crt));
 }
 std::chrono::system_clock::time_point Certificate::not_after() const {
-  return to_time_point(mbed::compat::valid_to(impl_->crt));
+  return to_time_point(backend::compat::valid_to(impl_->crt));
 }
 
 std::vector<std::string> Certificate::valid_domains() const {
@@ -202,19 +202,19 @@ bool Certificate::self_signed() const {
   if (crt.issuer_raw.len != crt.subject_raw.len ||
       std::memcmp(crt.issuer_raw.p, crt.subject_raw.p, crt.issuer_raw.len) != 0)
     return false;
-  const mbedtls_md_info_t* md = mbedtls_md_info_from_type(mbed::compat::sig_md(crt));
+  const mbedtls_md_info_t* md = mbedtls_md_info_from_type(backend::compat::sig_md(crt));
   if (md == nullptr) return false;
   unsigned char hash[MBEDTLS_MD_MAX_SIZE];
   if (mbedtls_md(md, crt.tbs.p, crt.tbs.len, hash) != 0) return false;
   const mbedtls_x509_buf& sig = crt.TLSOCK_PRIVATE(sig);
   auto* pk = const_cast<mbedtls_pk_context*>(&crt.pk);
-  return mbedtls_pk_verify(pk, mbed::compat::sig_md(crt), hash, mbedtls_md_get_size(md), sig.p, sig.len) == 0;
+  return mbedtls_pk_verify(pk, backend::compat::sig_md(crt), hash, mbedtls_md_get_size(md), sig.p, sig.len) == 0;
 }
 
 bool Certificate::is_ca() const { return impl_->crt.TLSOCK_PRIVATE(ca_istrue) != 0; }
 
 std::string Certificate::hash_algorithm() const {
-  const mbedtls_md_info_t* md = mbedtls_md_info_from_type(mbed::compat::sig_md(impl_->crt));
+  const mbedtls_md_info_t* md = mbedtls_md_info_from_type(backend::compat::sig_md(impl_->crt));
   if (md == nullptr) return "unknown";
   std::string name = mbedtls_md_get_name(md);
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -236,7 +236,7 @@ std::size_t Certificate::key_bits() const { return mbedtls_pk_get_bitlen(&impl_-
 
 std::string Certificate::sha256_fingerprint() const {
   unsigned char digest[32];
-  mbed::compat::sha256(reinterpret_cast<const unsigned char*>(impl_->der.data()), impl_->der.size(), digest);
+  backend::compat::sha256(reinterpret_cast<const unsigned char*>(impl_->der.data()), impl_->der.size(), digest);
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
   for (unsigned char b : digest) {
@@ -261,7 +261,7 @@ std::string format_utc(std::chrono::system_clock::time_point time) {
 
 }  // namespace tlsock
 
-namespace tlsock::mbed {
+namespace tlsock::backend {
 
 namespace {
 
@@ -271,7 +271,7 @@ namespace {
 // copy of the server's chain (the parse is immutable, so sharing it is safe across threads).
 class RecentCertificates {
  public:
-  std::shared_ptr<const mbed::CertificateImpl> find(std::string_view der) {
+  std::shared_ptr<const backend::CertificateImpl> find(std::string_view der) {
     std::size_t hash = std::hash<std::string_view>{}(der);
     std::lock_guard lock(mutex_);
     for (const Slot& slot : slots_)
@@ -280,7 +280,7 @@ class RecentCertificates {
     return nullptr;
   }
 
-  void add(const std::shared_ptr<const mbed::CertificateImpl>& impl) {
+  void add(const std::shared_ptr<const backend::CertificateImpl>& impl) {
     std::size_t hash = std::hash<std::string_view>{}(impl->der);
     std::lock_guard lock(mutex_);
     slots_[next_] = {hash, impl};
@@ -290,7 +290,7 @@ class RecentCertificates {
  private:
   struct Slot {
     std::size_t hash = 0;
-    std::weak_ptr<const mbed::CertificateImpl> impl;
+    std::weak_ptr<const backend::CertificateImpl> impl;
   };
   std::mutex mutex_;
   std::array<Slot, 16> slots_{};
@@ -329,4 +329,4 @@ Certificate certificate_from(const mbedtls_x509_crt& crt) {
   return detail::Access::make<Certificate>(std::move(impl));
 }
 
-}  // namespace tlsock::mbed
+}  // namespace tlsock::backend

@@ -71,7 +71,7 @@ void same_entries(const engine::SessionExport& a, const engine::SessionExport& b
 void decoded(const std::shared_ptr<TLSSession>& prototype, std::string payload) {
   // Seeds from another mbedTLS version still reach mbedTLS's own header check.
   if (payload.size() >= 14) {
-    std::uint32_t format = mbed::session_format();
+    std::uint32_t format = backend::session_format();
     for (int i = 0; i < 4; ++i) payload[10 + static_cast<std::size_t>(i)] = static_cast<char>(format >> (24 - 8 * i));
   }
   engine::SessionExport parsed;

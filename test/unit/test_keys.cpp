@@ -152,7 +152,7 @@ TEST_CASE("wrong passwords are reported as such, whatever the decryption turns o
   int garbage = 0;
   for (int i = 0; i < 5000 && garbage < 2; ++i) {
     std::string password = "guess" + std::to_string(i);
-    const tlsock::mbed::RawKeyParse raw = tlsock::mbed::raw_parse_key(pem, password);
+    const tlsock::backend::RawKeyParse raw = tlsock::backend::raw_parse_key(pem, password);
     if (!raw.wrong_password) ++garbage;
     INFO("password " << password << ", mbedTLS says " << raw.error);
     REQUIRE(invalid_argument_of([&] { (void)PrivateKey::from_pem(pem, password); }) ==
@@ -236,10 +236,10 @@ TEST_CASE("the chain is ready for mbedTLS and outlives the object it came from",
     copy = original;
     CHECK(&Access::impl(*copy) == &Access::impl(original));
   }
-  const std::vector<std::string> prepared = tlsock::mbed::prepared_chain(*copy);
+  const std::vector<std::string> prepared = tlsock::backend::prepared_chain(*copy);
   REQUIRE(prepared.size() == 3);
   for (std::size_t n = 0; n < prepared.size(); ++n) CHECK(prepared[n] == copy->certificates()[n].der());
-  CHECK(tlsock::mbed::prepared_key_matches(*copy));
+  CHECK(tlsock::backend::prepared_key_matches(*copy));
 }
 
 TEST_CASE("CertificateChain checks what it is given", "[chain]") {
@@ -292,7 +292,7 @@ TEST_CASE("CertificateChain::from_der takes one certificate and its key in memor
   CHECK(chain.certificates().size() == 1);
   CHECK(chain.leaf() == cert("localhost"));
   CHECK(chain.key().matches(cert("localhost")));
-  CHECK(tlsock::mbed::prepared_chain(chain).size() == 1);
+  CHECK(tlsock::backend::prepared_chain(chain).size() == 1);
 }
 
 TEST_CASE("from_pieces orders shuffled certificates and drops duplicates", "[chain]") {

@@ -72,13 +72,13 @@ TEST_CASE("other options are validated", "[protocol]") {
 }
 
 TEST_CASE("IANA cipher-suite names from mbedTLS names and wire ids", "[protocol]") {
-  CHECK(tlsock::mbed::iana_suite_name("TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256") == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
-  CHECK(tlsock::mbed::iana_suite_name("TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256") ==
+  CHECK(tlsock::backend::iana_suite_name("TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256") == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+  CHECK(tlsock::backend::iana_suite_name("TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256") ==
         "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256");
-  CHECK(tlsock::mbed::iana_suite_name("TLS1-3-AES-128-GCM-SHA256") == "TLS_AES_128_GCM_SHA256");
-  CHECK(tlsock::mbed::suite_name(0xC02F) == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
-  CHECK(tlsock::mbed::suite_name(0x009E) == "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256");
-  CHECK(tlsock::mbed::suite_name(0xFFFF).empty());
-  CHECK(tlsock::mbed::suite_uses_dhe(0x009E));
-  CHECK_FALSE(tlsock::mbed::suite_uses_dhe(0xC02F));
+  CHECK(tlsock::backend::iana_suite_name("TLS1-3-AES-128-GCM-SHA256") == "TLS_AES_128_GCM_SHA256");
+  CHECK(tlsock::backend::suite_name(0xC02F) == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+  CHECK(tlsock::backend::suite_name(0x009E) == "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256");
+  CHECK(tlsock::backend::suite_name(0xFFFF).empty());
+  CHECK(tlsock::backend::suite_uses_dhe(0x009E));
+  CHECK_FALSE(tlsock::backend::suite_uses_dhe(0xC02F));
 }

@@ -23,7 +23,7 @@
 namespace tlsock::reference {
 namespace {
 
-namespace compat = mbed::compat;
+namespace compat = backend::compat;
 
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t buffer_size = 16 * 1024;

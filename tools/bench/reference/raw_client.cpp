@@ -17,7 +17,7 @@
 namespace tlsock::reference {
 namespace {
 
-namespace compat = mbed::compat;
+namespace compat = backend::compat;
 
 std::string text(int code) {
   char buffer[200];
