@@ -35,7 +35,7 @@ class TLSOCK_API Certificate {
 
   [[nodiscard]] const std::string& der() const noexcept;
   [[nodiscard]] std::string pem() const;
-  [[nodiscard]] std::string subject() const;        // "CN=localhost, O=..."
+  [[nodiscard]] std::string subject() const;  // "CN=localhost, O=..."
   [[nodiscard]] std::string issuer() const;
   [[nodiscard]] std::string serial_number() const;  // hex, colon-separated
   [[nodiscard]] std::chrono::system_clock::time_point not_before() const;
@@ -47,8 +47,8 @@ class TLSOCK_API Certificate {
   // Issuer equals subject and the certificate's own key verifies its signature.
   [[nodiscard]] bool self_signed() const;
   [[nodiscard]] bool is_ca() const;
-  [[nodiscard]] std::string hash_algorithm() const;   // "sha256", "sha1", "md5", ...
-  [[nodiscard]] std::string key_algorithm() const;    // "rsa", "ec", ...
+  [[nodiscard]] std::string hash_algorithm() const;  // "sha256", "sha1", "md5", ...
+  [[nodiscard]] std::string key_algorithm() const;   // "rsa", "ec", ...
   [[nodiscard]] std::size_t key_bits() const;
   [[nodiscard]] std::string sha256_fingerprint() const;  // lower-case hex, no separators
 
@@ -102,7 +102,8 @@ class TLSOCK_API CertificateChain {
   // key. Throws NoCertificateChainError, NoLeafCertificateError, MoreThanOneLeafCertificateError
   // (also for stray certificates, which are leaves of their own), LeafCertificateHasNoPrivateKeyError,
   // ExtraneousPrivateKeyError (more keys than the leaf's).
-  [[nodiscard]] static CertificateChain from_pieces(std::vector<Certificate> certificates, std::vector<PrivateKey> keys);
+  [[nodiscard]] static CertificateChain from_pieces(std::vector<Certificate> certificates,
+                                                    std::vector<PrivateKey> keys);
 
   CertificateChain(const CertificateChain&) noexcept = default;
   CertificateChain& operator=(const CertificateChain&) noexcept = default;

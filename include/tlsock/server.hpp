@@ -68,8 +68,8 @@ struct TLSOCK_API ServerOptions {
   bool session_tickets = true;                  // resumption by ticket (keys rotated)
   std::chrono::seconds ticket_lifetime{std::chrono::hours(12)};
   std::optional<std::filesystem::path> dh_parameters{};  // PEM DH parameters for DHE suites
-  std::vector<std::string> alpn_protocols{};    // in order of preference
-  std::vector<std::string> cipher_suites{};     // IANA names; empty: defaults
+  std::vector<std::string> alpn_protocols{};             // in order of preference
+  std::vector<std::string> cipher_suites{};              // IANA names; empty: defaults
   Timeout handshake_timeout = std::chrono::seconds(10);
   // read_line/read_until on an accepted socket give up (TLSError) past this many buffered
   // bytes without a match: a client sending an endless line costs at most this much memory.

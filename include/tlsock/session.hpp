@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -23,9 +23,9 @@ namespace tlsock {
 // TLSSession::Options::use_os_trust_roots).
 class TLSOCK_API TrustRoot {
  public:
-  TrustRoot(Certificate certificate);             // NOLINT(google-explicit-constructor): as oscrypto
-  TrustRoot(const std::filesystem::path& path);   // NOLINT(google-explicit-constructor): PEM bundle or DER
-  TrustRoot(const char* path) : TrustRoot(std::filesystem::path(path)) {}  // NOLINT
+  TrustRoot(Certificate certificate);            // NOLINT(google-explicit-constructor): as oscrypto
+  TrustRoot(const std::filesystem::path& path);  // NOLINT(google-explicit-constructor): PEM bundle or DER
+  TrustRoot(const char* path) : TrustRoot(std::filesystem::path(path)) {}         // NOLINT
   TrustRoot(const std::string& path) : TrustRoot(std::filesystem::path(path)) {}  // NOLINT
   [[nodiscard]] static TrustRoot der(std::string_view der_bytes);
 
@@ -84,9 +84,7 @@ class TLSOCK_API TLSSession {
   [[nodiscard]] const Options& options() const noexcept;
   [[nodiscard]] const ProtocolSet& protocols() const noexcept { return options().protocols; }
   [[nodiscard]] bool manual_validation() const noexcept { return options().manual_validation; }
-  [[nodiscard]] const std::vector<TrustRoot>& extra_trust_roots() const noexcept {
-    return options().extra_trust_roots;
-  }
+  [[nodiscard]] const std::vector<TrustRoot>& extra_trust_roots() const noexcept { return options().extra_trust_roots; }
   // Forgets every cached session.
   void clear_cache();
 

@@ -21,8 +21,8 @@
 
 #include "tlsock/certificate.hpp"
 #include "tlsock/detail/access.hpp"
-#include "tlsock/info.hpp"
 #include "tlsock/export.hpp"
+#include "tlsock/info.hpp"
 #include "tlsock/session.hpp"
 #include "tlsock/types.hpp"
 
@@ -42,8 +42,8 @@ class TLSOCK_API TLSSocket {
  public:
   // Resolves address (IPv4 and IPv6, each address tried in order), connects and handshakes,
   // all within timeout. session defaults to a new TLSSession with oscrypto's defaults.
-  TLSSocket(std::string_view address, std::uint16_t port,
-            Timeout timeout = std::chrono::seconds(10), std::shared_ptr<TLSSession> session = nullptr);
+  TLSSocket(std::string_view address, std::uint16_t port, Timeout timeout = std::chrono::seconds(10),
+            std::shared_ptr<TLSSession> session = nullptr);
   // Adds TLS to a connected socket and takes ownership of it (closed on failure too); the
   // socket may be blocking or not (it is made non-blocking, which the TLSSocket needs).
   // hostname is verified against the certificate and sent as SNI (unless an IP literal).

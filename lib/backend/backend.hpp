@@ -7,8 +7,8 @@
 
 #include "internal.hpp"
 
-#include <cstddef>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -111,22 +111,22 @@ struct CertificateVerdict {
 
 // How a call into the TLS context ended.
 enum class Status {
-  ok,           // done (handshake finished, bytes read/written)
-  want_read,    // needs more bytes from the wire
-  new_ticket,   // a TLS 1.3 NewSessionTicket arrived (save_session() now holds it)
-  closed,       // the peer sent close_notify
-  eof,          // the wire ended without close_notify
-  failed,       // fatal: see Tls::error()
+  ok,          // done (handshake finished, bytes read/written)
+  want_read,   // needs more bytes from the wire
+  new_ticket,  // a TLS 1.3 NewSessionTicket arrived (save_session() now holds it)
+  closed,      // the peer sent close_notify
+  eof,         // the wire ended without close_notify
+  failed,      // fatal: see Tls::error()
 };
 
 // Why a call failed, in backend-neutral terms.
 enum class Failure {
   none,
-  verification,      // the certificate chain failed verification (see verdicts())
-  alert,             // the peer sent a fatal alert (see alert())
-  protocol_version,  // the peer chose a version we did not offer
-  bad_record,        // the bytes are not TLS records
-  bad_key_exchange,  // a ServerKeyExchange we refused (e.g. a DH group below the minimum)
+  verification,           // the certificate chain failed verification (see verdicts())
+  alert,                  // the peer sent a fatal alert (see alert())
+  protocol_version,       // the peer chose a version we did not offer
+  bad_record,             // the bytes are not TLS records
+  bad_key_exchange,       // a ServerKeyExchange we refused (e.g. a DH group below the minimum)
   no_client_certificate,  // server: the client sent no certificate but one is required
   key_update,             // a TLS 1.3 KeyUpdate arrived, which the linked mbedTLS cannot process
   other,
@@ -134,8 +134,8 @@ enum class Failure {
 
 struct TlsError {
   Failure failure = Failure::none;
-  int code = 0;                // mbedTLS's error code, for the text
-  std::uint8_t alert = 0;      // when failure == alert
+  int code = 0;                            // mbedTLS's error code, for the text
+  std::uint8_t alert = 0;                  // when failure == alert
   [[nodiscard]] std::string text() const;  // "SSL - ... (-0x7780)"
 };
 

@@ -166,7 +166,8 @@ void Connection::send_alert(Alert alert, std::optional<AlertLevel> level) {
   if (level && to_string(*level) == "unknown")
     throw InvalidAlertLevel("level: not an alert level: " + std::to_string(static_cast<int>(*level)));
   if (!level && !prescribed)
-    throw InvalidAlertLevel("level: " + name + " has no prescribed level; pass AlertLevel::warning or AlertLevel::fatal");
+    throw InvalidAlertLevel("level: " + name +
+                            " has no prescribed level; pass AlertLevel::warning or AlertLevel::fatal");
   if (level && prescribed && *level != *prescribed)
     throw InvalidAlertLevel("level: " + name + " must be sent as " + std::string(to_string(*prescribed)) + ", not " +
                             std::string(to_string(*level)));

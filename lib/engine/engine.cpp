@@ -221,7 +221,8 @@ std::exception_ptr Engine::make_error(const std::string& message) {
   const backend::TlsError& error = tls_.error();
   if (error.failure == backend::Failure::alert)
     return std::make_exception_ptr(TLSAlertError(message, static_cast<Alert>(error.alert), AlertLevel::fatal));
-  if (error.failure == backend::Failure::bad_record) return bad_data(message, static_cast<Alert>(tls_.bad_data_alert()));
+  if (error.failure == backend::Failure::bad_record)
+    return bad_data(message, static_cast<Alert>(tls_.bad_data_alert()));
   return std::make_exception_ptr(TLSError(message));
 }
 
@@ -379,14 +380,17 @@ std::size_t Engine::read(char* data, std::size_t size) {
     case backend::Status::ok:
       if (got > 0) data_received_ = true;
       return got;
-    case backend::Status::want_read: return 0;
-    case backend::Status::new_ticket: return 0;
+    case backend::Status::want_read:
+      return 0;
+    case backend::Status::new_ticket:
+      return 0;
     case backend::Status::closed:
       peer_closed_ = true;
       fail(std::make_exception_ptr(TLSGracefulDisconnectError(std::string(messages::remote_closed))));
     case backend::Status::eof:
       fail(std::make_exception_ptr(TLSDisconnectError(std::string(messages::remote_closed))));
-    case backend::Status::failed: break;
+    case backend::Status::failed:
+      break;
   }
   // TLS 1.3 servers refuse a missing client certificate only after our handshake finished.
   const backend::TlsError& error = tls_.error();
@@ -407,13 +411,16 @@ std::size_t Engine::write(std::string_view data) {
   if (!complete_ && !handshake()) return 0;
   std::size_t written = 0;
   switch (tls_.write(data.data(), std::min(data.size(), max_fragment), written)) {
-    case backend::Status::ok: return written;
+    case backend::Status::ok:
+      return written;
     case backend::Status::want_read:
-    case backend::Status::new_ticket: return 0;
+    case backend::Status::new_ticket:
+      return 0;
     case backend::Status::closed:
     case backend::Status::eof:
       fail(std::make_exception_ptr(TLSDisconnectError(std::string(messages::remote_closed))));
-    case backend::Status::failed: break;
+    case backend::Status::failed:
+      break;
   }
   fail(make_error(messages::connection_failed(describe(tls_.error()))));
 }

@@ -124,7 +124,7 @@ class Engine {
   [[nodiscard]] static std::shared_ptr<const backend::Config> config_of(const std::shared_ptr<TLSSession>& session);
 
   Role role_;
-  std::shared_ptr<TLSSession> session_;         // client
+  std::shared_ptr<TLSSession> session_;          // client
   std::shared_ptr<const ServerContext> server_;  // server
   std::string hostname_;
   std::string cache_key_;

@@ -31,7 +31,8 @@ enum class Peer { server, client };
 [[nodiscard]] TLSVerificationError self_signed(const Certificate& certificate, Peer peer = Peer::server);
 [[nodiscard]] TLSVerificationError no_issuer(const Certificate& certificate, Peer peer = Peer::server);
 [[nodiscard]] TLSVerificationError weak_signature(const Certificate& certificate, Peer peer = Peer::server);
-[[nodiscard]] TLSVerificationError verification_failed(std::optional<Certificate> certificate, Peer peer = Peer::server);
+[[nodiscard]] TLSVerificationError verification_failed(std::optional<Certificate> certificate,
+                                                       Peer peer = Peer::server);
 
 inline constexpr std::string_view client_auth_required = "TLS handshake failed - client authentication required";
 inline constexpr std::string_view weak_dh_parameters = "TLS handshake failed - weak DH parameters";

@@ -11,10 +11,14 @@ namespace tlsock {
 
 std::string_view to_string(Protocol protocol) {
   switch (protocol) {
-    case Protocol::TLSv1: return "TLSv1";
-    case Protocol::TLSv1_1: return "TLSv1.1";
-    case Protocol::TLSv1_2: return "TLSv1.2";
-    case Protocol::TLSv1_3: return "TLSv1.3";
+    case Protocol::TLSv1:
+      return "TLSv1";
+    case Protocol::TLSv1_1:
+      return "TLSv1.1";
+    case Protocol::TLSv1_2:
+      return "TLSv1.2";
+    case Protocol::TLSv1_3:
+      return "TLSv1.3";
   }
   return "unknown";
 }
@@ -24,8 +28,8 @@ Protocol parse_protocol(std::string_view name) {
     if (name == to_string(p)) return p;
   if (name == "SSLv3" || name == "SSLv2")
     arguments::reject("protocol", std::string(name) + " is not supported (it is insecure and was removed)");
-  arguments::reject("protocol", "unknown protocol " + arguments::quoted(name) +
-                                    " (expected TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3)");
+  arguments::reject("protocol",
+                    "unknown protocol " + arguments::quoted(name) + " (expected TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3)");
 }
 
 ProtocolSet supported_protocols() { return backend::supported_protocols(); }

@@ -24,8 +24,8 @@ namespace tlsock::engine {
 
 struct CachedSession {
   std::shared_ptr<const backend::SavedSession> saved;  // the backend's saved session, never null
-  std::vector<Certificate> chain;  // the peer chain of the full handshake, reported on resumption
-  bool single_use = false;         // a TLS 1.3 ticket: offered once, then forgotten (RFC 8446 C.4)
+  std::vector<Certificate> chain;                      // the peer chain of the full handshake, reported on resumption
+  bool single_use = false;                             // a TLS 1.3 ticket: offered once, then forgotten (RFC 8446 C.4)
 };
 
 class SessionCache {

@@ -93,8 +93,12 @@ void Transcript::server_bytes(std::string_view bytes, bool (*is_dhe)(std::uint16
         }
         break;
       }
-      case wire::new_session_ticket: facts_.new_session_ticket = true; break;
-      case wire::certificate: facts_.server_certificate = true; break;
+      case wire::new_session_ticket:
+        facts_.new_session_ticket = true;
+        break;
+      case wire::certificate:
+        facts_.server_certificate = true;
+        break;
       case wire::server_key_exchange:  // for DHE it opens with the prime p
         if (is_dhe != nullptr && is_dhe(facts_.cipher_suite)) {
           std::string_view p = c.take(c.u16());
@@ -108,8 +112,11 @@ void Transcript::server_bytes(std::string_view bytes, bool (*is_dhe)(std::uint16
           }
         }
         break;
-      case wire::certificate_request: facts_.certificate_request = true; break;
-      default: break;
+      case wire::certificate_request:
+        facts_.certificate_request = true;
+        break;
+      default:
+        break;
     }
   });
 }

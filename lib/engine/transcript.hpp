@@ -147,7 +147,8 @@ void RecordReader::feed(std::string_view bytes, F&& on_message) {
       stopped_ = true;
       break;
     }
-    std::size_t length = (static_cast<unsigned char>(records_[pos + 3]) << 8) | static_cast<unsigned char>(records_[pos + 4]);
+    std::size_t length =
+        (static_cast<unsigned char>(records_[pos + 3]) << 8) | static_cast<unsigned char>(records_[pos + 4]);
     if (records_.size() - pos < wire::record_header + length) break;
     if (type == wire::change_cipher_spec && !tls13_) {  // ChangeCipherSpec: the rest of this direction is encrypted
       stopped_ = true;

@@ -43,14 +43,16 @@ CertificateChain::CertificateChain(std::vector<Certificate> chain, PrivateKey ke
                                               chain.front().subject());
   for (std::size_t i = 1; i < chain.size(); ++i) {
     if (!names_issuer_of(chain[i], chain[i - 1]))
-      throw CertificateChainError("chain: " + position(i, chain[i]) + " did not issue " + position(i - 1, chain[i - 1]));
+      throw CertificateChainError("chain: " + position(i, chain[i]) + " did not issue " +
+                                  position(i - 1, chain[i - 1]));
   }
   auto impl = std::make_shared<Impl>(std::move(chain), key);
   for (const Certificate& certificate : impl->certificates) {
     const std::string& der = certificate.der();
     // A copying parse: crt then owns its bytes and does not depend on how Certificate stores them.
-    backend::check(mbedtls_x509_crt_parse_der(&impl->crt, reinterpret_cast<const unsigned char*>(der.data()), der.size()),
-                "chain");
+    backend::check(
+        mbedtls_x509_crt_parse_der(&impl->crt, reinterpret_cast<const unsigned char*>(der.data()), der.size()),
+        "chain");
   }
   impl_ = std::move(impl);
 }
@@ -115,7 +117,8 @@ CertificateChain CertificateChain::from_pieces(std::vector<Certificate> certific
   }
 
   if (keys.empty())
-    throw LeafCertificateHasNoPrivateKeyError("keys: no private key for the leaf certificate " + chain.front().subject());
+    throw LeafCertificateHasNoPrivateKeyError("keys: no private key for the leaf certificate " +
+                                              chain.front().subject());
   if (keys.size() > 1)
     throw ExtraneousPrivateKeyError("keys: " + std::to_string(keys.size()) +
                                     " private keys given, the leaf needs exactly one");

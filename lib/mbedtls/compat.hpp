@@ -72,9 +72,7 @@ inline const mbedtls_x509_time& valid_from(const mbedtls_x509_crt& crt) { return
 inline const mbedtls_x509_time& valid_to(const mbedtls_x509_crt& crt) { return crt.valid_to; }
 
 // The alert description of the fatal alert that ended the connection.
-inline unsigned char received_alert(const mbedtls_ssl_context& ssl) {
-  return ssl.TLSOCK_PRIVATE(in_msg)[1];
-}
+inline unsigned char received_alert(const mbedtls_ssl_context& ssl) { return ssl.TLSOCK_PRIVATE(in_msg)[1]; }
 
 // The header of the record mbedTLS read last (type, version, length): what a record it
 // refused as invalid looked like.
@@ -123,9 +121,8 @@ inline bool tls13_established([[maybe_unused]] mbedtls_ssl_context& ssl) {
 // The context given to mbedtls_ssl_set_bio: our per-connection state.
 inline void* bio_context(const mbedtls_ssl_context& ssl) { return ssl.TLSOCK_PRIVATE(p_bio); }
 
-inline int parse_key(mbedtls_pk_context* pk, const unsigned char* key, std::size_t size,
-                     const unsigned char* password, std::size_t password_size,
-                     int (*f_rng)(void*, unsigned char*, std::size_t), void* p_rng) {
+inline int parse_key(mbedtls_pk_context* pk, const unsigned char* key, std::size_t size, const unsigned char* password,
+                     std::size_t password_size, int (*f_rng)(void*, unsigned char*, std::size_t), void* p_rng) {
 #if TLSOCK_MBEDTLS_3
   return mbedtls_pk_parse_key(pk, key, size, password, password_size, f_rng, p_rng);
 #else
@@ -216,9 +213,9 @@ inline void prefer_fast_groups([[maybe_unused]] mbedtls_ssl_config* conf) {
 #if !TLSOCK_MBEDTLS_3 && defined(MBEDTLS_ECP_C)
   static const std::vector<mbedtls_ecp_group_id> groups = [] {
     std::vector<mbedtls_ecp_group_id> list;
-    for (mbedtls_ecp_group_id id : {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_SECP384R1,
-                                    MBEDTLS_ECP_DP_CURVE448, MBEDTLS_ECP_DP_SECP521R1, MBEDTLS_ECP_DP_BP256R1,
-                                    MBEDTLS_ECP_DP_BP384R1, MBEDTLS_ECP_DP_BP512R1})
+    for (mbedtls_ecp_group_id id :
+         {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_CURVE448,
+          MBEDTLS_ECP_DP_SECP521R1, MBEDTLS_ECP_DP_BP256R1, MBEDTLS_ECP_DP_BP384R1, MBEDTLS_ECP_DP_BP512R1})
       if (mbedtls_ecp_curve_info_from_grp_id(id) != nullptr) list.push_back(id);
     list.push_back(MBEDTLS_ECP_DP_NONE);
     return list;

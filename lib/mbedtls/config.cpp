@@ -62,7 +62,9 @@ mbedtls_x509_crt* os_roots() {
     RootLoader loader(crt);
     for (const trust::TrustSource& source : trust::os_trust_sources()) {
       switch (source.kind) {
-        case trust::TrustSource::Kind::pem_bundle: loader.file(source.path); break;
+        case trust::TrustSource::Kind::pem_bundle:
+          loader.file(source.path);
+          break;
         case trust::TrustSource::Kind::directory:
           for (const auto& file : trust::certificate_files_in(source.path)) loader.file(file);
           break;
@@ -78,10 +80,14 @@ mbedtls_x509_crt* os_roots() {
 
 int minor_of(Protocol p) {
   switch (p) {
-    case Protocol::TLSv1: return 1;
-    case Protocol::TLSv1_1: return 2;
-    case Protocol::TLSv1_2: return 3;
-    case Protocol::TLSv1_3: return 4;
+    case Protocol::TLSv1:
+      return 1;
+    case Protocol::TLSv1_1:
+      return 2;
+    case Protocol::TLSv1_2:
+      return 3;
+    case Protocol::TLSv1_3:
+      return 4;
   }
   return 3;
 }
@@ -107,7 +113,6 @@ void set_protocols(mbedtls_ssl_config& conf, const ProtocolSet& protocols) {
   compat::set_version_bounds(&conf, low, high);
 }
 
-
 // What client and server configs share: protocols, suites, ALPN, randomness, key log.
 void configure_common(Config::Impl& impl, int endpoint, const ProtocolSet& protocols,
                       const std::vector<std::string>& cipher_suites, const std::vector<std::string>& alpn,
@@ -125,7 +130,8 @@ void configure_common(Config::Impl& impl, int endpoint, const ProtocolSet& proto
   for (const std::string& protocol : alpn) {
     if (protocol.empty() || protocol.size() > 255)
       arguments::reject("alpn_protocols", "each name must be 1 to 255 bytes, not " + arguments::quoted(protocol));
-    if (protocol.find('\0') != std::string::npos) arguments::reject("alpn_protocols", "names must not contain NUL bytes");
+    if (protocol.find('\0') != std::string::npos)
+      arguments::reject("alpn_protocols", "names must not contain NUL bytes");
   }
   if (!alpn.empty()) {
     impl.alpn = alpn;
@@ -225,9 +231,15 @@ std::shared_ptr<const Config> Config::server(const ServerPolicy& policy) {
 
   static_assert(ClientAuth{} == ClientAuth::none, "ServerPolicy::client_auth's default (backend.hpp)");
   switch (policy.client_auth) {
-    case ClientAuth::none: mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE); break;
-    case ClientAuth::optional: mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_OPTIONAL); break;
-    case ClientAuth::required: mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED); break;
+    case ClientAuth::none:
+      mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
+      break;
+    case ClientAuth::optional:
+      mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
+      break;
+    case ClientAuth::required:
+      mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+      break;
   }
   if (policy.client_auth != ClientAuth::none) {
     if (policy.client_roots.empty())

@@ -22,8 +22,8 @@ struct Config::Impl {
   // unless the session trusts its extra roots alone.
   mbedtls_x509_crt extra_roots{};
   mbedtls_x509_crt* linked_tail = nullptr;
-  std::vector<int> suites;                // referenced by conf
-  std::vector<std::string> alpn;          // referenced by conf through alpn_pointers
+  std::vector<int> suites;        // referenced by conf
+  std::vector<std::string> alpn;  // referenced by conf through alpn_pointers
   std::vector<const char*> alpn_pointers;
   bool server = false;
   std::string key_log_file;  // NSS key log; empty: off

@@ -17,8 +17,7 @@ struct Drbg {
     mbedtls_entropy_init(&entropy);
     mbedtls_ctr_drbg_init(&drbg);
     static constexpr unsigned char personalization[] = "tlsock";
-    int rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, personalization,
-                                   sizeof personalization - 1);
+    int rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, personalization, sizeof personalization - 1);
     if (rc != 0) throw std::runtime_error("seeding the random generator failed: " + error_text(rc));
   }
   ~Drbg() {

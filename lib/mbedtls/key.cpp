@@ -61,14 +61,18 @@ std::optional<Failure> failure_from_code(int code) {
     case MBEDTLS_ERR_PK_PASSWORD_MISMATCH:
     case MBEDTLS_ERR_PEM_PASSWORD_MISMATCH:
     case MBEDTLS_ERR_PKCS5_PASSWORD_MISMATCH:
-    case MBEDTLS_ERR_PKCS12_PASSWORD_MISMATCH: return Failure::wrong_password;
+    case MBEDTLS_ERR_PKCS12_PASSWORD_MISMATCH:
+      return Failure::wrong_password;
     case MBEDTLS_ERR_PK_PASSWORD_REQUIRED:
-    case MBEDTLS_ERR_PEM_PASSWORD_REQUIRED: return Failure::password_required;
+    case MBEDTLS_ERR_PEM_PASSWORD_REQUIRED:
+      return Failure::password_required;
     case MBEDTLS_ERR_PEM_UNKNOWN_ENC_ALG:
     case MBEDTLS_ERR_PEM_FEATURE_UNAVAILABLE:
     case MBEDTLS_ERR_PKCS5_FEATURE_UNAVAILABLE:
-    case MBEDTLS_ERR_PKCS12_FEATURE_UNAVAILABLE: return Failure::unsupported_encryption;
-    default: return std::nullopt;
+    case MBEDTLS_ERR_PKCS12_FEATURE_UNAVAILABLE:
+      return Failure::unsupported_encryption;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -92,7 +96,7 @@ bool is_encrypted_pkcs8_der(const unsigned char* der, std::size_t size) {
 
 int parse_into(mbedtls_pk_context* pk, const unsigned char* key, std::size_t size, std::string_view password) {
   return backend::compat::parse_key(pk, key, size, reinterpret_cast<const unsigned char*>(password.data()),
-                                 password.size(), backend::random, nullptr);
+                                    password.size(), backend::random, nullptr);
 }
 
 // mbedTLS's DER parser tries every key form in turn and reports only the last failure, so an
@@ -131,14 +135,15 @@ int decryption_error_of_der(const unsigned char* der, std::size_t size, std::str
     case Failure::unsupported_encryption:
       throw std::invalid_argument("key: the private key is encrypted with a scheme this mbedTLS cannot decrypt: " +
                                   backend::error_text(code));
-    case Failure::not_a_key: break;
+    case Failure::not_a_key:
+      break;
   }
   throw std::invalid_argument("key: not a PEM or DER private key: " + backend::error_text(code));
 }
 
 // Parses a key; pem says whether bytes hold PEM text (then they end with the NUL mbedTLS wants).
 std::shared_ptr<const backend::PrivateKeyImpl> parse(SecretBytes& bytes, bool pem, std::string_view password,
-                                                  const std::filesystem::path* path) {
+                                                     const std::filesystem::path* path) {
   auto impl = std::make_shared<backend::PrivateKeyImpl>();
   int rc = parse_into(&impl->pk, bytes.data(), bytes.size(), password);
   if (rc == 0) return impl;
@@ -186,18 +191,22 @@ PrivateKey PrivateKey::from_der(std::string_view der, std::string_view password)
 std::string PrivateKey::key_algorithm() const {
   switch (mbedtls_pk_get_type(&impl_->pk)) {
     case MBEDTLS_PK_RSA:
-    case MBEDTLS_PK_RSASSA_PSS: return "rsa";
+    case MBEDTLS_PK_RSASSA_PSS:
+      return "rsa";
     case MBEDTLS_PK_ECKEY:
     case MBEDTLS_PK_ECKEY_DH:
-    case MBEDTLS_PK_ECDSA: return "ec";
-    default: return "unknown";
+    case MBEDTLS_PK_ECDSA:
+      return "ec";
+    default:
+      return "unknown";
   }
 }
 
 std::size_t PrivateKey::key_bits() const { return mbedtls_pk_get_bitlen(&impl_->pk); }
 
 bool PrivateKey::matches(const Certificate& certificate) const {
-  return backend::compat::check_pair(&detail::Access::impl(certificate).crt.pk, &impl_->pk, backend::random, nullptr) == 0;
+  return backend::compat::check_pair(&detail::Access::impl(certificate).crt.pk, &impl_->pk, backend::random, nullptr) ==
+         0;
 }
 
 }  // namespace tlsock

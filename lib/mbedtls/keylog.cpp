@@ -46,15 +46,28 @@ void export_keys(void* context, mbedtls_ssl_key_export_type type, const unsigned
   const auto& config = *static_cast<const Config::Impl*>(context);
   const char* label = nullptr;
   switch (type) {
-    case MBEDTLS_SSL_KEY_EXPORT_TLS12_MASTER_SECRET: label = "CLIENT_RANDOM"; break;
+    case MBEDTLS_SSL_KEY_EXPORT_TLS12_MASTER_SECRET:
+      label = "CLIENT_RANDOM";
+      break;
 #if TLSOCK_HAS_TLS13
-    case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_CLIENT_EARLY_SECRET: label = "CLIENT_EARLY_TRAFFIC_SECRET"; break;
-    case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_CLIENT_HANDSHAKE_TRAFFIC_SECRET: label = "CLIENT_HANDSHAKE_TRAFFIC_SECRET"; break;
-    case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_SERVER_HANDSHAKE_TRAFFIC_SECRET: label = "SERVER_HANDSHAKE_TRAFFIC_SECRET"; break;
-    case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_CLIENT_APPLICATION_TRAFFIC_SECRET: label = "CLIENT_TRAFFIC_SECRET_0"; break;
-    case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_SERVER_APPLICATION_TRAFFIC_SECRET: label = "SERVER_TRAFFIC_SECRET_0"; break;
+    case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_CLIENT_EARLY_SECRET:
+      label = "CLIENT_EARLY_TRAFFIC_SECRET";
+      break;
+    case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_CLIENT_HANDSHAKE_TRAFFIC_SECRET:
+      label = "CLIENT_HANDSHAKE_TRAFFIC_SECRET";
+      break;
+    case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_SERVER_HANDSHAKE_TRAFFIC_SECRET:
+      label = "SERVER_HANDSHAKE_TRAFFIC_SECRET";
+      break;
+    case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_CLIENT_APPLICATION_TRAFFIC_SECRET:
+      label = "CLIENT_TRAFFIC_SECRET_0";
+      break;
+    case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_SERVER_APPLICATION_TRAFFIC_SECRET:
+      label = "SERVER_TRAFFIC_SECRET_0";
+      break;
 #endif
-    default: return;
+    default:
+      return;
   }
   append_line(config.key_log_file, std::string(label) + " " + hex(client_random, 32) + " " + hex(secret, size) + "\n");
 }

@@ -76,8 +76,7 @@ std::vector<int> suite_ids(const std::vector<std::string>& iana_names) {
       if (int id = compat::suite_id(name); id != 0) ids.push_back(id);
   } else {
     for (const std::string& name : iana_names) {
-      if (insecure(name))
-        throw std::invalid_argument("cipher_suites: " + name + " is insecure and not allowed");
+      if (insecure(name)) throw std::invalid_argument("cipher_suites: " + name + " is insecure and not allowed");
       int id = compat::suite_id(name);
       if (id == 0)
         throw std::invalid_argument("cipher_suites: " + name + " is not a cipher suite the linked " +

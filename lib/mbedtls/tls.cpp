@@ -34,27 +34,35 @@ unsigned problems_from(uint32_t flags) {
 
 Failure classify(int code) {
   switch (code) {
-    case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED: return Failure::verification;
-    case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE: return Failure::alert;
+    case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
+      return Failure::verification;
+    case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
+      return Failure::alert;
 #if defined(MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION)
-    case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION: return Failure::protocol_version;
+    case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION:
+      return Failure::protocol_version;
 #endif
 #if defined(MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION)
-    case MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION: return Failure::protocol_version;
+    case MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION:
+      return Failure::protocol_version;
 #endif
 #if defined(MBEDTLS_ERR_SSL_BAD_HS_SERVER_KEY_EXCHANGE)
-    case MBEDTLS_ERR_SSL_BAD_HS_SERVER_KEY_EXCHANGE: return Failure::bad_key_exchange;
+    case MBEDTLS_ERR_SSL_BAD_HS_SERVER_KEY_EXCHANGE:
+      return Failure::bad_key_exchange;
 #endif
 #if defined(MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE)
-    case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE: return Failure::no_client_certificate;
+    case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE:
+      return Failure::no_client_certificate;
 #endif
     case MBEDTLS_ERR_SSL_INVALID_MAC:
 #if defined(MBEDTLS_ERR_SSL_DECODE_ERROR)
     case MBEDTLS_ERR_SSL_DECODE_ERROR:
 #endif
     case MBEDTLS_ERR_SSL_INVALID_RECORD:
-    case MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE: return Failure::bad_record;
-    default: return Failure::other;
+    case MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE:
+      return Failure::bad_record;
+    default:
+      return Failure::other;
   }
 }
 
@@ -132,8 +140,7 @@ struct Tls::Impl {
         *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
       }
     }
-    if (problems != 0)
-      self->verdicts.push_back({depth, depth == 0 ? *self->leaf : certificate_from(*crt), problems});
+    if (problems != 0) self->verdicts.push_back({depth, depth == 0 ? *self->leaf : certificate_from(*crt), problems});
     return 0;
   }
 
@@ -153,11 +160,16 @@ struct Tls::Impl {
     if (rc >= 0) return Status::ok;
     switch (rc) {
       case MBEDTLS_ERR_SSL_WANT_READ:
-      case MBEDTLS_ERR_SSL_WANT_WRITE: return Status::want_read;
-      case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY: return Status::closed;
-      case compat::received_new_session_ticket: return Status::new_ticket;
-      case MBEDTLS_ERR_SSL_CONN_EOF: return Status::eof;
-      default: break;
+      case MBEDTLS_ERR_SSL_WANT_WRITE:
+        return Status::want_read;
+      case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
+        return Status::closed;
+      case compat::received_new_session_ticket:
+        return Status::new_ticket;
+      case MBEDTLS_ERR_SSL_CONN_EOF:
+        return Status::eof;
+      default:
+        break;
     }
     error.code = rc;
     error.failure = classify(rc);
@@ -170,8 +182,8 @@ struct Tls::Impl {
       error.failure = Failure::key_update;
     // mbedTLS checks key usage after the chain, outside the verify callback: report it as
     // the verification failure it is.
-    constexpr uint32_t usage = MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE |
-                               MBEDTLS_X509_BADCERT_NS_CERT_TYPE;
+    constexpr uint32_t usage =
+        MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE | MBEDTLS_X509_BADCERT_NS_CERT_TYPE;
     if (rc == compat::bad_certificate && (mbedtls_ssl_get_verify_result(&ssl) & usage) != 0 && leaf) {
       error.failure = Failure::verification;
       verdicts.push_back({0, *leaf, bad_key_usage});
@@ -258,9 +270,7 @@ bool Tls::readable_without_wire() const noexcept {
   return available >= record_header + ((std::size_t{p[3]} << 8) | p[4]);
 }
 
-std::string_view Tls::output() const noexcept {
-  return std::string_view(impl_->out).substr(impl_->out_begin);
-}
+std::string_view Tls::output() const noexcept { return std::string_view(impl_->out).substr(impl_->out_begin); }
 
 void Tls::consume_output(std::size_t size) noexcept {
   impl_->out_begin += size;
@@ -353,9 +363,12 @@ std::uint8_t Tls::bad_data_alert() const noexcept {
       if (((std::size_t{header[3]} << 8) | header[4]) > max_record_length) return MBEDTLS_SSL_ALERT_MSG_RECORD_OVERFLOW;
       return MBEDTLS_SSL_ALERT_MSG_DECODE_ERROR;
     }
-    case MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE: return MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE;
-    case MBEDTLS_ERR_SSL_INVALID_MAC: return MBEDTLS_SSL_ALERT_MSG_BAD_RECORD_MAC;
-    default: return MBEDTLS_SSL_ALERT_MSG_DECODE_ERROR;
+    case MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE:
+      return MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE;
+    case MBEDTLS_ERR_SSL_INVALID_MAC:
+      return MBEDTLS_SSL_ALERT_MSG_BAD_RECORD_MAC;
+    default:
+      return MBEDTLS_SSL_ALERT_MSG_DECODE_ERROR;
   }
 }
 

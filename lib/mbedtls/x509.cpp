@@ -28,7 +28,8 @@ std::shared_ptr<const backend::CertificateImpl> parse_der(std::string der) {
                                              impl->der.size());
   if (rc != 0) throw std::invalid_argument("certificate: not a valid DER certificate: " + backend::error_text(rc));
   // A DER buffer with trailing bytes after the certificate is not one certificate.
-  if (impl->crt.raw.len != impl->der.size()) throw std::invalid_argument("certificate: trailing bytes after the DER certificate");
+  if (impl->crt.raw.len != impl->der.size())
+    throw std::invalid_argument("certificate: trailing bytes after the DER certificate");
   return impl;
 }
 
@@ -83,15 +84,25 @@ std::string ip_text(const unsigned char* p, std::size_t len) {
   for (int i = 0; i < 8; ++i) groups[i] = (p[2 * i] << 8) | p[2 * i + 1];
   int best = -1, best_len = 0;
   for (int i = 0; i < 8;) {
-    if (groups[i] != 0) { ++i; continue; }
+    if (groups[i] != 0) {
+      ++i;
+      continue;
+    }
     int j = i;
     while (j < 8 && groups[j] == 0) ++j;
-    if (j - i > best_len && j - i >= 2) { best = i; best_len = j - i; }
+    if (j - i > best_len && j - i >= 2) {
+      best = i;
+      best_len = j - i;
+    }
     i = j;
   }
   std::string out;
   for (int i = 0; i < 8; ++i) {
-    if (i == best) { out += "::"; i += best_len - 1; continue; }
+    if (i == best) {
+      out += "::";
+      i += best_len - 1;
+      continue;
+    }
     if (!out.empty() && out.back() != ':') out += ':';
     std::snprintf(buffer, sizeof buffer, "%x", groups[i]);
     out += buffer;
@@ -224,11 +235,14 @@ std::string Certificate::hash_algorithm() const {
 std::string Certificate::key_algorithm() const {
   switch (mbedtls_pk_get_type(&impl_->crt.pk)) {
     case MBEDTLS_PK_RSA:
-    case MBEDTLS_PK_RSASSA_PSS: return "rsa";
+    case MBEDTLS_PK_RSASSA_PSS:
+      return "rsa";
     case MBEDTLS_PK_ECKEY:
     case MBEDTLS_PK_ECKEY_DH:
-    case MBEDTLS_PK_ECDSA: return "ec";
-    default: return "unknown";
+    case MBEDTLS_PK_ECDSA:
+      return "ec";
+    default:
+      return "unknown";
   }
 }
 

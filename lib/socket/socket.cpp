@@ -10,8 +10,8 @@
 #include "engine/session_impl.hpp"
 #include "net/net.hpp"
 #include "socket/socket_impl.hpp"
-#include "tlsock/errors.hpp"
 #include "tlsock/connection.hpp"
+#include "tlsock/errors.hpp"
 #include "tlsock/socket.hpp"
 #include "tlsock/tcp.hpp"
 
@@ -24,7 +24,8 @@ std::shared_ptr<TLSSession> session_or_default(std::shared_ptr<TLSSession> sessi
 
 // "[::1]" (as in URLs) is the address ::1.
 std::string strip_brackets(std::string_view address) {
-  if (address.size() > 2 && address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
+  if (address.size() > 2 && address.front() == '[' && address.back() == ']')
+    address = address.substr(1, address.size() - 2);
   return std::string(address);
 }
 
@@ -264,14 +265,13 @@ const ConnectionInfo& TLSSocket::info() const { return checked(impl_).engine.inf
 const Certificate& TLSSocket::certificate() const {
   const Impl& s = checked(impl_);
   const auto& leaf = s.engine.info().certificate;
-  if (!leaf) throw TLSError(s.engine.role() == engine::Role::server ? "the client sent no certificate"
-                                                                    : "the server sent no certificate");
+  if (!leaf)
+    throw TLSError(s.engine.role() == engine::Role::server ? "the client sent no certificate"
+                                                           : "the server sent no certificate");
   return *leaf;
 }
 
-const std::vector<Certificate>& TLSSocket::intermediates() const {
-  return checked(impl_).engine.info().intermediates;
-}
+const std::vector<Certificate>& TLSSocket::intermediates() const { return checked(impl_).engine.info().intermediates; }
 
 std::string_view TLSSocket::protocol() const noexcept {
   return impl_ && impl_->engine.is_handshake_complete() && impl_->engine.info().protocol

@@ -201,7 +201,7 @@ std::vector<fs::path> certificate_files_in(const fs::path& directory) {
   // A file is known by its device and inode: one stat() per entry, where fs::canonical
   // resolves every component of every link (OpenSSL-style directories hold ~300 of them,
   // and this runs before a process's first verified connection).
-  std::set<std::pair<dev_t, ino_t>> seen;
+  std::set<std::pair<dev_t, ino_t> > seen;
   for (auto& path : candidates) {
     struct stat info {};
     if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;  // broken links, subdirectories

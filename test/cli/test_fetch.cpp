@@ -238,8 +238,8 @@ bool have_openssl() { return !find_program("openssl").empty(); }
 
 // The tests control every variable fetch reads; the runner's own must not leak in.
 const bool environment_cleared = [] {
-  for (const char* name : {"HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
-                           "SSLKEYLOGFILE"})
+  for (const char* name :
+       {"HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR", "SSLKEYLOGFILE"})
     ::unsetenv(name);
   return true;
 }();
@@ -533,17 +533,17 @@ TEST_CASE("a malformed HTTP response exits 4 with the parser's reason", "[cli][f
   server.on("/smuggle", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
   server.on("/lengths", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd");
   server.on("/not-http", "SSH-2.0-OpenSSH_9.2\r\n");
-  for (auto [target, reason] : std::vector<std::pair<std::string, std::string>>{
-           {"/folded", "obsolete line folding"},
-           {"/smuggle", "both Transfer-Encoding and Content-Length"},
-           {"/lengths", "conflicting Content-Length values (3 and 4)"},
-           {"/not-http", "bad status line"}}) {
+  for (auto [target, reason] :
+       std::vector<std::pair<std::string, std::string>>{{"/folded", "obsolete line folding"},
+                                                        {"/smuggle", "both Transfer-Encoding and Content-Length"},
+                                                        {"/lengths", "conflicting Content-Length values (3 and 4)"},
+                                                        {"/not-http", "bad status line"}}) {
     DYNAMIC_SECTION(target) {
       ProgramResult result = fetch({cacert(), server.url(target)});
       INFO(result.output);
       CHECK(result.exit_code == 4);
-      CHECK(contains(result.output, "tlsock: invalid HTTP response from localhost:" + std::to_string(server.port()) +
-                                        ": " + reason));
+      CHECK(contains(result.output,
+                     "tlsock: invalid HTTP response from localhost:" + std::to_string(server.port()) + ": " + reason));
     }
   }
 }
@@ -1102,8 +1102,8 @@ TEST_CASE("several URLs to one host share a keep-alive connection", "[cli][fetch
   server.on("/a", response("200 OK", "a"));
   server.on("/b", response("200 OK", "bb"));
   server.on("/c", response("200 OK", "ccc"));
-  ProgramResult result = fetch({cacert(), "--json", "-H", "X-Test: yes", server.url("/a"), server.url("/b"),
-                                server.url("/c")});
+  ProgramResult result =
+      fetch({cacert(), "--json", "-H", "X-Test: yes", server.url("/a"), server.url("/b"), server.url("/c")});
   INFO(result.output);
   CHECK(result.exit_code == 0);
   CHECK(server.connections() == 1);
@@ -1229,8 +1229,8 @@ TEST_CASE("--data sends a body; 303 turns it into GET, 307 keeps it", "[cli][fet
   TempDir dir;
   std::string binary = random_bytes(5000, 9);
   write_file(dir.path() / "body.bin", binary);
-  ProgramResult put = fetch({cacert(), "-X", "PUT", "--data", "@" + (dir.path() / "body.bin").string(),
-                             "-o", (dir.path() / "answer").string(), server.url("/echo")});
+  ProgramResult put = fetch({cacert(), "-X", "PUT", "--data", "@" + (dir.path() / "body.bin").string(), "-o",
+                             (dir.path() / "answer").string(), server.url("/echo")});
   CHECK(put.exit_code == 0);
   CHECK(read_file(dir.path() / "answer") == "PUT " + binary + "\n");
 
@@ -1286,8 +1286,8 @@ TEST_CASE("a progress bar on a terminal for long downloads only", "[cli][fetch]"
     return After::keep_open;
   });
   TempDir out;
-  std::string command = std::string(TLSOCK_CLI) + " fetch " + cacert() + " -o " + (out.path() / "slow").string() +
-                        " " + server.url("/slow");
+  std::string command = std::string(TLSOCK_CLI) + " fetch " + cacert() + " -o " + (out.path() / "slow").string() + " " +
+                        server.url("/slow");
 
   // script(1) gives the program a terminal on stdin, stdout and stderr.
   ProgramResult terminal = run_program({script, "-qec", command, "/dev/null"}, 30s);
@@ -1353,7 +1353,7 @@ TEST_CASE("HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE and SSLKEYLOGFILE", "[cli][fetch
     ProgramResult result = fetch({cacert(), server.url("/ok")});
     CHECK(result.exit_code == 0);
     // TLS 1.2 logs the master secret, TLS 1.3 its traffic secrets.
-  std::string keys = read_file(dir.path() / "keys.log");
-  CHECK((contains(keys, "CLIENT_RANDOM ") || contains(keys, "CLIENT_TRAFFIC_SECRET_0 ")));
+    std::string keys = read_file(dir.path() / "keys.log");
+    CHECK((contains(keys, "CLIENT_RANDOM ") || contains(keys, "CLIENT_TRAFFIC_SECRET_0 ")));
   }
 }

@@ -34,9 +34,9 @@
 #include <utility>
 #include <vector>
 
-#include "support/temp_dir.hpp"
 #include "support/loopback.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 #include "tlsock/tlsock.hpp"
 
 namespace tlsock::loopback {
@@ -55,7 +55,7 @@ constexpr std::string_view remote_closed = "The remote end closed the connection
 }
 
 [[nodiscard]] inline std::shared_ptr<ServerTLS> make_server(ServerOptions options = {},
-                                                           std::string_view chain = "localhost") {
+                                                            std::string_view chain = "localhost") {
   return std::make_shared<ServerTLS>(std::make_shared<ServerCertificateChain>(pki_chain(chain)), std::move(options));
 }
 

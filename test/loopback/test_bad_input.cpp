@@ -138,8 +138,7 @@ TEST_CASE("Certificate::from_der, from_pem: empty, garbage, corrupt and truncate
         invalid + "pem: unterminated PEM certificate block");
 }
 
-TEST_CASE("Certificate::load: missing files, directories, empty files, corrupt PEM, NUL in the path",
-          "[bad-input]") {
+TEST_CASE("Certificate::load: missing files, directories, empty files, corrupt PEM, NUL in the path", "[bad-input]") {
   TempDir dir;
   CHECK(thrown([&] { (void)Certificate::load(dir / "missing.pem"); }) ==
         "std::system_error: cannot read " + (dir / "missing.pem") + ": No such file or directory");
@@ -176,9 +175,11 @@ TEST_CASE("PrivateKey::load, from_pem, from_der: wrong and missing passwords, co
   const std::string with_nul = cert_path("localhost.key").string() + std::string("\0x", 2);
   CHECK(thrown([&] { (void)PrivateKey::load(with_nul); }) ==
         invalid + "path: contains a NUL byte: " + in_message(with_nul));
-  CHECK_THAT(thrown([] { (void)PrivateKey::from_pem("-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----\n"); }),
+  CHECK_THAT(
+      thrown([] { (void)PrivateKey::from_pem("-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----\n"); }),
+      StartsWith(invalid + "key: not a PEM or DER private key: "));
+  CHECK_THAT(thrown([] { (void)PrivateKey::from_pem(""); }),
              StartsWith(invalid + "key: not a PEM or DER private key: "));
-  CHECK_THAT(thrown([] { (void)PrivateKey::from_pem(""); }), StartsWith(invalid + "key: not a PEM or DER private key: "));
   CHECK(thrown([] { (void)PrivateKey::from_der(""); }) == invalid + "key: empty DER private key");
   CHECK_THAT(thrown([] { (void)PrivateKey::from_der("\x30\x00"); }),
              StartsWith(invalid + "key: not a PEM or DER private key: "));
@@ -195,7 +196,9 @@ TEST_CASE("CertificateChain: empty chains, keys that do not match, wrong order, 
   CHECK_THAT(thrown([&] { CertificateChain({leaf, leaf}, key); }), StartsWith("tlsock::CertificateChainError: "));
   CHECK_THAT(thrown([&] { (void)CertificateChain::from_pieces({}, {key}); }),
              StartsWith("tlsock::NoCertificateChainError: "));
-  CHECK_THAT(thrown([&] { (void)CertificateChain::from_pieces({leaf, intermediate}, {key, other_key}); }),
+  CHECK_THAT(thrown([&] {
+               (void)CertificateChain::from_pieces({leaf, intermediate}, {key, other_key});
+             }),
              StartsWith("tlsock::ExtraneousPrivateKeyError: "));
   TempDir dir;
   CHECK(thrown([&] { (void)CertificateChain::load(dir / "missing.pem", cert_path("localhost.key")); }) ==
@@ -224,7 +227,7 @@ TEST_CASE("Certificate, PrivateKey and CertificateChain stay usable after being 
 
   CertificateChain chain = pki_chain("localhost");
   CertificateChain moved_chain = std::move(chain);  // NOLINT(performance-move-const-arg): as above
-  CHECK(chain.leaf() == moved_chain.leaf());  // NOLINT(bugprone-use-after-move)
+  CHECK(chain.leaf() == moved_chain.leaf());        // NOLINT(bugprone-use-after-move)
   CHECK(chain.certificates().size() == moved_chain.certificates().size());
   CHECK(chain.key().matches(chain.leaf()));
 }
@@ -297,8 +300,7 @@ TEST_CASE("connect_tcp: bad host names, port 0, negative and NaN timeouts", "[ba
         invalid + "timeout: " + timeout_rule + "nan");
 }
 
-TEST_CASE("TLSSocket::wrap: descriptors that are no connected TCP socket, bad host names and timeouts",
-          "[bad-input]") {
+TEST_CASE("TLSSocket::wrap: descriptors that are no connected TCP socket, bad host names and timeouts", "[bad-input]") {
   CHECK(thrown([] { (void)TLSSocket::wrap(-1, "localhost"); }) ==
         invalid + "socket: must be a valid socket descriptor, not -1");
 
@@ -344,8 +346,7 @@ TEST_CASE("TLSSocket::wrap_server: no server, bad descriptors and timeouts", "[b
   PlainListener listener;
   testing::UniqueFd fd = testing::connect_loopback(listener.port());
   const int raw = fd.get();
-  CHECK(thrown([&] { (void)TLSSocket::wrap_server(fd.release(), nullptr); }) ==
-        invalid + "server: must not be null");
+  CHECK(thrown([&] { (void)TLSSocket::wrap_server(fd.release(), nullptr); }) == invalid + "server: must not be null");
   CHECK_FALSE(is_open(raw));
   CHECK(thrown([] { (void)TLSSocket::wrap_server(-1, make_server()); }) ==
         invalid + "socket: must be a valid socket descriptor, not -1");
@@ -533,20 +534,21 @@ TEST_CASE("ClientTLS: bad host names and ports, no write_to_wire, use after move
     CAPTURE(bad.host);
     CHECK(thrown([&] { ClientTLS client(bad.host); }) == bad.error);
   }
-  CHECK(thrown([] { ClientTLS client("localhost", nullptr, 0); }) == invalid + "port: must be between 1 and 65535, not 0");
+  CHECK(thrown([] { ClientTLS client("localhost", nullptr, 0); }) ==
+        invalid + "port: must be between 1 and 65535, not 0");
   ClientTLS client("localhost", trusted_session());
   CHECK(thrown([&] { (void)client.start(nullptr); }) == invalid + "write_to_wire: must be callable");
 
   // A ClientTLS is a value (a name and a shared session): moving copies it.
   ClientTLS moved = std::move(client);  // NOLINT(performance-move-const-arg): moved as a user would
   std::string hello;
-  Connection connection = client.start([&](std::string_view bytes) { hello += bytes; });  // NOLINT(bugprone-use-after-move)
+  Connection connection =
+      client.start([&](std::string_view bytes) { hello += bytes; });  // NOLINT(bugprone-use-after-move)
   CHECK(client.server_hostname() == "localhost");
   CHECK_FALSE(hello.empty());
 }
 
-TEST_CASE("ServerTLS::start and Connection: no write_to_wire, bad alerts, use after move or failure",
-          "[bad-input]") {
+TEST_CASE("ServerTLS::start and Connection: no write_to_wire, bad alerts, use after move or failure", "[bad-input]") {
   auto server = make_server();
   CHECK(thrown([&] { (void)server->start(nullptr); }) == invalid + "write_to_wire: must be callable");
 

@@ -155,8 +155,7 @@ TEST_CASE("8 threads x 200 connections share one TLSSession and resume its sessi
       const std::string response = socket.read_line();
       if (response != "ok " + request) throw std::runtime_error("wrong response: " + response);
       // Resumption by ticket (and, in TLS 1.2, by session ID when the ticket was not used).
-      if (socket.session_ticket() == SessionReuse::reused || socket.session_id() == SessionReuse::reused)
-        ++resumed;
+      if (socket.session_ticket() == SessionReuse::reused || socket.session_id() == SessionReuse::reused) ++resumed;
       socket.close();
       ++completed;
     }

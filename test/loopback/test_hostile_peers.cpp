@@ -171,9 +171,9 @@ TEST_CASE("an endless line to a server in read_line stops at the buffer cap", "[
   hostile.join();
   server.stop();
   CHECK(log.lines().empty());  // read_line never returned the hostile line
-  CHECK(server.errors().lines() == std::vector<std::string>{"TLSError: read_line: no match within the first " +
-                                                            std::to_string(cap) +
-                                                            cap_message_tail("ServerOptions::max_buffered_bytes")});
+  CHECK(server.errors().lines() ==
+        std::vector<std::string>{"TLSError: read_line: no match within the first " + std::to_string(cap) +
+                                 cap_message_tail("ServerOptions::max_buffered_bytes")});
   // The server closed on it: its writes fail with a disconnect, long before 16 times the cap.
   CHECK(hostile_end == "TLSDisconnectError: The remote end closed the connection");
   CHECK(sent < 16 * cap);

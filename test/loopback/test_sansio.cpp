@@ -169,7 +169,8 @@ TEST_CASE("alert levels are checked against the specification", "[sansio]") {
                          Catch::Matchers::Message("level: handshake_failure must be sent as fatal, not warning"));
   REQUIRE_THROWS_MATCHES(
       pair.client.send_alert(Alert::bad_certificate), InvalidAlertLevel,
-      Catch::Matchers::Message("level: bad_certificate has no prescribed level; pass AlertLevel::warning or AlertLevel::fatal"));
+      Catch::Matchers::Message(
+          "level: bad_certificate has no prescribed level; pass AlertLevel::warning or AlertLevel::fatal"));
   REQUIRE_THROWS_AS(pair.client.send_alert(Alert::close_notify, AlertLevel::fatal), InvalidAlertLevel);
   CHECK_FALSE(pair.client.is_invalidated());  // refused alerts change nothing
 }

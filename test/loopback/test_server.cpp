@@ -82,8 +82,9 @@ struct WireClient {
 
   WireClient(std::uint16_t port, const std::string& hostname, std::shared_ptr<TLSSession> session)
       : fd(connect_loopback(port)),
-        connection(ClientTLS(hostname, std::move(session))
-                       .start([this](std::string_view bytes) { send_all(fd.get(), bytes); })) {}
+        connection(ClientTLS(hostname, std::move(session)).start([this](std::string_view bytes) {
+          send_all(fd.get(), bytes);
+        })) {}
 
   std::string plaintext;  // received and not yet taken
 
@@ -139,8 +140,8 @@ std::vector<int> handshake_types(std::string_view wire) {
 std::vector<int> server_first_flight(ServerOptions options) {
   auto server = make_server(std::move(options));
   std::string to_server, to_client;
-  Connection client = ClientTLS("localhost", tls12_session())
-                          .start([&](std::string_view bytes) { to_server.append(bytes); });
+  Connection client =
+      ClientTLS("localhost", tls12_session()).start([&](std::string_view bytes) { to_server.append(bytes); });
   Connection peer = server->start([&](std::string_view bytes) { to_client.append(bytes); });
   (void)peer.data_from_wire(to_server);
   return handshake_types(to_client);
@@ -193,8 +194,7 @@ TEST_CASE("mismatched version pins fail on both ends with protocol version error
       bool server_refuses = client_protocol < server_protocol || client_protocol == Protocol::TLSv1_3;
       if (server_refuses) {
         // The server refuses the ClientHello.
-        CHECK(client_error ==
-              "TLSAlertError: TLS handshake failed - protocol version error [protocol_version, fatal]");
+        CHECK(client_error == "TLSAlertError: TLS handshake failed - protocol version error [protocol_version, fatal]");
       } else {
         // The server answers with its (older) version; the client refuses it.
         CHECK(client_error == "TLSError: TLS handshake failed - protocol version error");
@@ -444,8 +444,8 @@ TEST_CASE("a client certificate from an untrusted root is refused", "[server][cl
   if (openssl.empty()) TLSOCK_SKIP("openssl is not installed (needed to make the client certificate)");
   TempDir dir;
   // A client certificate issued by untrusted-root-ca, with the usages of client.pem.
-  std::filesystem::path key = dir.path() / "rogue.key", csr = dir.path() / "rogue.csr",
-                        pem = dir.path() / "rogue.pem", ext = dir.path() / "ext.cnf";
+  std::filesystem::path key = dir.path() / "rogue.key", csr = dir.path() / "rogue.csr", pem = dir.path() / "rogue.pem",
+                        ext = dir.path() / "ext.cnf";
   {
     std::ofstream out(ext);
     out << "basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n"
@@ -663,9 +663,9 @@ TEST_CASE("alerts both ways over sockets", "[server][alerts]") {
     CHECK(client.connection.is_invalidated());
     REQUIRE(log.wait_for(1));
     server.stop();
-    CHECK(log.lines() == std::vector<std::string>{
-                             "TLSAlertError: TLS connection failed - received fatal alert access_denied (49) "
-                             "[access_denied, fatal]"});
+    CHECK(log.lines() ==
+          std::vector<std::string>{"TLSAlertError: TLS connection failed - received fatal alert access_denied (49) "
+                                   "[access_denied, fatal]"});
   }
   SECTION("a server's fatal alert reaches the client's read") {
     PlainListener listener;
@@ -745,8 +745,8 @@ TEST_CASE("the whole TLSSocket API works on the server side", "[server][io]") {
   REQUIRE(log.wait_for(13));
   server.stop();
   CHECK(log.lines() == std::vector<std::string>{"server", "no session", "not readable", "writable", "readable",
-                                                "line one\r\n", "second\r", "third\n", "HEADER: x\r\n\r\n",
-                                                "body;END", "12345", "upload intact", graceful_end});
+                                                "line one\r\n", "second\r", "third\n", "HEADER: x\r\n\r\n", "body;END",
+                                                "12345", "upload intact", graceful_end});
   CHECK(server.errors().lines().empty());
 }
 

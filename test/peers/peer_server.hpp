@@ -22,8 +22,8 @@
 #include <utility>
 #include <vector>
 
-#include "support/temp_dir.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 #include "tlsock/tlsock.hpp"
 
 namespace tlsock::testing {
@@ -57,11 +57,11 @@ namespace tlsock::testing {
   ServerProcessOptions options;
   options.keep_stdin = true;
   options.ready_check = ReadyCheck::connect;  // one more HTTP client to s_server -WWW
-  return ServerProcess::start({"sh", "-c", "cd \"$1\" && shift && exec \"$@\"", "sh", dir.string(), openssl,
-                               "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
-                               (certs / "localhost.pem").string(), "-key", (certs / "localhost.key").string(),
-                               "-cert_chain", (certs / "intermediate-ca.pem").string(), "-quiet", "-WWW"},
-                              port, options);
+  return ServerProcess::start(
+      {"sh", "-c", "cd \"$1\" && shift && exec \"$@\"", "sh", dir.string(), openssl, "s_server", "-accept",
+       "127.0.0.1:" + std::to_string(port), "-cert", (certs / "localhost.pem").string(), "-key",
+       (certs / "localhost.key").string(), "-cert_chain", (certs / "intermediate-ca.pem").string(), "-quiet", "-WWW"},
+      port, options);
 }
 
 // How a read loop ended.

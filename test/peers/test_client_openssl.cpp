@@ -96,10 +96,8 @@ TEST_CASE("an HTTP GET against s_server -www ends with the server's close_notify
   CHECK(body.rfind("<HTML><BODY", 0) == 0);
   CHECK(body.ends_with("</pre></BODY></HTML>\r\n\r\n"));
   // The error is sticky, and reads keep reporting it.
-  CHECK(error_of([&] { (void)socket.read(1); }) ==
-        "TLSGracefulDisconnectError: " + std::string(remote_closed));
-  CHECK(error_of([&] { (void)socket.read_line(); }) ==
-        "TLSGracefulDisconnectError: " + std::string(remote_closed));
+  CHECK(error_of([&] { (void)socket.read(1); }) == "TLSGracefulDisconnectError: " + std::string(remote_closed));
+  CHECK(error_of([&] { (void)socket.read_line(); }) == "TLSGracefulDisconnectError: " + std::string(remote_closed));
   CHECK_NOTHROW(socket.close());
 }
 

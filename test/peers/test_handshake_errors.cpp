@@ -46,8 +46,8 @@ void require_other_protocol(const std::string& banner, const std::string& messag
 
 // gnutls-serv in TLS 1.2 with only DHE-RSA key exchange and the given DH parameters.
 ts::ServerProcess gnutls_dhe_server(const std::string& dhparams, bool request_client_certificate) {
-  std::vector<std::string> args{"--dhparams", cert_file(dhparams),
-                                "--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+DHE-RSA:%PROFILE_VERY_WEAK"};
+  std::vector<std::string> args{"--dhparams", cert_file(dhparams), "--priority",
+                                "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+DHE-RSA:%PROFILE_VERY_WEAK"};
   if (!request_client_certificate) args.push_back("--disable-client-cert");
   return ts::gnutls_server(args);
 }
@@ -222,16 +222,16 @@ TEST_CASE("protocol names and sets", "[handshake]") {
   SECTION("TLS 1.3 on a backend without it") {
     tlsock::ProtocolSet supported = tlsock::supported_protocols();
     if (supported.contains(tlsock::Protocol::TLSv1_3)) TLSOCK_SKIP("the linked mbedTLS supports TLS 1.3");
-    REQUIRE_THROWS_MATCHES(tlsock::TLSSession(tlsock::ProtocolSet{tlsock::Protocol::TLSv1_3}), std::invalid_argument,
-                           Message("protocols: TLSv1.3 is not supported by the linked " +
-                                   std::string(tlsock::backend_version()) + " (supported: " +
-                                   protocol_names(supported) + ")"));
+    REQUIRE_THROWS_MATCHES(
+        tlsock::TLSSession(tlsock::ProtocolSet{tlsock::Protocol::TLSv1_3}), std::invalid_argument,
+        Message("protocols: TLSv1.3 is not supported by the linked " + std::string(tlsock::backend_version()) +
+                " (supported: " + protocol_names(supported) + ")"));
   }
   SECTION("a set with a hole") {
     if (!tlsock::supported_protocols().contains(tlsock::Protocol::TLSv1))
       TLSOCK_SKIP("the linked mbedTLS has no TLS 1.0");
-    REQUIRE_THROWS_MATCHES(
-        tlsock::TLSSession(tlsock::ProtocolSet{tlsock::Protocol::TLSv1, tlsock::Protocol::TLSv1_2}),
-        std::invalid_argument, Message("protocols: TLSv1, TLSv1.2 is not a contiguous range of versions"));
+    REQUIRE_THROWS_MATCHES(tlsock::TLSSession(tlsock::ProtocolSet{tlsock::Protocol::TLSv1, tlsock::Protocol::TLSv1_2}),
+                           std::invalid_argument,
+                           Message("protocols: TLSv1, TLSv1.2 is not a contiguous range of versions"));
   }
 }

@@ -49,9 +49,20 @@ ServerThread::Handler answer_line(Log& log) {
 
 // `printf 'hello\n' | openssl s_client ... -quiet <extra>`, to 127.0.0.1:port as "localhost".
 ProgramResult s_client(std::uint16_t port, std::vector<std::string> extra = {}) {
-  std::vector<std::string> argv{"sh", "-c", "printf 'hello\\n' | exec \"$@\"", "sh", find_program("openssl"),
-                                "s_client", "-connect", "127.0.0.1:" + std::to_string(port), "-servername",
-                                "localhost", "-CAfile", path_of("root-ca.pem"), "-verify_return_error", "-quiet"};
+  std::vector<std::string> argv{"sh",
+                                "-c",
+                                "printf 'hello\\n' | exec \"$@\"",
+                                "sh",
+                                find_program("openssl"),
+                                "s_client",
+                                "-connect",
+                                "127.0.0.1:" + std::to_string(port),
+                                "-servername",
+                                "localhost",
+                                "-CAfile",
+                                path_of("root-ca.pem"),
+                                "-verify_return_error",
+                                "-quiet"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return run_program(std::move(argv), 30s);
 }
@@ -67,9 +78,8 @@ TEST_CASE("openssl s_client verifies our server and exchanges a line", "[server-
   INFO(result.output);
   CHECK(result.exit_code == 0);
   CHECK(result.output.find(answer + "\n") != std::string::npos);
-  CHECK(log.lines() ==
-        std::vector<std::string>{"line=hello\nprotocol=" + default_protocol() +
-                                 " sni=localhost client=the client sent no certificate"});
+  CHECK(log.lines() == std::vector<std::string>{"line=hello\nprotocol=" + default_protocol() +
+                                                " sni=localhost client=the client sent no certificate"});
   CHECK(server.handshake_errors().lines().empty());
   CHECK(server.errors().lines().empty());
 }
@@ -89,9 +99,8 @@ TEST_CASE("openssl s_client with a client certificate", "[server-interop][openss
     INFO(result.output);
     CHECK(result.exit_code == 0);
     CHECK(result.output.find(answer + "\n") != std::string::npos);
-    CHECK(log.lines() ==
-          std::vector<std::string>{"line=hello\nprotocol=" + default_protocol() +
-                                   " sni=localhost client=CN=tlsock Test Client"});
+    CHECK(log.lines() == std::vector<std::string>{"line=hello\nprotocol=" + default_protocol() +
+                                                  " sni=localhost client=CN=tlsock Test Client"});
     CHECK(server.handshake_errors().lines().empty());
   }
   SECTION("missing, TLS 1.2: refused with a handshake_failure alert") {
@@ -145,8 +154,8 @@ TEST_CASE("openssl s_client resumes a session with our server", "[server-interop
   // Without -quiet s_client prints "New, ..." or "Reused, ..." for each connection.
   auto run = [&](const std::string& session_option) {
     return run_program({"sh", "-c", "printf 'hello\\n' | exec \"$@\"", "sh", find_program("openssl"), "s_client",
-                        "-connect", "127.0.0.1:" + std::to_string(server.port()), "-servername", "localhost",
-                        "-CAfile", path_of("root-ca.pem"), "-verify_return_error", "-ign_eof", session_option, saved},
+                        "-connect", "127.0.0.1:" + std::to_string(server.port()), "-servername", "localhost", "-CAfile",
+                        path_of("root-ca.pem"), "-verify_return_error", "-ign_eof", session_option, saved},
                        30s);
   };
   ProgramResult first = run("-sess_out");
@@ -187,9 +196,8 @@ TEST_CASE("gnutls-cli verifies our server and exchanges a line", "[server-intero
   CHECK(result.output.find("- Status: The certificate is trusted.") != std::string::npos);
   CHECK(result.output.find(answer + "\n") != std::string::npos);
   CHECK(result.exit_code == 0);
-  CHECK(log.lines() ==
-        std::vector<std::string>{"line=hello\nprotocol=" + default_protocol() +
-                                 " sni=localhost client=the client sent no certificate"});
+  CHECK(log.lines() == std::vector<std::string>{"line=hello\nprotocol=" + default_protocol() +
+                                                " sni=localhost client=the client sent no certificate"});
   CHECK(server.handshake_errors().lines().empty());
   CHECK(server.errors().lines().empty());
 }

@@ -175,15 +175,15 @@ TEST_CASE("verification failures name the reason", "[verification]") {
   }
   SECTION("wrong host, by name") {
     auto server = serve("wrong-host");
-    require_rejected(server, "localhost", "wrong-host",
-                     verification_failed +
-                         " - domain name localhost does not match valid domains: wrong.example, other.example");
+    require_rejected(
+        server, "localhost", "wrong-host",
+        verification_failed + " - domain name localhost does not match valid domains: wrong.example, other.example");
   }
   SECTION("wrong host, by IP address") {
     auto server = serve("wrong-host");
-    require_rejected(server, "127.0.0.1", "wrong-host",
-                     verification_failed +
-                         " - IP address 127.0.0.1 does not match valid domains: wrong.example, other.example");
+    require_rejected(
+        server, "127.0.0.1", "wrong-host",
+        verification_failed + " - IP address 127.0.0.1 does not match valid domains: wrong.example, other.example");
   }
   SECTION("self-signed") {
     auto server = serve("self-signed");
@@ -221,9 +221,9 @@ TEST_CASE("wildcard certificates match one label", "[verification]") {
   auto server = serve("wildcard");
 
   SECTION("localhost is not covered") {
-    require_rejected(server, "localhost", "wildcard",
-                     verification_failed +
-                         " - domain name localhost does not match valid domains: *.example.test, example.test");
+    require_rejected(
+        server, "localhost", "wildcard",
+        verification_failed + " - domain name localhost does not match valid domains: *.example.test, example.test");
   }
   SECTION("a.example.test matches *.example.test") {
     auto socket = wrap(server.port(), "a.example.test");

@@ -30,8 +30,7 @@ sockaddr_in loopback_address(std::uint16_t port) {
 }
 
 int remaining_ms(std::chrono::steady_clock::time_point deadline) {
-  auto left =
-      std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
   return static_cast<int>(std::clamp<std::chrono::milliseconds::rep>(left.count(), 0, 60'000));
 }
 
@@ -92,8 +91,7 @@ UniqueFd connect_loopback(std::uint16_t port, std::chrono::milliseconds timeout)
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
     if (errno != EINPROGRESS) throw_errno(where, errno);
     if (!wait_fd(fd.get(), POLLOUT, deadline)) {
-      throw std::runtime_error(where + ": timed out after " + std::to_string(timeout.count()) +
-                               " ms");
+      throw std::runtime_error(where + ": timed out after " + std::to_string(timeout.count()) + " ms");
     }
     int error = 0;
     socklen_t length = sizeof error;
@@ -126,8 +124,7 @@ void send_all(int fd, std::string_view data, std::chrono::milliseconds timeout) 
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!data.empty()) {
     if (!wait_fd(fd, POLLOUT, deadline)) {
-      throw std::runtime_error("send: timed out with " + std::to_string(data.size()) +
-                               " bytes unsent");
+      throw std::runtime_error("send: timed out with " + std::to_string(data.size()) + " bytes unsent");
     }
     ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n >= 0) {

@@ -38,18 +38,16 @@ class UniqueFd {
 
 // Connects to 127.0.0.1:port and returns a blocking socket. Throws std::runtime_error if the
 // connection is refused or not established within timeout.
-[[nodiscard]] UniqueFd connect_loopback(
-    std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+[[nodiscard]] UniqueFd connect_loopback(std::uint16_t port,
+                                        std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 // Reads from fd until the peer closes, an error occurs (a reset ends the read like EOF does) or
 // timeout passes, and returns what arrived. Tests compare the result, so a short read shows up
 // as a readable mismatch rather than an exception.
-[[nodiscard]] std::string read_until_eof(
-    int fd, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+[[nodiscard]] std::string read_until_eof(int fd, std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 // Sends all of data (without SIGPIPE) within timeout; throws std::runtime_error otherwise.
-void send_all(int fd, std::string_view data,
-              std::chrono::milliseconds timeout = std::chrono::seconds(5));
+void send_all(int fd, std::string_view data, std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 // Waits until fd is ready for events (POLLIN/POLLOUT) or deadline passes; true if ready,
 // including when poll reports an error or hang-up, which the next read or write will surface.

@@ -58,8 +58,7 @@ std::string join_command(const std::vector<std::string>& argv) {
 // Whether args has option, alone or as "option=value".
 bool contains(const std::vector<std::string>& args, std::string_view option) {
   return std::any_of(args.begin(), args.end(), [option](std::string_view arg) {
-    return arg == option ||
-           (arg.starts_with(option) && arg.size() > option.size() && arg[option.size()] == '=');
+    return arg == option || (arg.starts_with(option) && arg.size() > option.size() && arg[option.size()] == '=');
   });
 }
 
@@ -72,8 +71,8 @@ bool contains(const std::vector<std::string>& args, std::string_view option) {
 
 // Runs in the forked child, so only async-signal-safe calls: the parent may have other threads
 // (PlainServer, the library under test) whose locks fork() copied in a locked state.
-[[noreturn]] void exec_child(const char* path, char* const* argv, int stdin_fd, int log_fd,
-                             int error_fd, pid_t parent, long open_max) {
+[[noreturn]] void exec_child(const char* path, char* const* argv, int stdin_fd, int log_fd, int error_fd, pid_t parent,
+                             long open_max) {
   ::setpgid(0, 0);
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) report_and_exit(error_fd);
   // The parent may have died between fork() and prctl(); the signal would never come then.
@@ -90,8 +89,7 @@ bool contains(const std::vector<std::string>& args, std::string_view option) {
     ::sigaction(sig, &default_action, nullptr);
   }
 
-  if (::dup2(stdin_fd, 0) < 0 || ::dup2(log_fd, 1) < 0 || ::dup2(log_fd, 2) < 0)
-    report_and_exit(error_fd);
+  if (::dup2(stdin_fd, 0) < 0 || ::dup2(log_fd, 1) < 0 || ::dup2(log_fd, 2) < 0) report_and_exit(error_fd);
   // Descriptors the test holds (listening sockets, other servers' stdin) must not stay open in
   // the child: a leaked stdin writer would keep another server from ever seeing EOF.
   // error_fd is close-on-exec and closes itself once exec succeeds.
@@ -113,8 +111,7 @@ pid_t spawn(const std::vector<std::string>& argv, int stdin_fd, int log_fd) {
   if (argv.empty()) throw std::invalid_argument("cannot start a program: argv is empty");
   std::string path = find_program(argv[0]);
   if (path.empty()) {
-    throw std::runtime_error("cannot start `" + join_command(argv) + "`: program '" + argv[0] +
-                             "' not found in PATH");
+    throw std::runtime_error("cannot start `" + join_command(argv) + "`: program '" + argv[0] + "' not found in PATH");
   }
   std::vector<char*> c_argv;
   c_argv.reserve(argv.size() + 1);
@@ -188,8 +185,7 @@ bool kernel_lists_listener(std::uint16_t port) {
 
 }  // namespace
 
-ServerProcess ServerProcess::launch(std::vector<std::string> argv, std::uint16_t port,
-                                    Options options) {
+ServerProcess ServerProcess::launch(std::vector<std::string> argv, std::uint16_t port, Options options) {
   if (argv.empty()) throw std::invalid_argument("cannot start a program: argv is empty");
   ServerProcess process;
   process.argv_ = std::move(argv);
@@ -220,8 +216,7 @@ ServerProcess ServerProcess::launch(std::vector<std::string> argv, std::uint16_t
   return process;
 }
 
-ServerProcess ServerProcess::start(std::vector<std::string> argv, std::uint16_t port,
-                                   Options options) {
+ServerProcess ServerProcess::start(std::vector<std::string> argv, std::uint16_t port, Options options) {
   ServerProcess process = launch(std::move(argv), port, options);
   process.wait_until_ready();
   return process;
@@ -233,17 +228,16 @@ void ServerProcess::wait_until_ready() {
   std::string where = "127.0.0.1:" + std::to_string(port_);
   for (;;) {
     if (exited()) {
-      throw std::runtime_error("`" + command_line() + "` ended (" + exit_description() +
-                               ") before " + where + " was ready; its output:\n" + log());
+      throw std::runtime_error("`" + command_line() + "` ended (" + exit_description() + ") before " + where +
+                               " was ready; its output:\n" + log());
     }
-    bool ready = check == ReadyCheck::connect ? accepts_connection(port_, deadline)
-                                              : kernel_lists_listener(port_);
+    bool ready = check == ReadyCheck::connect ? accepts_connection(port_, deadline) : kernel_lists_listener(port_);
     if (ready) return;
     if (Clock::now() >= deadline) {
       stop();  // first, so the log below is complete
       throw std::runtime_error("`" + command_line() + "` did not listen on " + where + " within " +
-                               std::to_string(options_.ready_timeout.count()) +
-                               " ms (stopped it); its output:\n" + log());
+                               std::to_string(options_.ready_timeout.count()) + " ms (stopped it); its output:\n" +
+                               log());
     }
     std::this_thread::sleep_for(poll_interval);
   }
@@ -341,8 +335,7 @@ void ServerProcess::stop() noexcept {
       signal_group(SIGKILL);
       if (!wait_exit(kill_timeout)) {
         std::fprintf(stderr, "tlsock test support: `%s` (pid %d) survived SIGKILL for %lld ms\n",
-                     command_line().c_str(), static_cast<int>(pid_),
-                     static_cast<long long>(kill_timeout.count()));
+                     command_line().c_str(), static_cast<int>(pid_), static_cast<long long>(kill_timeout.count()));
         return;
       }
     }
@@ -379,9 +372,8 @@ ProgramResult run_program(std::vector<std::string> argv, milliseconds timeout) {
   ServerProcess process = ServerProcess::launch(std::move(argv), 0, options);
   if (!process.wait_exit(timeout)) {
     process.stop();
-    throw std::runtime_error("`" + process.command_line() + "` still ran after " +
-                             std::to_string(timeout.count()) + " ms (stopped it); its output:\n" +
-                             process.log());
+    throw std::runtime_error("`" + process.command_line() + "` still ran after " + std::to_string(timeout.count()) +
+                             " ms (stopped it); its output:\n" + process.log());
   }
   ProgramResult result;
   switch (process.end_code_) {
@@ -402,8 +394,7 @@ ProgramResult run_program(std::vector<std::string> argv, milliseconds timeout) {
 std::string find_program(std::string_view name) {
   auto runnable = [](const std::filesystem::path& path) {
     struct stat info {};
-    return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
-           ::access(path.c_str(), X_OK) == 0;
+    return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) && ::access(path.c_str(), X_OK) == 0;
   };
   if (name.empty()) return {};
   if (name.find('/') != std::string_view::npos) {
@@ -445,26 +436,22 @@ std::string require_program(std::string_view name) {
 std::string require_cert(const std::string& file) {
   std::filesystem::path path = certs_dir() / file;
   if (!std::filesystem::exists(path)) {
-    throw std::runtime_error("test certificate missing: " + path.string() +
-                             " (generate the test PKI in " + certs_dir().string() + " first)");
+    throw std::runtime_error("test certificate missing: " + path.string() + " (generate the test PKI in " +
+                             certs_dir().string() + " first)");
   }
   return path.string();
 }
 
 }  // namespace
 
-ServerProcess openssl_server(std::vector<std::string> extra_args, std::uint16_t port,
-                             ServerProcessOptions options) {
-  std::vector<std::string> argv{require_program("openssl"), "s_server", "-accept",
-                                "127.0.0.1:" + std::to_string(port)};
+ServerProcess openssl_server(std::vector<std::string> extra_args, std::uint16_t port, ServerProcessOptions options) {
+  std::vector<std::string> argv{require_program("openssl"), "s_server", "-accept", "127.0.0.1:" + std::to_string(port)};
   if (!contains(extra_args, "-cert")) {
-    argv.insert(argv.end(),
-                {"-cert", require_cert("localhost.pem"), "-key", require_cert("localhost.key"),
-                 "-cert_chain", require_cert("intermediate-ca.pem")});
+    argv.insert(argv.end(), {"-cert", require_cert("localhost.pem"), "-key", require_cert("localhost.key"),
+                             "-cert_chain", require_cert("intermediate-ca.pem")});
   }
   argv.emplace_back("-quiet");
-  bool http_mode =
-      contains(extra_args, "-www") || contains(extra_args, "-WWW") || contains(extra_args, "-HTTP");
+  bool http_mode = contains(extra_args, "-www") || contains(extra_args, "-WWW") || contains(extra_args, "-HTTP");
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   options.keep_stdin = true;
   if (!options.ready_check) {
@@ -473,8 +460,7 @@ ServerProcess openssl_server(std::vector<std::string> extra_args, std::uint16_t 
   return ServerProcess::start(std::move(argv), port, options);
 }
 
-ServerProcess gnutls_server(std::vector<std::string> extra_args, std::uint16_t port,
-                            ServerProcessOptions options) {
+ServerProcess gnutls_server(std::vector<std::string> extra_args, std::uint16_t port, ServerProcessOptions options) {
   std::vector<std::string> argv{require_program("gnutls-serv"), "--port", std::to_string(port)};
   if (!contains(extra_args, "--x509certfile")) {
     argv.insert(argv.end(), {"--x509certfile", require_cert("localhost-chain.pem"), "--x509keyfile",

@@ -55,8 +55,8 @@ struct ProgramResult {
 // Runs a one-shot program to completion (stdin is /dev/null), e.g. to make a certificate.
 // Throws std::runtime_error if it cannot be started or is still running after timeout, in which
 // case it is killed first.
-[[nodiscard]] ProgramResult run_program(
-    std::vector<std::string> argv, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+[[nodiscard]] ProgramResult run_program(std::vector<std::string> argv,
+                                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // A server program with stdout and stderr in a temporary log file. It leads its own process
 // group, whose ID is its PID: stop() signals that group, so helpers the program started stop
@@ -72,8 +72,7 @@ class ServerProcess {
   // Throws std::runtime_error, naming the command and quoting its output, if the program cannot
   // be started, exits first, or the port is not ready within options.ready_timeout; the process
   // is stopped before the exception leaves.
-  [[nodiscard]] static ServerProcess start(std::vector<std::string> argv, std::uint16_t port,
-                                           Options options = {});
+  [[nodiscard]] static ServerProcess start(std::vector<std::string> argv, std::uint16_t port, Options options = {});
 
   ServerProcess(ServerProcess&& other) noexcept;
   ServerProcess& operator=(ServerProcess&& other) noexcept;
@@ -102,19 +101,16 @@ class ServerProcess {
 
   // Writes to the child's stdin (requires keep_stdin). Throws std::runtime_error if the child
   // does not take the bytes within timeout.
-  void write_stdin(std::string_view data,
-                   std::chrono::milliseconds timeout = std::chrono::seconds(3));
+  void write_stdin(std::string_view data, std::chrono::milliseconds timeout = std::chrono::seconds(3));
   // Sends EOF to the child's stdin.
   void close_stdin() noexcept;
 
  private:
-  friend ProgramResult run_program(std::vector<std::string> argv,
-                                   std::chrono::milliseconds timeout);
+  friend ProgramResult run_program(std::vector<std::string> argv, std::chrono::milliseconds timeout);
 
   ServerProcess() = default;
   // Starts the program without waiting for anything.
-  [[nodiscard]] static ServerProcess launch(std::vector<std::string> argv, std::uint16_t port,
-                                            Options options);
+  [[nodiscard]] static ServerProcess launch(std::vector<std::string> argv, std::uint16_t port, Options options);
   void wait_until_ready();
   [[nodiscard]] bool wait_exit(std::chrono::milliseconds timeout) noexcept;
   [[nodiscard]] std::string command_line() const;
@@ -151,8 +147,7 @@ class ServerProcess {
 // readiness is checked with ReadyCheck::connect in -www/-WWW/-HTTP mode (a probe is one more
 // HTTP client there) and ReadyCheck::listening otherwise, where s_server serves one client at a
 // time and the probe would count as one.
-[[nodiscard]] ServerProcess openssl_server(std::vector<std::string> extra_args = {},
-                                           std::uint16_t port = free_port(),
+[[nodiscard]] ServerProcess openssl_server(std::vector<std::string> extra_args = {}, std::uint16_t port = free_port(),
                                            ServerProcessOptions options = {});
 
 // `gnutls-serv --port <port> --x509certfile localhost-chain.pem --x509keyfile localhost.key
@@ -160,8 +155,7 @@ class ServerProcess {
 // gnutls-serv has no option to choose its address: it listens on every IPv4 and IPv6 address
 // (0.0.0.0 and ::), which is accepted here; tests still only connect to 127.0.0.1. Its default
 // mode is HTTP; pass "--echo" for an echo server.
-[[nodiscard]] ServerProcess gnutls_server(std::vector<std::string> extra_args = {},
-                                          std::uint16_t port = free_port(),
+[[nodiscard]] ServerProcess gnutls_server(std::vector<std::string> extra_args = {}, std::uint16_t port = free_port(),
                                           ServerProcessOptions options = {});
 
 }  // namespace tlsock::testing

@@ -165,8 +165,8 @@ TEST_CASE("an AES-encrypted PKCS#8 key loads or says why it cannot", "[keys]") {
   // mbedTLS 2.28 has no AES in PBES2 (3.5 added it): the message must say so, not blame the
   // password or call the key garbage.
   TempDir dir;
-  openssl({"pkcs8", "-in", (certs() / "client.key").string(), "-topk8", "-v2", "aes-256-cbc", "-passout",
-           "pass:tlsock", "-out", dir / "aes.pem"});
+  openssl({"pkcs8", "-in", (certs() / "client.key").string(), "-topk8", "-v2", "aes-256-cbc", "-passout", "pass:tlsock",
+           "-out", dir / "aes.pem"});
   for (std::string_view password : {"tlsock", "wrong"}) {
     std::string message = invalid_argument_of([&] { (void)PrivateKey::load(dir / "aes.pem", password); });
     INFO(message);
@@ -214,8 +214,8 @@ TEST_CASE("copies of a key share the parsed key", "[keys]") {
 // ---- CertificateChain ---------------------------------------------------------------------
 
 TEST_CASE("every *-chain.pem of the test PKI loads with its key", "[chain]") {
-  for (std::string name : {"localhost", "localhost-ecdsa", "expired", "not-yet-valid", "wrong-host", "wildcard",
-                           "sha1", "bad-key-usage", "client"}) {
+  for (std::string name : {"localhost", "localhost-ecdsa", "expired", "not-yet-valid", "wrong-host", "wildcard", "sha1",
+                           "bad-key-usage", "client"}) {
     INFO(name);
     auto chain = CertificateChain::load(certs() / (name + "-chain.pem"), certs() / (name + ".key"));
     REQUIRE(chain.certificates().size() == 2);
@@ -246,17 +246,26 @@ TEST_CASE("CertificateChain checks what it is given", "[chain]") {
   check_throws_exactly<tlsock::NoCertificateChainError>([] { CertificateChain({}, key("localhost")); },
                                                         "chain: no certificates given");
   check_throws_exactly<tlsock::LeafCertificateHasNoPrivateKeyError>(
-      [] { CertificateChain({cert("localhost"), cert("intermediate-ca")}, key("wrong-host")); },
+      [] {
+        CertificateChain({cert("localhost"), cert("intermediate-ca")}, key("wrong-host"));
+      },
       "key: the private key does not match the leaf certificate CN=localhost");
   check_throws_exactly<tlsock::CertificateChainError>(
-      [] { CertificateChain({cert("intermediate-ca"), cert("localhost")}, key("intermediate-ca")); },
+      [] {
+        CertificateChain({cert("intermediate-ca"), cert("localhost")}, key("intermediate-ca"));
+      },
       "chain: certificate 2 (CN=localhost) did not issue certificate 1 (CN=tlsock Test Intermediate CA)");
   check_throws_exactly<tlsock::CertificateChainError>(
-      [] { CertificateChain({cert("localhost"), cert("root-ca")}, key("localhost")); },
+      [] {
+        CertificateChain({cert("localhost"), cert("root-ca")}, key("localhost"));
+      },
       "chain: certificate 2 (CN=tlsock Test Root CA) did not issue certificate 1 (CN=localhost)");
   check_throws_exactly<tlsock::CertificateChainError>(
-      [] { CertificateChain({cert("localhost"), cert("intermediate-ca"), cert("untrusted-root-ca")}, key("localhost")); },
-      "chain: certificate 3 (CN=tlsock Untrusted Root CA) did not issue certificate 2 (CN=tlsock Test Intermediate CA)");
+      [] {
+        CertificateChain({cert("localhost"), cert("intermediate-ca"), cert("untrusted-root-ca")}, key("localhost"));
+      },
+      "chain: certificate 3 (CN=tlsock Untrusted Root CA) did not issue certificate 2 (CN=tlsock Test Intermediate "
+      "CA)");
 
   // A leaf alone, a self-signed leaf, and a chain that ends with its self-signed root are fine.
   CHECK(CertificateChain({cert("localhost")}, key("localhost")).certificates().size() == 1);
@@ -296,8 +305,8 @@ TEST_CASE("CertificateChain::from_der takes one certificate and its key in memor
 }
 
 TEST_CASE("from_pieces orders shuffled certificates and drops duplicates", "[chain]") {
-  auto chain = CertificateChain::from_pieces({cert("intermediate-ca"), cert("root-ca"), cert("localhost")},
-                                             {key("localhost")});
+  auto chain =
+      CertificateChain::from_pieces({cert("intermediate-ca"), cert("root-ca"), cert("localhost")}, {key("localhost")});
   REQUIRE(chain.certificates().size() == 3);
   CHECK(chain.certificates()[0].subject() == "CN=localhost");
   CHECK(chain.certificates()[1].subject() == "CN=tlsock Test Intermediate CA");
@@ -329,10 +338,14 @@ TEST_CASE("from_pieces refuses what is not one chain with one key", "[chain]") {
       },
       "certificates: more than one leaf certificate: CN=localhost, CN=*.example.test");
   check_throws_exactly<tlsock::LeafCertificateHasNoPrivateKeyError>(
-      [] { (void)CertificateChain::from_pieces({cert("intermediate-ca"), cert("localhost")}, {}); },
+      [] {
+        (void)CertificateChain::from_pieces({cert("intermediate-ca"), cert("localhost")}, {});
+      },
       "keys: no private key for the leaf certificate CN=localhost");
   check_throws_exactly<tlsock::LeafCertificateHasNoPrivateKeyError>(
-      [] { (void)CertificateChain::from_pieces({cert("intermediate-ca"), cert("localhost")}, {key("wrong-host")}); },
+      [] {
+        (void)CertificateChain::from_pieces({cert("intermediate-ca"), cert("localhost")}, {key("wrong-host")});
+      },
       "key: the private key does not match the leaf certificate CN=localhost");
   check_throws_exactly<tlsock::ExtraneousPrivateKeyError>(
       [] {
@@ -360,7 +373,9 @@ TEST_CASE("from_pieces with certificates that issued each other", "[chain]") {
   REQUIRE(b.issuer() == "CN=A");
 
   check_throws_exactly<tlsock::NoLeafCertificateError>(
-      [&] { (void)CertificateChain::from_pieces({a, b}, {PrivateKey::load(dir / "a.key")}); },
+      [&] {
+        (void)CertificateChain::from_pieces({a, b}, {PrivateKey::load(dir / "a.key")});
+      },
       "certificates: no leaf certificate (every certificate issued another one)");
   // Beside a real chain, the pair is stray: listed after the leaf.
   check_throws_exactly<tlsock::MoreThanOneLeafCertificateError>(

@@ -50,11 +50,13 @@ TEST_CASE("a session refuses protocols the backend lacks and sets with holes", "
 TEST_CASE("cipher-suite options are validated", "[protocol]") {
   tlsock::TLSSession::Options options;
   options.cipher_suites = {"TLS_RSA_WITH_RC4_128_SHA"};
-  REQUIRE_THROWS_WITH(tlsock::TLSSession(options), "cipher_suites: TLS_RSA_WITH_RC4_128_SHA is insecure and not allowed");
+  REQUIRE_THROWS_WITH(tlsock::TLSSession(options),
+                      "cipher_suites: TLS_RSA_WITH_RC4_128_SHA is insecure and not allowed");
   options.cipher_suites = {"TLS_RSA_WITH_3DES_EDE_CBC_SHA"};
   REQUIRE_THROWS_AS(tlsock::TLSSession(options), std::invalid_argument);
   options.cipher_suites = {"TLS_NO_SUCH_SUITE"};
-  REQUIRE_THROWS_WITH(tlsock::TLSSession(options), Catch::Matchers::StartsWith("cipher_suites: TLS_NO_SUCH_SUITE is not a cipher suite"));
+  REQUIRE_THROWS_WITH(tlsock::TLSSession(options),
+                      Catch::Matchers::StartsWith("cipher_suites: TLS_NO_SUCH_SUITE is not a cipher suite"));
   options.cipher_suites = {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"};
   REQUIRE_NOTHROW(tlsock::TLSSession(options));
 }
@@ -72,7 +74,8 @@ TEST_CASE("other options are validated", "[protocol]") {
 }
 
 TEST_CASE("IANA cipher-suite names from mbedTLS names and wire ids", "[protocol]") {
-  CHECK(tlsock::backend::iana_suite_name("TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256") == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+  CHECK(tlsock::backend::iana_suite_name("TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256") ==
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
   CHECK(tlsock::backend::iana_suite_name("TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256") ==
         "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256");
   CHECK(tlsock::backend::iana_suite_name("TLS1-3-AES-128-GCM-SHA256") == "TLS_AES_128_GCM_SHA256");

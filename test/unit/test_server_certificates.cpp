@@ -57,7 +57,8 @@ TEST_CASE("SNIServerCertificates without a default refuses unknown names", "[ser
   CHECK(sni.select(".") == nullptr);
 }
 
-TEST_CASE("SNIServerCertificates: an exact name beats a wildcard, the first chain wins a tie", "[server_certificates]") {
+TEST_CASE("SNIServerCertificates: an exact name beats a wildcard, the first chain wins a tie",
+          "[server_certificates]") {
   // wildcard (*.example.test) and then a second chain for the same names: the first wins.
   SNIServerCertificates twice({chain("wildcard"), chain("localhost"), chain("wildcard")});
   const CertificateChain* first = twice.select("a.example.test");

@@ -33,8 +33,7 @@ bool process_alive(pid_t pid) {
   std::string line;
   std::getline(stat, line);
   auto close_paren = line.rfind(')');
-  return close_paren != std::string::npos && line.size() > close_paren + 2 &&
-         line[close_paren + 2] != 'Z';
+  return close_paren != std::string::npos && line.size() > close_paren + 2 && line[close_paren + 2] != 'Z';
 }
 
 // process_alive() until it turns false or timeout passes; a killed orphan is not gone at once.
@@ -55,9 +54,9 @@ class TempCert {
     std::string pattern = (std::filesystem::temp_directory_path() / "tlsock-cert-XXXXXX");
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     dir_ = pattern;
-    ProgramResult made = run_program({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                                      "ec_paramgen_curve:P-256", "-nodes", "-keyout", key(), "-out",
-                                      cert(), "-days", "2", "-subj", "/CN=localhost"});
+    ProgramResult made =
+        run_program({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                     "-keyout", key(), "-out", cert(), "-days", "2", "-subj", "/CN=localhost"});
     if (made.exit_code != 0) throw std::runtime_error("openssl req failed:\n" + made.output);
   }
   TempCert(const TempCert&) = delete;
@@ -77,8 +76,7 @@ template <typename F>
 std::chrono::milliseconds time_of(F&& f) {
   auto start = std::chrono::steady_clock::now();
   f();
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                               start);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
 }
 
 }  // namespace
@@ -115,10 +113,10 @@ TEST_CASE("openssl_server and gnutls_server serve the test PKI", "[support]") {
     TLSOCK_SKIP("the test PKI is not generated in " + certs_dir().string());
   }
   auto verify = [](std::uint16_t port) {
-    return run_program({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port),
-                        "-CAfile", (certs_dir() / "root-ca.pem").string(), "-verify_hostname",
-                        "localhost", "-verify_return_error"},
-                       5s);
+    return run_program(
+        {"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port), "-CAfile",
+         (certs_dir() / "root-ca.pem").string(), "-verify_hostname", "localhost", "-verify_return_error"},
+        5s);
   };
   SECTION("openssl s_server") {
     ServerProcess server = openssl_server({"-www"});
@@ -162,12 +160,11 @@ TEST_CASE("openssl s_server outside -www mode echoes with stdin kept open", "[su
   TempCert cert;
   // ReadyCheck::listening is chosen here, so s_server has not seen any client yet and
   // "-naccept 1" is left for the real one.
-  ServerProcess server =
-      openssl_server({"-cert", cert.cert(), "-key", cert.key(), "-naccept", "1"});
+  ServerProcess server = openssl_server({"-cert", cert.cert(), "-key", cert.key(), "-naccept", "1"});
   ProgramResult client =
       run_program({"sh", "-c",
-                   "echo hello-from-client | openssl s_client -connect 127.0.0.1:" +
-                       std::to_string(server.port()) + " -quiet -no_ign_eof"},
+                   "echo hello-from-client | openssl s_client -connect 127.0.0.1:" + std::to_string(server.port()) +
+                       " -quiet -no_ign_eof"},
                   5s);
   (void)client;
   // The server prints what the client sent and, having served its one connection, exits.
@@ -186,11 +183,11 @@ TEST_CASE("ServerProcess escalates to SIGKILL when SIGTERM is ignored", "[suppor
   ServerProcessOptions options;
   options.stop_timeout = 200ms;
   // Ignored signals survive exec, so openssl itself ignores SIGTERM.
-  ServerProcess server = ServerProcess::start(
-      {"sh", "-c",
-       "trap '' TERM; exec openssl s_server -accept 127.0.0.1:" + std::to_string(port) + " -cert " +
-           cert.cert() + " -key " + cert.key() + " -www -quiet"},
-      port, options);
+  ServerProcess server =
+      ServerProcess::start({"sh", "-c",
+                            "trap '' TERM; exec openssl s_server -accept 127.0.0.1:" + std::to_string(port) +
+                                " -cert " + cert.cert() + " -key " + cert.key() + " -www -quiet"},
+                           port, options);
   pid_t pid = server.pid();
   auto elapsed = time_of([&] { server.stop(); });
   CHECK(elapsed >= 200ms);
@@ -206,9 +203,8 @@ TEST_CASE("ServerProcess stops helpers the program started", "[support]") {
   std::filesystem::path pid_file = std::filesystem::path(cert.cert()).parent_path() / "helper.pid";
   ServerProcess server = ServerProcess::start(
       {"sh", "-c",
-       "sleep 300 & echo $! > " + pid_file.string() +
-           "; exec openssl s_server -www -quiet -accept 127.0.0.1:" + std::to_string(port) +
-           " -cert " + cert.cert() + " -key " + cert.key()},
+       "sleep 300 & echo $! > " + pid_file.string() + "; exec openssl s_server -www -quiet -accept 127.0.0.1:" +
+           std::to_string(port) + " -cert " + cert.cert() + " -key " + cert.key()},
       port);
   std::ifstream in(pid_file);
   pid_t helper = 0;
@@ -285,8 +281,7 @@ TEST_CASE("ServerProcess is move-only and stops once, in its last owner", "[supp
 TEST_CASE("gnutls_server starts gnutls-serv", "[support]") {
   if (find_program("gnutls-serv").empty()) TLSOCK_SKIP("gnutls-serv is not installed");
   TempCert cert;
-  ServerProcess server =
-      gnutls_server({"--x509certfile", cert.cert(), "--x509keyfile", cert.key(), "--echo"});
+  ServerProcess server = gnutls_server({"--x509certfile", cert.cert(), "--x509keyfile", cert.key(), "--echo"});
   UniqueFd client = connect_loopback(server.port());
   CHECK(client.valid());
   pid_t pid = server.pid();

@@ -9,16 +9,20 @@
 namespace {
 
 std::string u16(unsigned v) { return {static_cast<char>(v >> 8), static_cast<char>(v & 0xFF)}; }
-std::string u24(unsigned v) { return {static_cast<char>(v >> 16), static_cast<char>((v >> 8) & 0xFF), static_cast<char>(v & 0xFF)}; }
-std::string message(unsigned type, const std::string& body) { return std::string(1, static_cast<char>(type)) + u24(static_cast<unsigned>(body.size())) + body; }
+std::string u24(unsigned v) {
+  return {static_cast<char>(v >> 16), static_cast<char>((v >> 8) & 0xFF), static_cast<char>(v & 0xFF)};
+}
+std::string message(unsigned type, const std::string& body) {
+  return std::string(1, static_cast<char>(type)) + u24(static_cast<unsigned>(body.size())) + body;
+}
 std::string record(unsigned type, const std::string& body) {
   return std::string(1, static_cast<char>(type)) + "\x03\x03" + u16(static_cast<unsigned>(body.size())) + body;
 }
 
 std::string client_hello(const std::string& session_id, bool ticket) {
   std::string ext = ticket ? u16(35) + u16(4) + "tick" : u16(35) + u16(0);
-  std::string body = "\x03\x03" + std::string(32, 'r') + static_cast<char>(session_id.size()) + session_id +
-                     u16(2) + u16(0xC02F) + "\x01" + std::string(1, '\0') + u16(static_cast<unsigned>(ext.size())) + ext;
+  std::string body = "\x03\x03" + std::string(32, 'r') + static_cast<char>(session_id.size()) + session_id + u16(2) +
+                     u16(0xC02F) + "\x01" + std::string(1, '\0') + u16(static_cast<unsigned>(ext.size())) + ext;
   return message(1, body);
 }
 
@@ -40,7 +44,8 @@ void feed_server(tlsock::engine::Transcript& t, const std::string& bytes, std::s
 TEST_CASE("a full handshake with a new session ID and ticket", "[transcript]") {
   std::string sid(32, 'i');
   std::string flight = server_hello(sid, 0xC02F, true) + message(11, "cert") + message(14, "");
-  std::string wire = record(22, flight) + record(22, message(4, "ticket")) + record(20, "\x01") + record(22, "encrypted");
+  std::string wire =
+      record(22, flight) + record(22, message(4, "ticket")) + record(20, "\x01") + record(22, "encrypted");
   for (std::size_t chunk : {std::size_t{1}, std::size_t{3}, std::size_t{7}, wire.size()}) {
     tlsock::engine::Transcript t;
     t.client_bytes(record(22, client_hello("", false)));

@@ -8,8 +8,8 @@
 #include <string>
 #include <system_error>
 
-#include "support/temp_dir.hpp"
 #include "support/catch.hpp"
+#include "support/temp_dir.hpp"
 #include "trust/trust.hpp"
 
 #ifndef _WIN32

@@ -18,17 +18,17 @@ namespace tlsock::bench {
 
 struct Settings {
   int rounds = 5;
-  std::size_t handshakes = 100;              // full handshakes per round
-  std::size_t resumed_handshakes = 500;      // resumed handshakes per round and kind
-  std::size_t bulk_bytes = 100 << 20;        // per round, read and write
-  std::size_t lines = 1'000'000;             // read_line
-  std::size_t messages = 200'000;            // read_until
-  std::size_t idle_connections = 1000;       // heap per idle connection
-  int first_connection_runs = 5;             // processes started for "first connection"
-  std::size_t later_connections = 9;         // connections after the first, per process
-  double primitive_seconds = 0.5;            // per primitive
-  std::vector<std::string> only;             // row ids to run (empty: all)
-  std::vector<std::string> contenders;       // contender names to run (empty: all)
+  std::size_t handshakes = 100;          // full handshakes per round
+  std::size_t resumed_handshakes = 500;  // resumed handshakes per round and kind
+  std::size_t bulk_bytes = 100 << 20;    // per round, read and write
+  std::size_t lines = 1'000'000;         // read_line
+  std::size_t messages = 200'000;        // read_until
+  std::size_t idle_connections = 1000;   // heap per idle connection
+  int first_connection_runs = 5;         // processes started for "first connection"
+  std::size_t later_connections = 9;     // connections after the first, per process
+  double primitive_seconds = 0.5;        // per primitive
+  std::vector<std::string> only;         // row ids to run (empty: all)
+  std::vector<std::string> contenders;   // contender names to run (empty: all)
 };
 
 // The quick settings of --quick: one round of tiny sizes (a smoke test, not a measurement).

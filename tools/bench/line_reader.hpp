@@ -18,18 +18,22 @@ class LineReader {
 
   // Up to and including the next '\n'.
   std::string read_line() {
-    return read_until_match([](std::string_view data, std::size_t from) {
-      std::size_t at = data.find('\n', from);
-      return at == std::string_view::npos ? at : at + 1;
-    }, 1);
+    return read_until_match(
+        [](std::string_view data, std::size_t from) {
+          std::size_t at = data.find('\n', from);
+          return at == std::string_view::npos ? at : at + 1;
+        },
+        1);
   }
 
   // Up to and including the next marker.
   std::string read_until(std::string_view marker) {
-    return read_until_match([marker](std::string_view data, std::size_t from) {
-      std::size_t at = data.find(marker, from);
-      return at == std::string_view::npos ? at : at + marker.size();
-    }, marker.size());
+    return read_until_match(
+        [marker](std::string_view data, std::size_t from) {
+          std::size_t at = data.find(marker, from);
+          return at == std::string_view::npos ? at : at + marker.size();
+        },
+        marker.size());
   }
 
   // Buffered bytes first, then straight from the source.

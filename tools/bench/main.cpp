@@ -80,9 +80,10 @@ int run(const Settings& settings, bool quick, bool json, const fs::path& json_fi
     env.openssl_ticket_port = another_free_port(taken);
     env.openssl_id_port = another_free_port(taken);
     for (std::uint16_t port : {env.openssl_ticket_port, env.openssl_id_port}) {
-      std::vector<std::string> args{"-cert", (certs / "localhost-ecdsa.pem").string(), "-key",
-                                    (certs / "localhost-ecdsa.key").string(), "-cert_chain",
-                                    (certs / "intermediate-ca.pem").string(), "-tls1_2", "-cipher", *s_server_suite};
+      std::vector<std::string> args{
+          "-cert",        (certs / "localhost-ecdsa.pem").string(), "-key",    (certs / "localhost-ecdsa.key").string(),
+          "-cert_chain",  (certs / "intermediate-ca.pem").string(), "-tls1_2", "-cipher",
+          *s_server_suite};
       if (port == env.openssl_id_port) args.push_back("-no_ticket");
       s_servers.push_back(testing::openssl_server(args, port));
     }
@@ -124,7 +125,8 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "Print the results as JSON");
   app.add_option("--json-file", json_file, "Also write the JSON results to this file");
   app.add_flag("--quick", quick, "One round of tiny sizes: a smoke test, not a measurement");
-  app.add_option("--rounds", settings.rounds, "Interleaved rounds (the median is reported)")->check(CLI::PositiveNumber);
+  app.add_option("--rounds", settings.rounds, "Interleaved rounds (the median is reported)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--handshakes", settings.handshakes, "Full handshakes per round")->check(CLI::PositiveNumber);
   app.add_option("--resumed", settings.resumed_handshakes, "Resumed handshakes per round and kind")
       ->check(CLI::PositiveNumber);

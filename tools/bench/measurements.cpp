@@ -21,9 +21,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 double cpu_seconds() {
   timespec ts{};
@@ -67,7 +65,7 @@ struct Workload {
   std::optional<double> target;
   // The unit of Sample::cpu ("CPU us each"), whose row "<id>_cpu" follows this one.
   std::string cpu_unit;
-  int max_rounds = 0;  // 0: every round
+  int max_rounds = 0;                  // 0: every round
   std::function<void(Slot&)> prepare;  // makes slot.client
   std::function<Sample(Slot&)> measure;
 };
@@ -87,8 +85,8 @@ Sample handshakes(Client& client, std::uint16_t port, std::size_t count, bool re
   cpu = cpu_seconds() - cpu;
   std::size_t expected = resumed ? count : 0;
   if (reused != expected)
-    throw std::runtime_error(std::to_string(reused) + " of " + std::to_string(count) + " handshakes resumed, expected " +
-                             std::to_string(expected));
+    throw std::runtime_error(std::to_string(reused) + " of " + std::to_string(count) +
+                             " handshakes resumed, expected " + std::to_string(expected));
   return {static_cast<double>(count) / elapsed, cpu * 1e6 / static_cast<double>(count)};
 }
 
@@ -182,7 +180,8 @@ std::vector<Workload> workloads(const Environment& env, const Settings& s) {
   out.push_back({"full_handshake", "full handshakes", "handshakes/s", true, 0.95, "CPU us each", 0, full_client,
                  [=](Slot& slot) { return handshakes(*slot.client, ids, s.handshakes, false); }});
   out.push_back({"resumed_session_id", "resumed handshakes, session ID", "handshakes/s", true, 0.95, "CPU us each", 0,
-                 resuming_client, [=](Slot& slot) { return handshakes(*slot.client, ids, s.resumed_handshakes, true); }});
+                 resuming_client,
+                 [=](Slot& slot) { return handshakes(*slot.client, ids, s.resumed_handshakes, true); }});
   out.push_back({"resumed_ticket", "resumed handshakes, ticket", "handshakes/s", true, 0.95, "CPU us each", 0,
                  resuming_client,
                  [=](Slot& slot) { return handshakes(*slot.client, tickets, s.resumed_handshakes, true); }});
@@ -199,7 +198,8 @@ std::vector<Workload> workloads(const Environment& env, const Settings& s) {
                     (cpu_seconds() - cpu) * 1e6 / static_cast<double>(n)};
     };
     out.push_back({"full_handshake_s_server", "full handshakes, openssl s_server", "handshakes/s", true, 0.95,
-                   "CPU us each", 0, full_client, [=](Slot& slot) { return count(*slot.client, o_ids, s.handshakes, false); }});
+                   "CPU us each", 0, full_client,
+                   [=](Slot& slot) { return count(*slot.client, o_ids, s.handshakes, false); }});
     out.push_back({"resumed_session_id_s_server", "resumed, session ID, openssl s_server", "handshakes/s", true, 0.95,
                    "CPU us each", 0, resuming_client,
                    [=](Slot& slot) { return count(*slot.client, o_ids, s.resumed_handshakes, true); }});
@@ -211,22 +211,22 @@ std::vector<Workload> workloads(const Environment& env, const Settings& s) {
     std::string k = std::to_string(chunk / 1024) + "k", kib = std::to_string(chunk / 1024) + " KiB";
     out.push_back({"bulk_read_" + k, "bulk read, " + kib + " reads", "MB/s", true, 0.95, "CPU ns/byte", 0, full_client,
                    [=](Slot& slot) { return bulk_read(*slot.client, ids, s.bulk_bytes, chunk); }});
-    out.push_back({"bulk_write_" + k, "bulk write, " + kib + " writes", "MB/s", true, 0.95, "CPU ns/byte", 0, full_client,
-                   [=](Slot& slot) { return bulk_write(*slot.client, ids, s.bulk_bytes, chunk); }});
+    out.push_back({"bulk_write_" + k, "bulk write, " + kib + " writes", "MB/s", true, 0.95, "CPU ns/byte", 0,
+                   full_client, [=](Slot& slot) { return bulk_write(*slot.client, ids, s.bulk_bytes, chunk); }});
   }
   out.push_back({"read_line", "read_line", "lines/s", true, 0.9, "CPU ns each", 0, full_client, [=](Slot& slot) {
                    return items(*slot.client, ids, "lines", s.lines, append_line,
                                 [](ContenderConnection& c) { return c.read_line(); });
                  }});
-  out.push_back({"read_until", "read_until \"\\r\\n\\r\\n\"", "messages/s", true, std::nullopt, "CPU ns each", 0, full_client,
-                 [=](Slot& slot) {
+  out.push_back({"read_until", "read_until \"\\r\\n\\r\\n\"", "messages/s", true, std::nullopt, "CPU ns each", 0,
+                 full_client, [=](Slot& slot) {
                    return items(*slot.client, ids, "until", s.messages, append_message,
                                 [](ContenderConnection& c) { return c.read_until(marker); });
                  }});
   std::size_t idle = connections_that_fit(s.idle_connections);
-  out.push_back({"heap_per_idle_connection",
-                 "heap per idle connection (" + std::to_string(idle) + " open)", "bytes", false, 1.1, "", 1,
-                 full_client, [=](Slot& slot) { return heap_per_connection(*slot.client, ids, idle); }});
+  out.push_back({"heap_per_idle_connection", "heap per idle connection (" + std::to_string(idle) + " open)", "bytes",
+                 false, 1.1, "", 1, full_client,
+                 [=](Slot& slot) { return heap_per_connection(*slot.client, ids, idle); }});
   return out;
 }
 
@@ -238,16 +238,26 @@ bool selected(const std::vector<std::string>& only, const std::string& id) {
 void first_connection_rows(const Environment& env, const Settings& s, const std::vector<Contender>& contenders,
                            Report& report) {
   Row first{"first_connection", "first connection of a process", "ms", false, std::nullopt, {}};
-  Row later{"later_connection", "later connections (median of " + std::to_string(s.later_connections) + ")", "ms",
-            false, std::nullopt, {}};
+  Row later{"later_connection",
+            "later connections (median of " + std::to_string(s.later_connections) + ")",
+            "ms",
+            false,
+            std::nullopt,
+            {}};
   for (int run = 0; run < s.first_connection_runs; ++run) {
     for (std::size_t i = 0; i < contenders.size(); ++i) {
       const Contender& contender = contenders[(i + static_cast<std::size_t>(run)) % contenders.size()];
-      std::vector<std::string> argv{env.self.string(),      "--first-connection", contender.name,
-                                    "--port",               std::to_string(env.id_port),
-                                    "--certs",              env.setup.certs_dir.string(),
-                                    "--suite",              env.setup.cipher_suite,
-                                    "--later",              std::to_string(s.later_connections)};
+      std::vector<std::string> argv{env.self.string(),
+                                    "--first-connection",
+                                    contender.name,
+                                    "--port",
+                                    std::to_string(env.id_port),
+                                    "--certs",
+                                    env.setup.certs_dir.string(),
+                                    "--suite",
+                                    env.setup.cipher_suite,
+                                    "--later",
+                                    std::to_string(s.later_connections)};
       testing::ProgramResult result = testing::run_program(argv, std::chrono::seconds(60));
       std::istringstream in(result.output);
       double first_ms = 0, later_ms = 0;
@@ -388,7 +398,8 @@ Report run_bench(const Environment& env, const Settings& s) {
   }
   if (selected(s.only, "first_connection")) first_connection_rows(env, s, contenders, report);
   add_checks(report);
-  if (selected(s.only, "primitives")) report.primitives = reference::time_primitives(env.setup.certs_dir, s.primitive_seconds);
+  if (selected(s.only, "primitives"))
+    report.primitives = reference::time_primitives(env.setup.certs_dir, s.primitive_seconds);
   return report;
 }
 

@@ -101,8 +101,8 @@ void print_json(const Report& report, std::ostream& stream) {
     json r{{"id", row.id}, {"label", row.label}, {"unit", row.unit}, {"higher_is_better", row.higher_is_better}};
     r["results"] = json::object();
     for (const auto& [name, stats] : row.results)
-      r["results"][name] = {{"median", stats.median()}, {"min", stats.min()}, {"max", stats.max()},
-                            {"samples", stats.samples}};
+      r["results"][name] = {
+          {"median", stats.median()}, {"min", stats.min()}, {"max", stats.max()}, {"samples", stats.samples}};
     std::optional<double> ratio = row.ratio();
     std::optional<bool> passed = row.passed();
     r["ratio"] = ratio ? json(*ratio) : json(nullptr);
@@ -112,11 +112,12 @@ void print_json(const Report& report, std::ostream& stream) {
   }
   out["checks"] = json::array();
   for (const Check& check : report.checks)
-    out["checks"].push_back({{"name", check.name}, {"value", check.value}, {"target", check.target},
-                             {"pass", check.passed()}});
+    out["checks"].push_back(
+        {{"name", check.name}, {"value", check.value}, {"target", check.target}, {"pass", check.passed()}});
   out["primitives"] = json::array();
   for (const auto& p : report.primitives)
-    out["primitives"].push_back({{"name", p.name}, {"unit", p.unit}, {"value", p.value ? json(*p.value) : json(nullptr)}});
+    out["primitives"].push_back(
+        {{"name", p.name}, {"unit", p.unit}, {"value", p.value ? json(*p.value) : json(nullptr)}});
   out["notes"] = report.notes;
   stream << out.dump(2) << "\n";
 }

@@ -83,8 +83,8 @@ void accept_forever(TLSListener& listener) {
 
 int run_server(const ServerSetup& setup) {
   try {
-    auto chain = CertificateChain::load(setup.certs_dir / "localhost-ecdsa-chain.pem",
-                                        setup.certs_dir / "localhost-ecdsa.key");
+    auto chain =
+        CertificateChain::load(setup.certs_dir / "localhost-ecdsa-chain.pem", setup.certs_dir / "localhost-ecdsa.key");
     auto certificates = std::make_shared<ServerCertificateChain>(chain);
     ServerOptions options;
     options.protocols = {setup.protocol};

@@ -12,7 +12,7 @@
 namespace {
 
 void fetch(const std::string& host, std::uint16_t port, const std::shared_ptr<tlsock::TLSSession>& session,
-                  bool print_facts) {
+           bool print_facts) {
   tlsock::TLSSocket socket(host, port, std::chrono::seconds(10), session);
   socket.write("GET / HTTP/1.0\r\nHost: " + host + "\r\n\r\n");
   std::string status = socket.read_line();

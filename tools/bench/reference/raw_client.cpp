@@ -120,8 +120,8 @@ RawClient::RawClient(const RawOptions& options) : impl_(std::make_unique<Impl>()
   mbedtls_ssl_conf_authmode(&s.conf, MBEDTLS_SSL_VERIFY_REQUIRED);
   mbedtls_ssl_conf_ca_chain(&s.conf, &s.roots, nullptr);
 #if TLSOCK_HAS_SESSION_TICKETS
-  mbedtls_ssl_conf_session_tickets(&s.conf, options.session_tickets ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED
-                                                                    : MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+  mbedtls_ssl_conf_session_tickets(
+      &s.conf, options.session_tickets ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED : MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
   if (options.session_tickets) compat::signal_new_session_tickets(&s.conf);
 #endif
   s.hostname = options.hostname;

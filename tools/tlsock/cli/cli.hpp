@@ -17,13 +17,13 @@ namespace tlsock::cli {
 // Documented in `tlsock --help`, the README and each subcommand's help.
 enum ExitCode : int {
   success = 0,
-  failure = 1,        // anything not listed below
-  usage = 2,          // bad arguments
-  network = 3,        // DNS, connect, timeouts, disconnects, proxy
-  tls = 4,            // TLS handshake or protocol failure
-  verification = 5,   // certificate verification failed
-  http_status = 6,    // the server answered with an HTTP error status (>= 400)
-  file_io = 7,        // reading or writing a local file failed
+  failure = 1,       // anything not listed below
+  usage = 2,         // bad arguments
+  network = 3,       // DNS, connect, timeouts, disconnects, proxy
+  tls = 4,           // TLS handshake or protocol failure
+  verification = 5,  // certificate verification failed
+  http_status = 6,   // the server answered with an HTTP error status (>= 400)
+  file_io = 7,       // reading or writing a local file failed
 };
 
 inline constexpr const char* exit_code_help =
@@ -48,18 +48,18 @@ void warn(const std::string& message);
 
 // The trust and connection options of fetch and probe.
 struct ConnectOptions {
-  std::vector<std::string> cacert;          // --cacert (repeatable): the only trust roots (as curl)
-  std::vector<std::string> cacert_add;      // --cacert-add (repeatable): trusted with the OS bundle
-  bool insecure = false;                    // --insecure: manual validation
-  std::string tls_version;                  // --tls-version: exactly this version
-  std::string tls_min;                      // --tls-min: this version and newer
-  std::vector<std::string> connect_to;      // --connect-to HOST:PORT:ADDR:PORT (curl)
-  std::vector<std::string> resolve;         // --resolve HOST:PORT:ADDR (curl)
-  double timeout = 30;                      // --timeout seconds, per operation
-  std::vector<std::string> alpn;            // ALPN protocols to offer
-  std::optional<std::string> cert, key;     // --cert/--key: a client certificate
-  bool no_proxy = false;                    // ignore HTTPS_PROXY
-  std::string session_file;                 // --session-file: TLS sessions kept between runs
+  std::vector<std::string> cacert;       // --cacert (repeatable): the only trust roots (as curl)
+  std::vector<std::string> cacert_add;   // --cacert-add (repeatable): trusted with the OS bundle
+  bool insecure = false;                 // --insecure: manual validation
+  std::string tls_version;               // --tls-version: exactly this version
+  std::string tls_min;                   // --tls-min: this version and newer
+  std::vector<std::string> connect_to;   // --connect-to HOST:PORT:ADDR:PORT (curl)
+  std::vector<std::string> resolve;      // --resolve HOST:PORT:ADDR (curl)
+  double timeout = 30;                   // --timeout seconds, per operation
+  std::vector<std::string> alpn;         // ALPN protocols to offer
+  std::optional<std::string> cert, key;  // --cert/--key: a client certificate
+  bool no_proxy = false;                 // ignore HTTPS_PROXY
+  std::string session_file;              // --session-file: TLS sessions kept between runs
 };
 
 // Adds the options above to a subcommand.

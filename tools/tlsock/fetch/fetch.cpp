@@ -33,8 +33,8 @@
 #include "cli/cli.hpp"
 #include "cli/facts.hpp"
 #include "cli/failure.hpp"
-#include "http/http.hpp"
 #include "cli/output_file.hpp"
+#include "http/http.hpp"
 
 namespace tlsock::cli {
 namespace {
@@ -46,12 +46,12 @@ constexpr std::size_t read_size = 64 * 1024;
 
 struct FetchOptions {
   std::vector<std::string> urls;
-  std::string method;                 // -X; default GET, or POST with --data
-  std::optional<std::string> data;    // --data DATA or @FILE
-  std::vector<std::string> headers;   // -H
-  std::string output;                 // -o
-  bool include = false;               // -i
-  bool location = false;              // -L
+  std::string method;                // -X; default GET, or POST with --data
+  std::optional<std::string> data;   // --data DATA or @FILE
+  std::vector<std::string> headers;  // -H
+  std::string output;                // -o
+  bool include = false;              // -i
+  bool location = false;             // -L
   int max_redirs = 10;
   bool json = false;
   bool no_progress = false;
@@ -223,8 +223,7 @@ class Client {
   // connection that the server closed meanwhile is replaced once, before any response
   // byte arrived; any failure after that propagates. close_after: the request said
   // "Connection: close".
-  Exchange exchange(const std::string& request, bool head_request, const ResponseHandlers& handlers,
-                    bool close_after) {
+  Exchange exchange(const std::string& request, bool head_request, const ResponseHandlers& handlers, bool close_after) {
     for (;;) {
       bool reused = connect();  // a new connection is never retried: attempt() returns or throws
       try {
@@ -341,9 +340,7 @@ class Client {
     return Failure(network, message + parser.progress());
   }
 
-  [[nodiscard]] std::string where() const {
-    return http::Url{host_, port_, "/"}.authority();
-  }
+  [[nodiscard]] std::string where() const { return http::Url{host_, port_, "/"}.authority(); }
 
   const ConnectOptions& options_;
   std::shared_ptr<TLSSession> session_;
@@ -382,8 +379,8 @@ bool is_redirect(int status) {
 // stays HEAD); 301 and 302 turn POST into GET, as curl and browsers do; 307 and 308 keep
 // the method and body. Credentials stay with the origin they were meant for.
 http::Request redirected(http::Request request, int status, const http::Url& next) {
-  bool to_get = (status == 303 && request.method != "HEAD") ||
-                ((status == 301 || status == 302) && request.method == "POST");
+  bool to_get =
+      (status == 303 && request.method != "HEAD") || ((status == 301 || status == 302) && request.method == "POST");
   if (to_get) {
     request.method = "GET";
     request.body.reset();
@@ -524,8 +521,9 @@ class Fetcher {
         output.write(bytes);
         progress.advance(bytes.size());
       };
-      Exchange exchange = client_for(request.url).exchange(http::build_request(request, user_agent()),
-                                                           request.method == "HEAD", handlers, closes(request));
+      Exchange exchange = client_for(request.url)
+                              .exchange(http::build_request(request, user_agent()), request.method == "HEAD", handlers,
+                                        closes(request));
       progress.finish();
       if (follow) {
         if (redirects >= options_.max_redirs)
@@ -563,9 +561,7 @@ class Fetcher {
     }
   }
 
-  static bool closes(const http::Request& request) {
-    return http::has_token(request.headers, "Connection", "close");
-  }
+  static bool closes(const http::Request& request) { return http::has_token(request.headers, "Connection", "close"); }
 
   Client& client_for(const http::Url& url) {
     if (!client_ || !client_->serves(url)) {
@@ -616,8 +612,10 @@ void add_fetch(CLI::App& app, int& result) {
   command->add_option("url", options->urls, "https:// URLs to fetch, in order")->required();
   command->add_option("-X,--request", options->method, "Request method (default GET, or POST with --data)");
   command->add_option("-d,--data", options->data, "Send DATA as the request body, or the bytes of FILE with @FILE");
-  command->add_option("-H,--header", options->headers, "Add a request header \"Name: value\" (repeatable; an empty "
-                                                       "value removes one of tlsock's)")
+  command
+      ->add_option("-H,--header", options->headers,
+                   "Add a request header \"Name: value\" (repeatable; an empty "
+                   "value removes one of tlsock's)")
       ->allow_extra_args(false);
   command->add_option("-o,--output", options->output, "Write the body to FILE (see below; - is stdout; one URL only)")
       ->type_name("FILE");

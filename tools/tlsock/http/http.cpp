@@ -30,9 +30,8 @@ std::string lower(std::string_view text) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return to_lower(x) == to_lower(y);
-         });
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return to_lower(x) == to_lower(y); });
 }
 
 // A control character that a field value or reason phrase must not hold (HTAB is allowed).
@@ -324,8 +323,7 @@ int parse_request_head(std::string_view text, RequestHead& head, std::size_t max
 
 Field parse_header_argument(std::string_view text) {
   std::size_t colon = text.find(':');
-  if (colon == std::string_view::npos)
-    throw std::invalid_argument("-H " + quote(text) + ": expected \"Name: value\"");
+  if (colon == std::string_view::npos) throw std::invalid_argument("-H " + quote(text) + ": expected \"Name: value\"");
   std::string_view name = text.substr(0, colon);
   if (!is_token(name)) throw std::invalid_argument("-H " + quote(text) + ": invalid header name " + quote(name));
   std::string_view value = trim_ows(text.substr(colon + 1));
@@ -557,8 +555,8 @@ void ResponseParser::choose_framing() {
           if (value > (max_body_size - digit) / 10) fail("Content-Length " + quote(field.value) + " is too large");
           value = value * 10 + digit;
         }
-        if (length && *length != value) fail("conflicting Content-Length values (" + std::to_string(*length) + " and " +
-                                             std::to_string(value) + ")");
+        if (length && *length != value)
+          fail("conflicting Content-Length values (" + std::to_string(*length) + " and " + std::to_string(value) + ")");
         length = value;
       }
     }

@@ -42,7 +42,7 @@ class TruncatedError : public std::runtime_error {
 
 // An absolute https:// URL, split the way a request needs it.
 struct Url {
-  std::string host;          // lower-case; an IPv6 literal without its brackets
+  std::string host;  // lower-case; an IPv6 literal without its brackets
   std::uint16_t port = 443;
   std::string target = "/";  // path and query: the request-target (origin-form)
 
@@ -133,10 +133,10 @@ struct Response {
 
 // How the end of the body is found (RFC 9112 section 6.3).
 enum class Framing {
-  none,            // HEAD, 1xx, 204, 304, or Content-Length: 0
+  none,  // HEAD, 1xx, 204, 304, or Content-Length: 0
   content_length,
   chunked,
-  until_close,     // read until the server closes (with close_notify)
+  until_close,  // read until the server closes (with close_notify)
 };
 
 class ResponseParser {
