@@ -12,9 +12,8 @@
 #include <sstream>
 
 #include "bench.hpp"
+#include "child_process.hpp"
 #include "server.hpp"
-#include "support/loopback.hpp"
-#include "support/process.hpp"
 
 namespace {
 
@@ -38,7 +37,7 @@ ClientSetup client_setup(const fs::path& certs, const std::string& suite) {
 // A free port not among taken (free_port() may hand out the same one twice).
 std::uint16_t another_free_port(std::vector<std::uint16_t>& taken) {
   for (;;) {
-    std::uint16_t port = testing::free_port();
+    std::uint16_t port = free_port();
     if (std::find(taken.begin(), taken.end(), port) == taken.end()) {
       taken.push_back(port);
       return port;
@@ -48,7 +47,7 @@ std::uint16_t another_free_port(std::vector<std::uint16_t>& taken) {
 
 // The openssl command's own name of an IANA suite ("ECDHE-ECDSA-AES128-GCM-SHA256").
 std::optional<std::string> openssl_name(const std::string& iana) {
-  testing::ProgramResult result = testing::run_program({"openssl", "ciphers", "-stdname", "ALL"});
+  ProgramResult result = run_program({"openssl", "ciphers", "-stdname", "ALL"});
   std::istringstream lines(result.output);
   std::string standard, dash, name;
   for (std::string line; std::getline(lines, line);) {
@@ -66,26 +65,33 @@ int run(const Settings& settings, bool quick, bool json, const fs::path& json_fi
   std::vector<std::uint16_t> taken;
   env.ticket_port = another_free_port(taken);
   env.id_port = another_free_port(taken);
-  testing::ServerProcess::Options options;
-  options.ready_check = testing::ReadyCheck::listening;
-  testing::ServerProcess server = testing::ServerProcess::start(
-      {env.self.string(), "--server", "--ticket-port", std::to_string(env.ticket_port), "--id-port",
-       std::to_string(env.id_port), "--certs", certs.string(), "--suite", suite},
-      env.ticket_port, options);
+  ChildProcess server =
+      ChildProcess::start({env.self.string(), "--server", "--ticket-port", std::to_string(env.ticket_port), "--id-port",
+                           std::to_string(env.id_port), "--certs", certs.string(), "--suite", suite},
+                          env.ticket_port);
   // openssl s_server, where installed, as a second server for the handshake rows.
-  std::vector<testing::ServerProcess> s_servers;
-  std::optional<std::string> s_server_suite;
-  if (!testing::find_program("openssl").empty()) s_server_suite = openssl_name(suite);
+  std::vector<ChildProcess> s_servers;
+  std::optional<std::string> s_server_suite = openssl_name(suite);  // none without the openssl command
   if (s_server_suite) {
     env.openssl_ticket_port = another_free_port(taken);
     env.openssl_id_port = another_free_port(taken);
     for (std::uint16_t port : {env.openssl_ticket_port, env.openssl_id_port}) {
-      std::vector<std::string> args{
-          "-cert",        (certs / "localhost-ecdsa.pem").string(), "-key",    (certs / "localhost-ecdsa.key").string(),
-          "-cert_chain",  (certs / "intermediate-ca.pem").string(), "-tls1_2", "-cipher",
-          *s_server_suite};
+      std::vector<std::string> args{"openssl",
+                                    "s_server",
+                                    "-accept",
+                                    "127.0.0.1:" + std::to_string(port),
+                                    "-quiet",
+                                    "-cert",
+                                    (certs / "localhost-ecdsa.pem").string(),
+                                    "-key",
+                                    (certs / "localhost-ecdsa.key").string(),
+                                    "-cert_chain",
+                                    (certs / "intermediate-ca.pem").string(),
+                                    "-tls1_2",
+                                    "-cipher",
+                                    *s_server_suite};
       if (port == env.openssl_id_port) args.push_back("-no_ticket");
-      s_servers.push_back(testing::openssl_server(args, port));
+      s_servers.push_back(ChildProcess::start(args, port));
     }
   }
   Report report;

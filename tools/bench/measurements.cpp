@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "bench.hpp"
+#include "child_process.hpp"
 #include "protocol.hpp"
-#include "support/process.hpp"
 
 namespace tlsock::bench {
 namespace {
@@ -258,7 +258,7 @@ void first_connection_rows(const Environment& env, const Settings& s, const std:
                                     env.setup.cipher_suite,
                                     "--later",
                                     std::to_string(s.later_connections)};
-      testing::ProgramResult result = testing::run_program(argv, std::chrono::seconds(60));
+      ProgramResult result = run_program(argv, std::chrono::seconds(60));
       std::istringstream in(result.output);
       double first_ms = 0, later_ms = 0;
       std::string tag;

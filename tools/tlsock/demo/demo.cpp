@@ -14,6 +14,7 @@
 #include "cli/cli.hpp"
 #include "cli/facts.hpp"
 #include "cli/failure.hpp"
+#include "http/http.hpp"
 #include "serve/server.hpp"
 
 namespace tlsock::cli {
@@ -81,30 +82,25 @@ struct Response {
   std::string body;
 };
 
-std::string header_value(const std::string& headers, const std::string& name) {
-  std::string lowered = headers;
-  for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::size_t at = lowered.find("\r\n" + name + ":");
-  if (at == std::string::npos) return {};
-  std::size_t start = headers.find_first_not_of(" \t", at + 3 + name.size());
-  std::size_t end = headers.find("\r\n", start);
-  return headers.substr(start, end - start);
-}
-
-// GET / over an established connection: status line, headers up to the blank line, then
-// exactly Content-Length bytes.
+// GET / over an established connection, the response read by the HTTP module's parser (the
+// one `tlsock fetch` uses) until it is complete.
 Response get(TLSSocket& socket, std::uint16_t port) {
   socket.write("GET / HTTP/1.1\r\nHost: localhost:" + std::to_string(port) +
                "\r\nUser-Agent: tlsock-demo\r\nConnection: close\r\n\r\n");
+  http::ResponseParser parser;
+  std::string body;
+  while (!parser.complete()) {
+    try {
+      parser.feed(socket.read(16 * 1024), body);
+    } catch (const TLSGracefulDisconnectError&) {
+      parser.finish();
+    }
+  }
+  const http::Response& head = parser.response();
   Response response;
-  response.status_line = socket.read_line();
-  while (!response.status_line.empty() && (response.status_line.back() == '\n' || response.status_line.back() == '\r'))
-    response.status_line.pop_back();
-  std::string headers = "\r\n" + socket.read_until("\r\n\r\n");
-  response.content_type = header_value(headers, "content-type");
-  std::string length = header_value(headers, "content-length");
-  if (length.empty()) throw std::runtime_error("the demo server sent no Content-Length");
-  response.body = socket.read_exactly(std::stoull(length));
+  response.status_line = head.version_text() + " " + std::to_string(head.status) + " " + head.reason;
+  response.content_type = std::string(http::find(head.headers, "content-type").value_or(""));
+  response.body = std::move(body);
   return response;
 }
 
