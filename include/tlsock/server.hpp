@@ -32,7 +32,7 @@ class TLSOCK_API ServerCertificates {
 // One chain for every client.
 class TLSOCK_API ServerCertificateChain : public ServerCertificates {
  public:
-  explicit ServerCertificateChain(CertificateChain chain);
+  explicit ServerCertificateChain(const CertificateChain& chain);
   [[nodiscard]] const CertificateChain* select(std::string_view server_name) const override;
   [[nodiscard]] const CertificateChain& chain() const noexcept { return chain_; }
 

@@ -23,7 +23,7 @@ namespace tlsock {
 // TLSSession::Options::use_os_trust_roots).
 class TLSOCK_API TrustRoot {
  public:
-  TrustRoot(Certificate certificate);            // NOLINT(google-explicit-constructor): as oscrypto
+  TrustRoot(const Certificate& certificate);     // NOLINT(google-explicit-constructor): as oscrypto
   TrustRoot(const std::filesystem::path& path);  // NOLINT(google-explicit-constructor): PEM bundle or DER
   TrustRoot(const char* path) : TrustRoot(std::filesystem::path(path)) {}         // NOLINT
   TrustRoot(const std::string& path) : TrustRoot(std::filesystem::path(path)) {}  // NOLINT

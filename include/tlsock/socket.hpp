@@ -61,7 +61,7 @@ class TLSOCK_API TLSSocket {
   // The server side of a connection accepted elsewhere (takes ownership). With
   // do_handshake = false the handshake waits for do_handshake() or the first read/write.
   // The handshake is bounded by the server's handshake_timeout; later calls by timeout.
-  [[nodiscard]] static TLSSocket wrap_server(NativeSocket socket, std::shared_ptr<const ServerTLS> server,
+  [[nodiscard]] static TLSSocket wrap_server(NativeSocket socket, const std::shared_ptr<const ServerTLS>& server,
                                              bool do_handshake = true, Timeout timeout = std::chrono::seconds(10));
 
   TLSSocket(TLSSocket&&) noexcept;

@@ -220,7 +220,7 @@ namespace {
 // Wires the callbacks in; `first` (a TLSSession's own verify callback) runs before the
 // connection's.
 void attach(ConnectionImpl& impl, WriteToWire write_to_wire, WireClose wire_close,
-            ConnectionVerifyCallback verify_callback, VerifyCallback first = {}) {
+            ConnectionVerifyCallback verify_callback, const VerifyCallback& first = {}) {
   impl.write_to_wire = std::move(write_to_wire);
   impl.wire_close = std::move(wire_close);
   impl.verify_callback = std::move(verify_callback);

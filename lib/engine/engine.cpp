@@ -381,7 +381,6 @@ std::size_t Engine::read(char* data, std::size_t size) {
       if (got > 0) data_received_ = true;
       return got;
     case backend::Status::want_read:
-      return 0;
     case backend::Status::new_ticket:
       return 0;
     case backend::Status::closed:

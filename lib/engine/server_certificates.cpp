@@ -18,7 +18,7 @@ std::string lower(std::string_view s) {
 
 }  // namespace
 
-ServerCertificateChain::ServerCertificateChain(CertificateChain chain) : chain_(std::move(chain)) {}
+ServerCertificateChain::ServerCertificateChain(const CertificateChain& chain) : chain_(chain) {}
 
 const CertificateChain* ServerCertificateChain::select(std::string_view) const { return &chain_; }
 

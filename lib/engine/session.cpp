@@ -91,7 +91,7 @@ std::size_t add_to(detail::Access::Impl<TLSSession>& impl, std::vector<engine::S
 
 }  // namespace
 
-TrustRoot::TrustRoot(Certificate certificate) : certificates_{std::move(certificate)} {}
+TrustRoot::TrustRoot(const Certificate& certificate) : certificates_{certificate} {}
 TrustRoot::TrustRoot(const std::filesystem::path& path) : certificates_(Certificate::load(path)) {}
 TrustRoot TrustRoot::der(std::string_view der_bytes) { return TrustRoot(Certificate::from_der(der_bytes)); }
 

@@ -60,7 +60,7 @@ std::vector<SessionCache::Stored> SessionCache::snapshot() const {
     std::lock_guard lock(mutex_);
     const Clock::time_point now = Clock::now();
     for (const auto& [key, entry] : entries_)
-      if (entry.expires > now) stamped.push_back({entry.stamp, Stored{key, entry.session, entry.expires}});
+      if (entry.expires > now) stamped.emplace_back(entry.stamp, Stored{key, entry.session, entry.expires});
   }
   std::sort(stamped.begin(), stamped.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<Stored> out;

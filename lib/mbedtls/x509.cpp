@@ -62,8 +62,9 @@ std::chrono::system_clock::time_point to_time_point(const mbedtls_x509_time& t) 
   // result cannot overflow either.
   if (t.year >= 2262) return time_point_cast<system_clock::duration>(sys_days{year{2262} / January / 1});
   if (t.year <= 1678) return time_point_cast<system_clock::duration>(sys_days{year{1678} / December / 31});
-  auto day = sys_days{year{t.year} / month{static_cast<unsigned>(t.mon)} / static_cast<unsigned>(t.day)};
-  return time_point_cast<system_clock::duration>(day + hours{t.hour} + minutes{t.min} + seconds{t.sec});
+  auto date =
+      sys_days{year{t.year} / month{static_cast<unsigned>(t.mon)} / std::chrono::day{static_cast<unsigned>(t.day)}};
+  return time_point_cast<system_clock::duration>(date + hours{t.hour} + minutes{t.min} + seconds{t.sec});
 }
 
 std::string dn_text(const mbedtls_x509_name& name) {

@@ -80,7 +80,7 @@ TLSSocket TLSSocket::wrap(TCPStream&& stream, std::string_view hostname, std::sh
   return wrap(owned.release(), hostname, std::move(session), timeout);
 }
 
-TLSSocket TLSSocket::wrap_server(NativeSocket socket, std::shared_ptr<const ServerTLS> server, bool do_handshake,
+TLSSocket TLSSocket::wrap_server(NativeSocket socket, const std::shared_ptr<const ServerTLS>& server, bool do_handshake,
                                  Timeout timeout) {
   net::Socket owned(socket);  // owned from the first line, as for wrap()
   if (!server) arguments::reject("server", "must not be null");

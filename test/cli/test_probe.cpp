@@ -116,7 +116,7 @@ TEST_CASE("Reply reads single- and multi-line SMTP replies", "[starttls]") {
 
 TEST_CASE("ehlo_offers_starttls finds the keyword on any line but the first", "[starttls]") {
   using tlsock::cli::Reply;
-  auto ehlo = [](std::vector<std::string> lines) {
+  auto ehlo = [](const std::vector<std::string>& lines) {
     Reply reply;
     for (const auto& line : lines) reply.add(line);
     return tlsock::cli::ehlo_offers_starttls(reply);

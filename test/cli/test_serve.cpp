@@ -556,6 +556,7 @@ TEST_CASE("serve: 8 concurrent clients x 20 requests all succeed", "[serve]") {
   std::mutex errors_mutex;
   std::vector<std::string> errors;
   std::vector<std::thread> clients;
+  clients.reserve(threads);
   for (int t = 0; t < threads; ++t) {
     clients.emplace_back([&, t] {
       try {
@@ -648,6 +649,7 @@ TEST_CASE("serve --port 0 picks a free port and prints it first", "[serve]") {
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   std::vector<std::string> args{cli, "serve", "--port", "0", site.root().string()};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   pid_t pid = -1;

@@ -113,6 +113,7 @@ std::vector<std::string> run_threads(int count, const std::function<void(int ind
   std::mutex mutex;
   std::vector<std::string> failures;
   std::vector<std::thread> threads;
+  threads.reserve(count);
   for (int index = 0; index < count; ++index) {
     threads.emplace_back([&, index] {
       try {
@@ -193,7 +194,7 @@ TEST_CASE("a TLSListener serves 64 clients at once, 1,000 round trips each", "[c
       const std::string request = "client " + std::to_string(c) + " request " + std::to_string(i) + "\n";
       socket.write(request);
       const std::string response = socket.read_line();
-      if (response != "ok " + request) throw std::runtime_error("wrong response to " + request + ": " + response);
+      if (response != "ok " + request) throw std::runtime_error("wrong response to " + request + ": " += response);
       ++answered;
     }
     socket.close();

@@ -988,6 +988,7 @@ TEST_CASE("4 threads x 20 connections against one accept loop", "[server][many]"
   Log failures;
   std::atomic<int> succeeded{0};
   std::vector<std::thread> clients;
+  clients.reserve(threads);
   for (int t = 0; t < threads; ++t) {
     clients.emplace_back([&, t] {
       // A thread stops at its first failure, so a broken server costs one timeout per thread.
@@ -998,7 +999,7 @@ TEST_CASE("4 threads x 20 connections against one accept loop", "[server][many]"
           client.write(line);
           std::string answer = client.read_line();
           if (answer != "echo " + line) {
-            failures.add(line + " got " + answer);
+            failures.add(line + " got " += answer);
             return;
           }
           ++succeeded;

@@ -203,6 +203,7 @@ TEST_CASE("many threads share one TLSSession", "[openssl]") {
   std::atomic<int> succeeded{0};
   std::atomic<int> reused{0};
   std::vector<std::thread> workers;
+  workers.reserve(threads);
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&] {
       for (int i = 0; i < per_thread; ++i) {
@@ -214,7 +215,7 @@ TEST_CASE("many threads share one TLSSession", "[openssl]") {
           if (v.session_ticket == SessionReuse::reused || v.session_id == SessionReuse::reused) ++reused;
         } catch (const std::exception& e) {
           std::lock_guard lock(mutex);
-          failures.push_back(e.what());
+          failures.emplace_back(e.what());
         }
       }
     });

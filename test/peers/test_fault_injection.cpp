@@ -128,7 +128,7 @@ class Sweep {
     for (const Fault& fault : faults) {
       proxy_.set_fault(fault);
       std::vector<std::string> problems = run_one(fault);
-      if (!last_.fault_applied) problems.push_back("the stream never reached the offset");
+      if (!last_.fault_applied) problems.emplace_back("the stream never reached the offset");
       for (const std::string& problem : problems) {
         if (problem.empty()) continue;
         if (++failures <= 60) failed.push_back(ts::describe(fault) + ": " + problem);

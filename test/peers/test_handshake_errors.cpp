@@ -48,7 +48,7 @@ void require_other_protocol(const std::string& banner, const std::string& messag
 ts::ServerProcess gnutls_dhe_server(const std::string& dhparams, bool request_client_certificate) {
   std::vector<std::string> args{"--dhparams", cert_file(dhparams), "--priority",
                                 "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+DHE-RSA:%PROFILE_VERY_WEAK"};
-  if (!request_client_certificate) args.push_back("--disable-client-cert");
+  if (!request_client_certificate) args.emplace_back("--disable-client-cert");
   return ts::gnutls_server(args);
 }
 

@@ -29,7 +29,7 @@ namespace {
     if (!supported_protocols().contains(Protocol::TLSv1_3))                   \
       TLSOCK_SKIP("the linked " << backend_version() << " has no TLS 1.3");   \
     if (std::string_view(program) != "" && ts::find_program(program).empty()) \
-      TLSOCK_SKIP(program << " is not installed");                            \
+      TLSOCK_SKIP((program) << " is not installed");                          \
   } while (false)
 
 std::shared_ptr<TLSSession> tls13_session() {

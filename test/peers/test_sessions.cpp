@@ -417,7 +417,7 @@ TEST_CASE("sessions only move between TLSSessions with the same trust settings",
     std::string verified = session_id_export(server.port());
     TLSSession::Options options = trusted_options();
     options.protocols = {Protocol::TLSv1_2};
-    options.extra_trust_roots.push_back(certs_dir() / "self-signed.pem");
+    options.extra_trust_roots.emplace_back(certs_dir() / "self-signed.pem");
     TLSSession more_roots(options);
     CHECK(import_error(more_roots, verified) ==
           "std::invalid_argument: sessions: the sessions were made with other trust roots (extra_trust_roots, "
@@ -439,7 +439,7 @@ TEST_CASE("sessions only move between TLSSessions with the same trust settings",
     // The same roots in another order, or twice, are the same trust.
     TLSSession::Options same = trusted_options();
     same.protocols = {Protocol::TLSv1_2};
-    same.extra_trust_roots.push_back(certs_dir() / "root-ca.pem");
+    same.extra_trust_roots.emplace_back(certs_dir() / "root-ca.pem");
     TLSSession again(same);
     CHECK(again.import_sessions(verified) == 1);
   }

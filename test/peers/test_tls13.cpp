@@ -46,7 +46,7 @@ bool have_tls13() { return supported_protocols().contains(Protocol::TLSv1_3); }
   do {                                                                                       \
     if (!have_tls13()) TLSOCK_SKIP("the linked " << backend_version() << " has no TLS 1.3"); \
     if (std::string_view(program) != "" && ts::find_program(program).empty())                \
-      TLSOCK_SKIP(program << " is not installed");                                           \
+      TLSOCK_SKIP((program) << " is not installed");                                         \
   } while (false)
 
 const std::vector<std::string> tls13_suites = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
@@ -327,6 +327,7 @@ TEST_CASE("openssl s_client -tls1_3 and gnutls-cli against our server", "[tls13]
   }
   server.stop();
   std::vector<std::string> expected;
+  expected.reserve(std::size(tls13_suites));
   for (const std::string& suite : tls13_suites) expected.push_back("hello\nTLSv1.3 " + suite);
   if (!ts::find_program("gnutls-cli").empty()) {
     REQUIRE(log.lines().size() == expected.size() + 1);
@@ -481,6 +482,7 @@ TEST_CASE("a TLS 1.3 ticket is used once: two threads race against our server", 
   std::barrier handshakes_done(2);
   std::vector<std::string> facts(2), errors(2);
   std::vector<std::thread> racers;
+  racers.reserve(2);
   for (int i = 0; i < 2; ++i) {
     racers.emplace_back([&, i] {
       std::optional<TLSSocket> socket;

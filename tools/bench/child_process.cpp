@@ -39,6 +39,7 @@ std::string command_line(const std::vector<std::string>& argv) {
 pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd) {
   if (argv.empty()) throw std::invalid_argument("cannot start a program: argv is empty");
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   posix_spawn_file_actions_t actions;

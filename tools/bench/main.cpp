@@ -90,7 +90,7 @@ int run(const Settings& settings, bool quick, bool json, const fs::path& json_fi
                                     "-tls1_2",
                                     "-cipher",
                                     *s_server_suite};
-      if (port == env.openssl_id_port) args.push_back("-no_ticket");
+      if (port == env.openssl_id_port) args.emplace_back("-no_ticket");
       s_servers.push_back(ChildProcess::start(args, port));
     }
   }
@@ -119,7 +119,7 @@ int run(const Settings& settings, bool quick, bool json, const fs::path& json_fi
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int bench_main(int argc, char** argv) {
   CLI::App app{"tlsock-bench: tlsock against a reference client on raw mbedTLS (and OpenSSL), on 127.0.0.1"};
   bool json = false, quick = false, server = false;
   Settings settings;
@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--bulk-mib", settings.bulk_bytes, "MiB per bulk transfer")
       ->check(CLI::PositiveNumber)
-      ->transform([](std::string value) { return std::to_string(std::stoull(value) << 20); });
+      ->transform([](const std::string& value) { return std::to_string(std::stoull(value) << 20); });
   app.add_option("--lines", settings.lines, "Lines per read_line round")->check(CLI::PositiveNumber);
   app.add_option("--messages", settings.messages, "Messages per read_until round")->check(CLI::PositiveNumber);
   app.add_option("--idle", settings.idle_connections, "Idle connections for the heap row")->check(CLI::PositiveNumber);
@@ -169,6 +169,18 @@ int main(int argc, char** argv) {
     return run(settings, quick, json, json_file, certs, suite);
   } catch (const std::exception& error) {
     std::cerr << "tlsock-bench: " << error.what() << "\n";
+    return 1;
+  }
+}
+
+int main(int argc, char** argv) {
+  try {
+    return bench_main(argc, argv);
+  } catch (const std::exception& error) {  // e.g. while setting the options up
+    std::cerr << "tlsock-bench: " << error.what() << "\n";
+    return 1;
+  } catch (...) {
+    std::cerr << "tlsock-bench: an unknown error\n";
     return 1;
   }
 }

@@ -51,8 +51,8 @@ void print_table(const Report& report) {
             << " interleaved rounds (min-max); ratio = tlsock / mbedtls, the median of the rounds' ratios\n\n";
   std::vector<std::string> header{"", "unit"};
   for (const auto& [name, version] : report.contenders) header.push_back(name);
-  header.push_back("ratio");
-  header.push_back("target");
+  header.emplace_back("ratio");
+  header.emplace_back("target");
   std::vector<std::vector<std::string>> lines{header};
   for (const Row& row : report.rows) {
     std::vector<std::string> line{row.label, row.unit};

@@ -29,20 +29,27 @@ std::string version_text() {
 }  // namespace tlsock::cli
 
 int main(int argc, char** argv) {
-  CLI::App app{"tlsock: fetch, probe and serve over TLS, built on the tlsock library"};
-  app.set_version_flag("--version", tlsock::cli::version_text());
-  app.require_subcommand(1);
-  app.footer(tlsock::cli::exit_code_help);
-  int result = tlsock::cli::success;
-  tlsock::cli::add_fetch(app, result);
-  tlsock::cli::add_probe(app, result);
-  tlsock::cli::add_serve(app, result);
-  tlsock::cli::add_demo(app, result);
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    int code = app.exit(error);  // prints help, version or the usage error
-    return code == 0 ? tlsock::cli::success : tlsock::cli::usage;
+    CLI::App app{"tlsock: fetch, probe and serve over TLS, built on the tlsock library"};
+    app.set_version_flag("--version", tlsock::cli::version_text());
+    app.require_subcommand(1);
+    app.footer(tlsock::cli::exit_code_help);
+    int result = tlsock::cli::success;
+    tlsock::cli::add_fetch(app, result);
+    tlsock::cli::add_probe(app, result);
+    tlsock::cli::add_serve(app, result);
+    tlsock::cli::add_demo(app, result);
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+      int code = app.exit(error);  // prints help, version or the usage error
+      return code == 0 ? tlsock::cli::success : tlsock::cli::usage;
+    }
+    return result;
+  } catch (const std::exception& error) {
+    return tlsock::cli::report(error);  // one no command caught: "tlsock: <message>", its exit code
+  } catch (...) {
+    std::cerr << "tlsock: an unknown error\n";
+    return tlsock::cli::failure;
   }
-  return result;
 }

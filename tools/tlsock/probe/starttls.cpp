@@ -122,7 +122,7 @@ void imap(Wire& wire) {
       if (line.rfind("a001 OK", 0) == 0) return;
       wire.refuse("the IMAP server refused STARTTLS: " + printable(line));
     }
-    if (line.rfind("* ", 0) != 0 && line.rfind("+", 0) != 0)
+    if (line.rfind("* ", 0) != 0 && line.rfind('+', 0) != 0)
       wire.refuse("the IMAP server sent something that is not an IMAP response: \"" + printable(line) + "\"");
     if (untagged == max_reply_lines) wire.refuse("the IMAP server sent too many lines before answering STARTTLS");
   }

@@ -127,7 +127,8 @@ int serve(const ServeOptions& options) {
     std::thread& thread;
     std::atomic<bool>& signalled;
     ~JoinWaiter() {
-      if (!signalled) pthread_kill(thread.native_handle(), SIGTERM);
+      // The waiter takes SIGTERM with sigwait and returns: it ends the thread, not the process.
+      if (!signalled) pthread_kill(thread.native_handle(), SIGTERM);  // NOLINT(bugprone-bad-signal-to-kill-thread)
       thread.join();
     }
   } join{waiter, signalled};
