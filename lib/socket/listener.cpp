@@ -108,7 +108,7 @@ TLSSocket TLSListener::accept(Timeout timeout) {
     }
     if (!net::wait_many(watches, wake)) {
       s.drop_expired();
-      if (deadline && net::Clock::now() >= *deadline) throw TimeoutError("accept on " + s.address + " timed out");
+      if (deadline && net::Clock::now() >= *deadline) throw TimeoutError(messages::timed_out("accept on", s.address));
       continue;
     }
     if (watches[1].ready) {

@@ -35,8 +35,7 @@ struct TCPStream::Impl {
   [[nodiscard]] net::Deadline deadline() const { return net::deadline_after(timeout); }
 
   void await(net::Direction direction, net::Deadline deadline, std::string_view what) const {
-    if (!net::wait(sock.get(), direction, deadline))
-      throw TimeoutError(std::string(what) + " " + address + " timed out");
+    if (!net::wait(sock.get(), direction, deadline)) throw TimeoutError(messages::timed_out(what, address));
   }
 
   // Receives into data (size > 0), waiting until the deadline; at least one byte.
