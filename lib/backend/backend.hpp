@@ -245,6 +245,15 @@ class Tls {
   // handshake (as ClientAuth::optional); the engine refuses afterwards. False if the linked
   // mbedTLS cannot change the mode of one handshake.
   bool verify_client_optionally();
+  // Server: the ClientHello has no extended_master_secret extension (RFC 7627). Sessions are
+  // then never stored (so every resumable TLS 1.2 session has one), and an attempt to resume
+  // one by session ID or ticket is noted, not honoured: see resumption_refused().
+  void client_lacks_extended_master_secret() noexcept;
+  // True when the last handshake() met such an attempt. mbedTLS went on with a full handshake;
+  // the caller discards its output (truncate_output) and aborts with handshake_failure.
+  [[nodiscard]] bool resumption_refused() const noexcept;
+  // Drops output queued past the first keep bytes (not yet sent).
+  void truncate_output(std::size_t keep) noexcept;
 
   struct Impl;
 

@@ -131,8 +131,14 @@ void Engine::fail(std::exception_ptr error) {
 bool Engine::handshake() {
   rethrow_if_failed();
   if (complete_) return true;
-  if (role_ == Role::server) refuse_unsupported_versions();
+  std::size_t queued = tls_.output().size();
+  if (role_ == Role::server) {
+    refuse_unsupported_versions();
+    if (transcript_.facts().client_hello && !transcript_.facts().ems_offered)
+      tls_.client_lacks_extended_master_secret();
+  }
   backend::Status status = tls_.handshake();
+  if (tls_.resumption_refused()) refuse_resumption_without_ems(queued);
   sniff_outgoing();
   // mbedTLS 3.6's TLS 1.3 server refuses a client's certificate while it still encrypts with
   // its handshake keys, which the client (already past the server's Finished) cannot read
@@ -163,6 +169,16 @@ void Engine::refuse_unsupported_versions() {
   tls_.send_alert(AlertLevel::fatal, Alert::protocol_version);
   sniff_outgoing();
   fail(make_error(std::string(messages::protocol_version)));
+}
+
+// RFC 7627 5.3: a session made with an extended master secret is not resumed by a ClientHello
+// without one; the server aborts with handshake_failure. mbedTLS, told by the backend not to
+// resume, has already answered with a full handshake's first flight: it is dropped unsent.
+void Engine::refuse_resumption_without_ems(std::size_t queued) {
+  tls_.truncate_output(queued);
+  tls_.send_alert(AlertLevel::fatal, Alert::handshake_failure);
+  sniff_outgoing();
+  fail(make_error(std::string(messages::resumption_without_ems)));
 }
 
 void Engine::finish_handshake() {

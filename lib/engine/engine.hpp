@@ -116,6 +116,7 @@ class Engine {
   void fatal_alert_once(Alert alert);
   [[nodiscard]] std::exception_ptr verification_error() const;
   void refuse_unsupported_versions();
+  [[noreturn]] void refuse_resumption_without_ems(std::size_t queued);
   void capture_info();
   void on_new_ticket();
   void store_session(bool single_use);

@@ -38,6 +38,8 @@ inline constexpr std::string_view client_auth_required = "TLS handshake failed -
 inline constexpr std::string_view weak_dh_parameters = "TLS handshake failed - weak DH parameters";
 inline constexpr std::string_view protocol_version = "TLS handshake failed - protocol version error";
 inline constexpr std::string_view handshake_failed = "TLS handshake failed";
+inline constexpr std::string_view resumption_without_ems =
+    "TLS handshake failed - the client resumed a session without its extended master secret (RFC 7627)";
 // other_protocol: "HTTP", "FTP", ... or empty for "a different protocol".
 [[nodiscard]] std::string protocol_error(std::string_view other_protocol);
 // A client that does not speak TLS to our server.

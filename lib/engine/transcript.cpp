@@ -56,9 +56,11 @@ void Transcript::client_bytes(std::string_view bytes) {
     c.take(c.u8());   // compression methods
     facts_.client_hello = true;
     facts_.ticket_offered = false;
+    facts_.ems_offered = false;
     facts_.client_versions.clear();
     for_each_extension(c, [this](unsigned ext, std::string_view data) {
       if (ext == wire::ext_session_ticket && !data.empty()) facts_.ticket_offered = true;
+      if (ext == wire::ext_extended_master_secret) facts_.ems_offered = true;
       if (ext == wire::ext_supported_versions) {
         Cursor versions(data);
         Cursor list(versions.take(versions.u8()));

@@ -34,6 +34,7 @@ inline constexpr unsigned certificate = 11;
 inline constexpr unsigned server_key_exchange = 12;
 inline constexpr unsigned certificate_request = 13;
 // Extension types (ExtensionType).
+inline constexpr unsigned ext_extended_master_secret = 23;
 inline constexpr unsigned ext_session_ticket = 35;
 inline constexpr unsigned ext_pre_shared_key = 41;
 inline constexpr unsigned ext_supported_versions = 43;
@@ -85,6 +86,7 @@ struct HandshakeFacts {
   std::vector<std::uint16_t> client_versions;  // supported_versions, when the client sent it
   std::string client_session_id;
   bool ticket_offered = false;  // a non-empty session_ticket extension
+  bool ems_offered = false;     // extended_master_secret (RFC 7627)
   // ServerHello
   bool server_hello = false;
   std::uint16_t server_version = 0;  // legacy_version, or supported_versions for TLS 1.3

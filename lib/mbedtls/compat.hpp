@@ -22,6 +22,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_cache.h>
 #include <mbedtls/ssl_ciphersuites.h>
 #include <mbedtls/x509_crt.h>
 
@@ -304,6 +305,39 @@ inline std::uint32_t ticket_lifetime([[maybe_unused]] const mbedtls_ssl_session&
   return 0;
 #endif
 }
+
+// Whether a session is a TLS 1.3 one (2.28 has none).
+inline bool session_is_tls13([[maybe_unused]] const mbedtls_ssl_session& session) {
+#if TLSOCK_HAS_TLS13
+  return session.TLSOCK_PRIVATE(tls_version) == MBEDTLS_SSL_VERSION_TLS1_3;
+#else
+  return false;
+#endif
+}
+
+// The server's session-cache callbacks for mbedtls_ssl_conf_session_cache, mbedtls_ssl_cache_get
+// and _set behind two questions: may this session be resumed now, may it be stored. 2.28
+// reads the session ID from the session; 3.x passes it apart.
+template <bool (*may_resume)(const mbedtls_ssl_session&), bool (*may_store)(const mbedtls_ssl_session&)>
+struct GuardedCache {
+#if TLSOCK_MBEDTLS_3
+  static int get(void* cache, const unsigned char* id, std::size_t size, mbedtls_ssl_session* session) {
+    int rc = mbedtls_ssl_cache_get(cache, id, size, session);
+    return rc == 0 && !may_resume(*session) ? MBEDTLS_ERR_SSL_CACHE_ENTRY_NOT_FOUND : rc;
+  }
+  static int set(void* cache, const unsigned char* id, std::size_t size, const mbedtls_ssl_session* session) {
+    return may_store(*session) ? mbedtls_ssl_cache_set(cache, id, size, session) : 0;
+  }
+#else
+  static int get(void* cache, mbedtls_ssl_session* session) {
+    int rc = mbedtls_ssl_cache_get(cache, session);
+    return rc == 0 && !may_resume(*session) ? 1 : rc;
+  }
+  static int set(void* cache, const mbedtls_ssl_session* session) {
+    return may_store(*session) ? mbedtls_ssl_cache_set(cache, session) : 0;
+  }
+#endif
+};
 
 // mbedTLS's id of an IANA cipher-suite name, 0 when the linked build does not know it.
 // mbedTLS spells names with dashes, and 3.x its TLS 1.3 suites as "TLS1-3-...".

@@ -115,8 +115,8 @@ void set_protocols(mbedtls_ssl_config& conf, const ProtocolSet& protocols) {
 
 // What client and server configs share: protocols, suites, ALPN, randomness, key log.
 void configure_common(Config::Impl& impl, int endpoint, const ProtocolSet& protocols,
-                      const std::vector<std::string>& cipher_suites, const std::vector<std::string>& alpn,
-                      const std::string& key_log_file) {
+                      const std::vector<std::string>& cipher_suites, SuiteDefaults suite_defaults,
+                      const std::vector<std::string>& alpn, const std::string& key_log_file) {
   mbedtls_ssl_config& conf = impl.conf;
   check(mbedtls_ssl_config_defaults(&conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT),
         "TLS configuration");
@@ -124,7 +124,7 @@ void configure_common(Config::Impl& impl, int endpoint, const ProtocolSet& proto
   set_protocols(conf, protocols);
   compat::prefer_fast_groups(&conf);
 
-  impl.suites = suite_ids(cipher_suites);
+  impl.suites = suite_ids(cipher_suites, suite_defaults);
   mbedtls_ssl_conf_ciphersuites(&conf, impl.suites.data());
 
   for (const std::string& protocol : alpn) {
@@ -170,8 +170,8 @@ Config::~Config() = default;
 std::shared_ptr<const Config> Config::client(const ClientPolicy& policy) {
   auto impl = std::make_unique<Impl>();
   mbedtls_ssl_config& conf = impl->conf;
-  configure_common(*impl, MBEDTLS_SSL_IS_CLIENT, policy.protocols, policy.cipher_suites, policy.alpn,
-                   policy.key_log_file);
+  configure_common(*impl, MBEDTLS_SSL_IS_CLIENT, policy.protocols, policy.cipher_suites, SuiteDefaults::client,
+                   policy.alpn, policy.key_log_file);
 
   if (policy.minimum_dh_bits < 512 || policy.minimum_dh_bits > 16384)
     throw std::invalid_argument("minimum_dh_bits: must be between 512 and 16384, not " +
@@ -221,7 +221,8 @@ std::shared_ptr<const Config> Config::server(const ServerPolicy& policy) {
   auto impl = std::make_unique<Impl>();
   impl->server = true;
   mbedtls_ssl_config& conf = impl->conf;
-  configure_common(*impl, MBEDTLS_SSL_IS_SERVER, policy.protocols, policy.cipher_suites, policy.alpn,
+  configure_common(*impl, MBEDTLS_SSL_IS_SERVER, policy.protocols, policy.cipher_suites,
+                   policy.dh_parameters ? SuiteDefaults::server_with_dhe : SuiteDefaults::server, policy.alpn,
                    policy.key_log_file);
 
   impl->certificates = policy.certificates;
@@ -248,8 +249,7 @@ std::shared_ptr<const Config> Config::server(const ServerPolicy& policy) {
     mbedtls_ssl_conf_ca_chain(&conf, &impl->extra_roots, nullptr);
   }
 
-  if (policy.session_cache)
-    mbedtls_ssl_conf_session_cache(&conf, &impl->cache, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
+  if (policy.session_cache) guard_session_cache(conf, impl->cache);
 #if TLSOCK_HAS_SESSION_TICKETS
   if (policy.session_tickets) {
     if (policy.ticket_lifetime.count() <= 0 || policy.ticket_lifetime > std::chrono::hours(24 * 7))
@@ -259,7 +259,7 @@ std::shared_ptr<const Config> Config::server(const ServerPolicy& policy) {
     check(mbedtls_ssl_ticket_setup(&impl->tickets, random, nullptr, MBEDTLS_CIPHER_AES_256_GCM,
                                    static_cast<uint32_t>(policy.ticket_lifetime.count())),
           "session tickets");
-    mbedtls_ssl_conf_session_tickets_cb(&conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &impl->tickets);
+    mbedtls_ssl_conf_session_tickets_cb(&conf, guarded_ticket_write, guarded_ticket_parse, &impl->tickets);
     // TLS 1.2 tickets carry the client's certificate; mbedTLS's TLS 1.3 tickets do not.
     if (policy.client_auth != ClientAuth::none) compat::no_tls13_tickets(&conf);
   }

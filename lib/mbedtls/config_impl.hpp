@@ -57,6 +57,15 @@ struct Config::Impl {
 // chain that the ServerCertificates select for it.
 int on_server_name(void* config, mbedtls_ssl_context* ssl, const unsigned char* name, std::size_t size);
 
+// The server's session cache and ticket callbacks (tls.cpp): mbedTLS's own, with RFC 7627
+// 5.3 in front (see Tls::client_lacks_extended_master_secret).
+void guard_session_cache(mbedtls_ssl_config& conf, mbedtls_ssl_cache_context& cache);
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_SRV_C)
+int guarded_ticket_write(void* tickets, const mbedtls_ssl_session* session, unsigned char* start,
+                         const unsigned char* end, std::size_t* size, std::uint32_t* lifetime);
+int guarded_ticket_parse(void* tickets, mbedtls_ssl_session* session, unsigned char* buffer, std::size_t size);
+#endif
+
 // NSS key logging (keylog.cpp). Config-wide on mbedTLS 2.28, per connection on 3.x: both
 // calls exist and each does nothing where the other applies.
 void key_log_config(Config::Impl& config);

@@ -46,6 +46,30 @@ constexpr std::array default_suite_names = {
     "TLS_RSA_WITH_AES_256_CBC_SHA",
 };
 
+// A server's defaults are stricter: it need not reach old servers, and every client of the
+// last decade offers ECDHE with AEAD. Forward secrecy and AEAD only (no static RSA key
+// exchange, no CBC, so no LUCKY13-style padding oracles), strongest first; mbedTLS's TLS 1.2
+// server picks in this order, its TLS 1.3 server in the client's order among these.
+constexpr std::array default_server_suite_names = {
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+};
+
+// Finite-field DHE with AEAD, offered by a server after its ECDHE suites when it was given
+// DH parameters (asking for DHE by giving its parameters).
+constexpr std::array default_server_dhe_suite_names = {
+    "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+};
+
 bool insecure(std::string_view iana) {
   for (std::string_view bad : {"RC4", "_DES", "3DES", "NULL", "anon", "EXPORT", "_MD5"})
     if (iana.find(bad) != std::string_view::npos) return true;
@@ -69,11 +93,25 @@ std::string suite_name(std::uint16_t id) {
 
 bool suite_uses_dhe(std::uint16_t id) { return suite_name(id).rfind("TLS_DHE_", 0) == 0; }
 
-std::vector<int> suite_ids(const std::vector<std::string>& iana_names) {
+std::vector<int> suite_ids(const std::vector<std::string>& iana_names, SuiteDefaults defaults) {
   std::vector<int> ids;
-  if (iana_names.empty()) {
-    for (const char* name : default_suite_names)
+  const auto add_known = [&ids](const auto& names) {
+    for (const char* name : names)
       if (int id = compat::suite_id(name); id != 0) ids.push_back(id);
+  };
+  if (iana_names.empty()) {
+    switch (defaults) {
+      case SuiteDefaults::client:
+        add_known(default_suite_names);
+        break;
+      case SuiteDefaults::server_with_dhe:
+        add_known(default_server_suite_names);
+        add_known(default_server_dhe_suite_names);
+        break;
+      case SuiteDefaults::server:
+        add_known(default_server_suite_names);
+        break;
+    }
   } else {
     for (const std::string& name : iana_names) {
       if (insecure(name)) throw std::invalid_argument("cipher_suites: " + name + " is insecure and not allowed");

@@ -8,8 +8,12 @@
 
 namespace tlsock::backend {
 
-// Zero-terminated mbedTLS ids for IANA names (empty: tlsock's defaults). Throws
+// Whose defaults an empty list means: a client's (widest: it must reach old servers), a
+// server's (forward-secret AEAD only), or a server's with DH parameters (plus DHE-RSA AEAD).
+enum class SuiteDefaults { client, server, server_with_dhe };
+
+// Zero-terminated mbedTLS ids for IANA names (empty: the defaults named). Throws
 // std::invalid_argument for unknown or insecure names.
-[[nodiscard]] std::vector<int> suite_ids(const std::vector<std::string>& iana_names);
+[[nodiscard]] std::vector<int> suite_ids(const std::vector<std::string>& iana_names, SuiteDefaults defaults);
 
 }  // namespace tlsock::backend

@@ -84,7 +84,9 @@ struct Tls::Impl {
   std::vector<CertificateVerdict> verdicts;
   std::optional<Certificate> leaf;  // parsed once during verification, reused by peer_chain()
   std::function<bool(const Certificate&)> check_hostname;
-  std::string server_name;  // server: what the client asked for with SNI
+  std::string server_name;          // server: what the client asked for with SNI
+  bool client_lacks_ems = false;    // server: see Tls::client_lacks_extended_master_secret
+  bool resumption_refused = false;  // server: see Tls::resumption_refused
 
   Impl() { mbedtls_ssl_init(&ssl); }
   ~Impl() { mbedtls_ssl_free(&ssl); }
@@ -193,6 +195,47 @@ struct Tls::Impl {
   }
 };
 
+namespace {
+
+// The server connection whose handshake runs on this thread: mbedTLS's session-cache and
+// ticket callbacks get only the config's context, and they need the connection's ClientHello.
+thread_local Tls::Impl* handshaking = nullptr;
+
+// RFC 7627 5.3, server side. Every TLS 1.2 session stored has an extended master secret
+// (may_store), so a ClientHello without one that names a stored session is refused
+// (may_resume notes it; the engine aborts). TLS 1.3 has no such secret: its sessions pass.
+bool lacks_ems(const mbedtls_ssl_session& session) {
+  return handshaking != nullptr && handshaking->client_lacks_ems && !compat::session_is_tls13(session);
+}
+bool may_resume(const mbedtls_ssl_session& session) {
+  if (!lacks_ems(session)) return true;
+  handshaking->resumption_refused = true;
+  return false;
+}
+bool may_store(const mbedtls_ssl_session& session) { return !lacks_ems(session); }
+
+}  // namespace
+
+void guard_session_cache(mbedtls_ssl_config& conf, mbedtls_ssl_cache_context& cache) {
+  using Cache = compat::GuardedCache<may_resume, may_store>;
+  mbedtls_ssl_conf_session_cache(&conf, &cache, Cache::get, Cache::set);
+}
+
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_SRV_C)
+int guarded_ticket_write(void* tickets, const mbedtls_ssl_session* session, unsigned char* start,
+                         const unsigned char* end, std::size_t* size, std::uint32_t* lifetime) {
+  // An error makes mbedTLS send an empty ticket: the client learns it has none.
+  if (!may_store(*session)) return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+  return mbedtls_ssl_ticket_write(tickets, session, start, end, size, lifetime);
+}
+
+int guarded_ticket_parse(void* tickets, mbedtls_ssl_session* session, unsigned char* buffer, std::size_t size) {
+  int rc = mbedtls_ssl_ticket_parse(tickets, session, buffer, size);
+  // INVALID_MAC: mbedTLS drops the ticket and goes on with a full handshake.
+  return rc == 0 && !may_resume(*session) ? MBEDTLS_ERR_SSL_INVALID_MAC : rc;
+}
+#endif
+
 int on_server_name(void* config, mbedtls_ssl_context* ssl, const unsigned char* name, std::size_t size) {
   // A C callback: nothing may escape it.
   try {
@@ -282,7 +325,21 @@ void Tls::consume_output(std::size_t size) noexcept {
 
 Status Tls::handshake() {
   impl_->alert_in_call = false;
+  impl_->resumption_refused = false;
+  struct Handshaking {
+    explicit Handshaking(Impl* impl) { handshaking = impl; }
+    ~Handshaking() { handshaking = nullptr; }
+    Handshaking(const Handshaking&) = delete;
+    Handshaking& operator=(const Handshaking&) = delete;
+  } scope(impl_.get());
   return impl_->status_of_wire(mbedtls_ssl_handshake(&impl_->ssl));
+}
+
+void Tls::client_lacks_extended_master_secret() noexcept { impl_->client_lacks_ems = true; }
+bool Tls::resumption_refused() const noexcept { return impl_->resumption_refused; }
+
+void Tls::truncate_output(std::size_t keep) noexcept {
+  if (impl_->out.size() - impl_->out_begin > keep) impl_->out.resize(impl_->out_begin + keep);
 }
 
 Status Tls::read(char* data, std::size_t size, std::size_t& got) {

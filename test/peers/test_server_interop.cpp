@@ -138,6 +138,51 @@ TEST_CASE("openssl s_client with a client certificate", "[server-interop][openss
   }
 }
 
+// What a TLS 1.2 s_client offering only `ciphers` (OpenSSL names) gets from a server with the
+// given options: the suite the server chose (IANA name), or the handshake error it recorded
+// and, when s_client reports it, the alert it received.
+std::string tls12_suite_chosen(const ServerOptions& options, const std::string& ciphers) {
+  Log log;
+  ServerThread server(make_server(options), [&log](TLSSocket& socket) {
+    log.add(std::string(socket.cipher_suite()));
+    (void)socket.read_line();
+    socket.write(answer + "\n");
+  });
+  ProgramResult result = s_client(server.port(), {"-tls1_2", "-cipher", ciphers});
+  (void)(result.exit_code == 0 ? log.wait_for(1) : server.handshake_errors().wait_for(1));
+  server.stop();
+  INFO(result.output);
+  if (!log.lines().empty()) return log.lines().front();
+  if (server.handshake_errors().lines().empty()) return "(nothing)";
+  std::string alert =
+      result.output.find("alert handshake failure") != std::string::npos ? ", alert handshake failure" : "";
+  return server.handshake_errors().lines().front() + alert;
+}
+
+TEST_CASE("our server offers forward-secret AEAD suites only, strongest first, unless widened",
+          "[server-interop][openssl][suites]") {
+  if (find_program("openssl").empty()) TLSOCK_SKIP("openssl is not installed");
+  const std::string refused = "TLSError: TLS handshake failed, alert handshake failure";
+  SECTION("static RSA key exchange and CBC are refused by default") {
+    CHECK(tls12_suite_chosen({}, "AES128-GCM-SHA256") == refused);
+    CHECK(tls12_suite_chosen({}, "AES256-SHA") == refused);
+    CHECK(tls12_suite_chosen({}, "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA384") == refused);
+  }
+  SECTION("ECDHE with AEAD, in the server's order: AES-256 before ChaCha20 before AES-128") {
+    CHECK(
+        tls12_suite_chosen({}, "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384") ==
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
+    CHECK(tls12_suite_chosen({}, "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305") ==
+          "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256");
+    CHECK(tls12_suite_chosen({}, "ECDHE-RSA-AES128-GCM-SHA256") == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+  }
+  SECTION("cipher_suites widens the list") {
+    ServerOptions wide;
+    wide.cipher_suites = {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"};
+    CHECK(tls12_suite_chosen(wide, "ECDHE-RSA-AES128-SHA") == "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA");
+  }
+}
+
 TEST_CASE("openssl s_client resumes a session with our server", "[server-interop][openssl][resumption]") {
   if (find_program("openssl").empty()) TLSOCK_SKIP("openssl is not installed");
   TempDir dir;
@@ -200,4 +245,33 @@ TEST_CASE("gnutls-cli verifies our server and exchanges a line", "[server-intero
                                                 " sni=localhost client=the client sent no certificate"});
   CHECK(server.handshake_errors().lines().empty());
   CHECK(server.errors().lines().empty());
+}
+
+// RFC 7627 5.3 from the other side: a session made without an extended master secret
+// (gnutls-cli's %NO_SESSION_HASH) is never resumed, by ticket or by session ID; with one it is.
+TEST_CASE("gnutls-cli resumes only sessions made with an extended master secret",
+          "[server-interop][gnutls][resumption][ems]") {
+  if (find_program("gnutls-cli").empty()) TLSOCK_SKIP("gnutls-cli is not installed");
+  const bool ems = GENERATE(true, false);
+  const bool tickets = GENERATE(true, false);
+  ServerOptions options;
+  options.protocols = {Protocol::TLSv1_2};
+  ServerThread server(make_server(options), [](TLSSocket& socket) { socket.write(answer + "\n"); });
+  std::string priority = "NORMAL:-VERS-ALL:+VERS-TLS1.2";
+  if (!ems) priority += ":%NO_SESSION_HASH";
+  if (!tickets) priority += ":%NO_TICKETS";
+  // -r: a handshake, then a second one that offers the first one's session. stdin is
+  // /dev/null, so each connection ends as soon as it is established.
+  ProgramResult result = run_program({find_program("gnutls-cli"), "--x509cafile", path_of("root-ca.pem"), "-p",
+                                      std::to_string(server.port()), "--priority", priority, "-r", "localhost"},
+                                     40s);
+  server.stop();
+  INFO(priority);
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  // gnutls-cli says "Resume Handshake was completed" after the second handshake either way,
+  // and then whether it was an abbreviated one.
+  CHECK(result.output.find("- Resume Handshake was completed") != std::string::npos);
+  CHECK((result.output.find("*** This is a resumed session") != std::string::npos) == ems);
+  CHECK(server.handshake_errors().lines().empty());
 }
