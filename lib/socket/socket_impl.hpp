@@ -24,8 +24,8 @@ namespace tlsock {
 inline constexpr std::size_t read_chunk = 16 * 1024;
 
 struct TLSSocket::Impl final : engine::Transport {
-  // A client.
-  Impl(net::Socket socket, std::string host, std::uint16_t port_number, Timeout timeout_value,
+  // A client. peer: the socket's peer address (the caller has it already: one getpeername).
+  Impl(net::Socket socket, std::string peer, std::string host, std::uint16_t port_number, Timeout timeout_value,
        std::shared_ptr<TLSSession> tls_session)
       : sock(std::move(socket)),
         hostname(std::move(host)),
@@ -35,17 +35,17 @@ struct TLSSocket::Impl final : engine::Transport {
         max_buffered_option("TLSSession::Options::max_buffered_bytes"),
         session(std::move(tls_session)),
         driver(*this, engine::Errors::sticky, session, hostname, port) {
-    engine.set_peer_address(net::peer_address(sock.get()));
+    engine.set_peer_address(std::move(peer));
   }
   // A server.
-  Impl(net::Socket socket, std::shared_ptr<const ServerContext> server, Timeout timeout_value)
+  Impl(net::Socket socket, std::string peer, std::shared_ptr<const ServerContext> server, Timeout timeout_value)
       : sock(std::move(socket)),
         port(0),
         timeout(timeout_value),
         max_buffered(server->options.max_buffered_bytes),
         max_buffered_option("ServerOptions::max_buffered_bytes"),
         driver(*this, engine::Errors::sticky, std::move(server)) {
-    engine.set_peer_address(net::peer_address(sock.get()));
+    engine.set_peer_address(std::move(peer));
   }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;

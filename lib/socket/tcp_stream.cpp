@@ -97,11 +97,11 @@ TCPStream TCPStream::connect(std::string_view address, std::uint16_t port, Timeo
 TCPStream TCPStream::adopt(NativeSocket socket, Timeout timeout) {
   net::Socket owned(socket);  // owned from the first line: a failure below closes it
   arguments::check_timeout("timeout", timeout);
-  net::adopt(socket);
+  net::Peer peer = net::adopt(socket);
   auto impl = std::make_unique<Impl>();
   impl->sock = std::move(owned);
   impl->timeout = timeout;
-  impl->address = net::peer_address(socket);
+  impl->address = std::move(peer.address);
   return TCPStream(std::move(impl));
 }
 
