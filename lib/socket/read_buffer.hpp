@@ -87,7 +87,7 @@ class ReadBuffer {
 //   final "\r" ends a line.
 // - fill(std::size_t limit): appends 1 to limit bytes (waiting as its owner's deadline
 //   allows), or throws at the end of the stream.
-// - overflow(std::string message): throws the owner's error class for a full buffer.
+// - overflow(const std::string& message): throws the owner's error class for a full buffer.
 // - EndOfStream: the exception of an orderly end, after which find(true) settles a final
 //   "\r" before it propagates (not after an abrupt end, where data may be truncated); void:
 //   no such end (a plain TCP stream reports every end alike).

@@ -185,7 +185,7 @@ struct TLSSocket::Impl final : engine::Transport {
           if (!deadline) deadline = this->deadline();
           fill_buffer(limit, *deadline);
         },
-        [](std::string message) { throw TLSError(std::move(message)); });
+        [](const std::string& message) { throw TLSError(message); });
   }
 };
 

@@ -67,7 +67,7 @@ struct TCPStream::Impl {
           if (!deadline) deadline = this->deadline();
           fill_buffer(limit, *deadline);
         },
-        [](std::string message) { throw std::runtime_error(std::move(message)); });
+        [](const std::string& message) { throw std::runtime_error(message); });
   }
 };
 
