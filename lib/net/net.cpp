@@ -127,6 +127,7 @@ void set_cloexec(NativeSocket fd) {
     throw std::system_error(os_error(static_cast<int>(::GetLastError())), "SetHandleInformation failed");
 #else
   const int flags = ::fcntl(fd, F_GETFD);
+  if (flags != -1 && (flags & FD_CLOEXEC) != 0) return;  // one system call less per connection
   if (flags == -1 || ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1)
     throw std::system_error(os_error(errno), "fcntl(FD_CLOEXEC) failed");
 #endif
@@ -185,6 +186,21 @@ std::string address_text(const sockaddr* address, bool with_port) {
               : std::string(buffer) + ":" + std::to_string(port);
 }
 
+Peer peer_of(const sockaddr* address) {
+  Peer peer{address_text(address, true), 0};
+  if (address->sa_family == AF_INET) peer.port = ntohs(reinterpret_cast<const sockaddr_in*>(address)->sin_port);
+  if (address->sa_family == AF_INET6) peer.port = ntohs(reinterpret_cast<const sockaddr_in6*>(address)->sin6_port);
+  return peer;
+}
+
+// The peer of a connected socket; empty (port 0) if unknown.
+Peer peer_of_socket(NativeSocket fd) {
+  sockaddr_storage peer{};
+  SockLen length = sizeof peer;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) return {};
+  return peer_of(reinterpret_cast<const sockaddr*>(&peer));
+}
+
 // ---- connect --------------------------------------------------------------------------
 
 struct AddrInfoDeleter {
@@ -219,16 +235,20 @@ AddrInfoList resolve(std::string_view host, std::uint16_t port, const std::strin
 // An invalid Socket, with error set, if the OS refuses this address family.
 Socket open_stream_socket(const addrinfo& address, int& error) {
   int type = address.ai_socktype;
-#ifdef SOCK_CLOEXEC
-  type |= SOCK_CLOEXEC;  // atomically: a fork in another thread must not inherit it either
+#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
+  // Atomically (a fork in another thread must not inherit it either), and without the four
+  // fcntl calls per connection that setting both flags afterwards costs.
+  type |= SOCK_CLOEXEC | SOCK_NONBLOCK;
 #endif
   Socket socket(::socket(address.ai_family, type, address.ai_protocol));
   if (!socket.valid()) {
     error = last_error_value();
     return socket;
   }
+#if !defined(SOCK_CLOEXEC) || !defined(SOCK_NONBLOCK)
   set_cloexec(socket.get());
   set_blocking(socket.get(), false);
+#endif
   set_nosigpipe(socket.get());
   // TLS records are written whole; Nagle would hold back a handshake flight's last record.
   set_option(socket.get(), IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY");
@@ -322,7 +342,7 @@ Socket connect(std::string_view host, std::uint16_t port, Deadline deadline) {
   throw std::system_error(os_error(last_error), "connect to " + target + " (" + last_address + ") failed");
 }
 
-void adopt(NativeSocket fd) {
+Peer adopt(NativeSocket fd) {
   const std::string value = std::to_string(fd);
   if (fd == invalid_socket) arguments::reject("socket", "must be a valid socket descriptor, not " + value);
   ensure_winsock();
@@ -346,6 +366,7 @@ void adopt(NativeSocket fd) {
   set_cloexec(fd);
   set_blocking(fd, false);
   set_nosigpipe(fd);
+  return peer_of(reinterpret_cast<const sockaddr*>(&peer));
 }
 
 bool wait_many(std::span<Watch> watches, Deadline deadline) {
@@ -447,14 +468,7 @@ std::optional<Socket> accept_some(NativeSocket listener) {
   }
 }
 
-std::uint16_t peer_port(NativeSocket fd) {
-  sockaddr_storage address{};
-  SockLen length = sizeof address;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return 0;
-  if (address.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
-  if (address.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
-  return 0;
-}
+std::uint16_t peer_port(NativeSocket fd) { return peer_of_socket(fd).port; }
 
 std::uint16_t local_port(NativeSocket fd) {
   sockaddr_storage address{};
@@ -524,12 +538,7 @@ std::optional<IpAddress> parse_ip(std::string_view host) {
 
 bool is_ip_literal(std::string_view host) { return parse_ip(host).has_value(); }
 
-std::string peer_address(NativeSocket fd) {
-  sockaddr_storage peer{};
-  SockLen length = sizeof peer;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) return {};
-  return address_text(reinterpret_cast<const sockaddr*>(&peer), true);
-}
+std::string peer_address(NativeSocket fd) { return peer_of_socket(fd).address; }
 
 // ---- waking a blocked call from another thread ------------------------------------------
 

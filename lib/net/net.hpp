@@ -74,10 +74,17 @@ class Socket {
 // Throws std::system_error.
 void set_blocking(NativeSocket fd, bool blocking);
 
+// The other end of a connected socket.
+struct Peer {
+  std::string address;     // as peer_address() gives it
+  std::uint16_t port = 0;  // as peer_port() gives it
+};
+
 // Prepares a socket the application hands over (TLSSocket::wrap): checks that it is a
 // connected stream socket (std::invalid_argument otherwise) and makes it non-blocking,
-// close-on-exec and SIGPIPE-free. Does not take ownership.
-void adopt(NativeSocket fd);
+// close-on-exec and SIGPIPE-free. Does not take ownership. Returns the peer it looked up
+// while checking (no second getpeername for the caller).
+Peer adopt(NativeSocket fd);
 
 enum class Direction { read, write };
 

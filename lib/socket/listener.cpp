@@ -43,7 +43,8 @@ struct TLSListener::Impl {
   void accept_waiting() {
     while (std::optional<net::Socket> client = net::accept_some(listener.get())) {
       // Later calls on the accepted socket get the TLSSocket default timeout.
-      auto socket = std::make_unique<SocketImpl>(std::move(*client), detail::Access::impl_ptr(*server),
+      std::string peer = net::peer_address(client->get());
+      auto socket = std::make_unique<SocketImpl>(std::move(*client), std::move(peer), detail::Access::impl_ptr(*server),
                                                  Timeout(std::chrono::seconds(10)));
       pending.push_back({std::move(socket), net::deadline_after(server->options().handshake_timeout)});
     }

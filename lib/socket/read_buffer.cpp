@@ -13,6 +13,7 @@ std::span<char> ReadBuffer::prepare(std::size_t at_least) {
       std::memmove(data_.data(), data_.data() + begin_, size());
       end_ -= begin_;
       begin_ = 0;
+      forget_cr();
     }
     if (data_.size() - end_ < at_least) data_.resize(std::max(end_ + at_least, data_.size() * 2));
   }
@@ -23,7 +24,10 @@ std::string ReadBuffer::take(std::size_t n) {
   std::string out(data_.data() + begin_, n);
   begin_ += n;
   scanned_ = 0;
-  if (begin_ == end_) begin_ = end_ = 0;
+  if (begin_ == end_) {
+    begin_ = end_ = 0;
+    forget_cr();
+  }
   return out;
 }
 
@@ -32,7 +36,10 @@ std::size_t ReadBuffer::take_into(std::span<char> out) noexcept {
   std::memcpy(out.data(), data_.data() + begin_, n);
   begin_ += n;
   scanned_ = 0;
-  if (begin_ == end_) begin_ = end_ = 0;
+  if (begin_ == end_) {
+    begin_ = end_ = 0;
+    forget_cr();
+  }
   return n;
 }
 
@@ -47,24 +54,11 @@ std::optional<std::size_t> ReadBuffer::find(std::string_view marker) {
   return at + marker.size();
 }
 
-std::optional<std::size_t> ReadBuffer::find_line_end(bool at_eof) {
-  // One memchr per ending character, not find_first_of("\r\n"), which tests each byte
-  // against both: lines are found at memchr's speed, and most text has no '\r' at all.
-  const char* data = data_.data() + begin_;
-  std::size_t size = end_ - begin_;
-  const auto* lf = static_cast<const char*>(std::memchr(data + scanned_, '\n', size - scanned_));
-  std::size_t limit = lf != nullptr ? static_cast<std::size_t>(lf - data) : size;
-  const auto* cr = static_cast<const char*>(std::memchr(data + scanned_, '\r', limit - scanned_));
-  if (cr == nullptr) {
-    if (lf != nullptr) return limit + 1;
-    scanned_ = size;
-    return std::nullopt;
-  }
-  std::size_t i = static_cast<std::size_t>(cr - data);
-  if (i + 1 < size) return data[i + 1] == '\n' ? i + 2 : i + 1;
-  if (at_eof) return i + 1;
-  scanned_ = i;  // look at this '\r' again once the next byte is here
-  return std::nullopt;
+void ReadBuffer::search_cr(std::size_t from) noexcept {
+  const auto* cr = static_cast<const char*>(std::memchr(data_.data() + from, '\r', end_ - from));
+  cr_from_ = from;
+  cr_to_ = end_;
+  cr_at_ = cr != nullptr ? static_cast<std::size_t>(cr - data_.data()) : end_;
 }
 
 }  // namespace tlsock

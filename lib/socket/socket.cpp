@@ -51,7 +51,8 @@ TLSSocket::TLSSocket(std::string_view address, std::uint16_t port, Timeout timeo
   session = session_or_default(std::move(session));
   std::string host = strip_brackets(address);
   net::Socket sock = net::connect(host, port, deadline);
-  impl_ = std::make_unique<Impl>(std::move(sock), std::move(host), port, timeout, std::move(session));
+  std::string peer = net::peer_address(sock.get());
+  impl_ = std::make_unique<Impl>(std::move(sock), std::move(peer), std::move(host), port, timeout, std::move(session));
   impl_->handshake(deadline);
 }
 
@@ -61,10 +62,10 @@ TLSSocket TLSSocket::wrap(NativeSocket socket, std::string_view hostname, std::s
   net::Socket owned(socket);
   arguments::check_host("hostname", hostname);
   net::Deadline deadline = net::deadline_after(timeout);
-  net::adopt(socket);
+  net::Peer peer = net::adopt(socket);
   session = session_or_default(std::move(session));
-  std::uint16_t port = net::peer_port(socket);
-  auto impl = std::make_unique<Impl>(std::move(owned), std::string(hostname), port, timeout, std::move(session));
+  auto impl = std::make_unique<Impl>(std::move(owned), std::move(peer.address), std::string(hostname), peer.port,
+                                     timeout, std::move(session));
   impl->handshake(deadline);
   return TLSSocket(std::move(impl));
 }
@@ -85,8 +86,9 @@ TLSSocket TLSSocket::wrap_server(NativeSocket socket, const std::shared_ptr<cons
   net::Socket owned(socket);  // owned from the first line, as for wrap()
   if (!server) arguments::reject("server", "must not be null");
   arguments::check_timeout("timeout", timeout);
-  net::adopt(socket);
-  auto impl = std::make_unique<Impl>(std::move(owned), detail::Access::impl_ptr(*server), timeout);
+  net::Peer peer = net::adopt(socket);
+  auto impl =
+      std::make_unique<Impl>(std::move(owned), std::move(peer.address), detail::Access::impl_ptr(*server), timeout);
   if (do_handshake) impl->handshake(net::deadline_after(server->options().handshake_timeout));
   return TLSSocket(std::move(impl));
 }

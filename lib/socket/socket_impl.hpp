@@ -24,8 +24,8 @@ namespace tlsock {
 inline constexpr std::size_t read_chunk = 16 * 1024;
 
 struct TLSSocket::Impl final : engine::Transport {
-  // A client.
-  Impl(net::Socket socket, std::string host, std::uint16_t port_number, Timeout timeout_value,
+  // A client. peer: the socket's peer address (the caller has it already: one getpeername).
+  Impl(net::Socket socket, std::string peer, std::string host, std::uint16_t port_number, Timeout timeout_value,
        std::shared_ptr<TLSSession> tls_session)
       : sock(std::move(socket)),
         hostname(std::move(host)),
@@ -35,17 +35,17 @@ struct TLSSocket::Impl final : engine::Transport {
         max_buffered_option("TLSSession::Options::max_buffered_bytes"),
         session(std::move(tls_session)),
         driver(*this, engine::Errors::sticky, session, hostname, port) {
-    engine.set_peer_address(net::peer_address(sock.get()));
+    engine.set_peer_address(std::move(peer));
   }
   // A server.
-  Impl(net::Socket socket, std::shared_ptr<const ServerContext> server, Timeout timeout_value)
+  Impl(net::Socket socket, std::string peer, std::shared_ptr<const ServerContext> server, Timeout timeout_value)
       : sock(std::move(socket)),
         port(0),
         timeout(timeout_value),
         max_buffered(server->options.max_buffered_bytes),
         max_buffered_option("ServerOptions::max_buffered_bytes"),
         driver(*this, engine::Errors::sticky, std::move(server)) {
-    engine.set_peer_address(net::peer_address(sock.get()));
+    engine.set_peer_address(std::move(peer));
   }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
@@ -170,7 +170,8 @@ struct TLSSocket::Impl final : engine::Transport {
     buffer.commit(read_some(space.data(), std::min(space.size(), limit), deadline));
   }
 
-  // Reads until find(at_end) reports a match length, within the buffer cap.
+  // Reads until find(at_end) reports a match length, within the buffer cap (see
+  // tlsock::read_until_match): an orderly end settles a final "\r", a full buffer is a TLSError.
   template <typename Find>
   std::string read_until_match(Find find, std::string_view what) {
     ensure_open();
@@ -178,23 +179,13 @@ struct TLSSocket::Impl final : engine::Transport {
     // searches bytes already buffered, which takes no waiting (and most lines of a body are
     // found there, without a clock read each).
     std::optional<net::Deadline> deadline;
-    // Each call may look for another marker than the last one (which may have given up).
-    buffer.restart_search();
-    for (;;) {
-      if (std::optional<std::size_t> end = find(false)) return buffer.take(*end);
-      if (buffer.size() >= max_buffered)
-        throw TLSError(std::string(what) + ": no match within the first " + std::to_string(max_buffered) +
-                       " bytes (the read buffer limit, " + std::string(max_buffered_option) + ")");
-      if (!deadline) deadline = this->deadline();
-      try {
-        fill_buffer(max_buffered - buffer.size(), *deadline);
-      } catch (const TLSGracefulDisconnectError&) {
-        // An orderly end settles a final "\r": the line is complete. (Not after an abrupt
-        // end, where the data may be truncated.)
-        if (std::optional<std::size_t> end = find(true)) return buffer.take(*end);
-        throw;
-      }
-    }
+    return tlsock::read_until_match<TLSGracefulDisconnectError>(
+        buffer, max_buffered, what, max_buffered_option, find,
+        [&](std::size_t limit) {
+          if (!deadline) deadline = this->deadline();
+          fill_buffer(limit, *deadline);
+        },
+        [](const std::string& message) { throw TLSError(message); });
   }
 };
 

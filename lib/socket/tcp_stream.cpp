@@ -56,18 +56,18 @@ struct TCPStream::Impl {
     buffer.commit(receive(space.data(), std::min(space.size(), limit), deadline));
   }
 
+  // Reads until find() reports a match length (see tlsock::read_until_match): every end of
+  // the stream is alike (a final "\r" waits), a full buffer is a std::runtime_error.
   template <typename Find>
   std::string read_until_match(Find find, std::string_view what) {
     std::optional<net::Deadline> deadline;  // from the first wait on the wire, as TLSSocket's
-    buffer.restart_search();
-    for (;;) {
-      if (std::optional<std::size_t> end = find()) return buffer.take(*end);
-      if (buffer.size() >= max_buffered)
-        throw std::runtime_error(std::string(what) + ": no match within the first " + std::to_string(max_buffered) +
-                                 " bytes (the read buffer limit, TCPStream::set_max_buffered_bytes)");
-      if (!deadline) deadline = this->deadline();
-      fill_buffer(max_buffered - buffer.size(), *deadline);
-    }
+    return tlsock::read_until_match<void>(
+        buffer, max_buffered, what, "TCPStream::set_max_buffered_bytes", [&](bool) { return find(); },
+        [&](std::size_t limit) {
+          if (!deadline) deadline = this->deadline();
+          fill_buffer(limit, *deadline);
+        },
+        [](const std::string& message) { throw std::runtime_error(message); });
   }
 };
 
@@ -97,11 +97,11 @@ TCPStream TCPStream::connect(std::string_view address, std::uint16_t port, Timeo
 TCPStream TCPStream::adopt(NativeSocket socket, Timeout timeout) {
   net::Socket owned(socket);  // owned from the first line: a failure below closes it
   arguments::check_timeout("timeout", timeout);
-  net::adopt(socket);
+  net::Peer peer = net::adopt(socket);
   auto impl = std::make_unique<Impl>();
   impl->sock = std::move(owned);
   impl->timeout = timeout;
-  impl->address = net::peer_address(socket);
+  impl->address = std::move(peer.address);
   return TCPStream(std::move(impl));
 }
 

@@ -88,3 +88,20 @@ TEST_CASE("take and prepare keep bytes in order across growth", "[read_buffer]")
   }
   CHECK(buffer.view() == all);
 }
+
+TEST_CASE("line endings stay right while the buffer slides, grows and empties", "[read_buffer]") {
+  // find_line_end remembers where the next '\r' is; bytes that move (prepare slides them to
+  // the front) or are replaced (an emptied buffer starts again at 0) must not fool it.
+  std::string input;
+  std::vector<std::string> expected;
+  const char* endings[] = {"\n", "\n", "\n", "\r\n", "\r"};
+  for (unsigned i = 0; i < 3000; ++i) {
+    std::string line = std::string(1 + (i * 7919U) % 61, static_cast<char>('a' + i % 26)) + endings[(i * 31U) % 5];
+    input += line;
+    expected.push_back(line);
+  }
+  for (std::size_t chunk : {1, 5, 64, 1000, 20000, 200000}) {
+    INFO("chunk size " << chunk);
+    CHECK(lines_of(input, chunk) == expected);
+  }
+}

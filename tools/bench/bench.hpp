@@ -68,6 +68,7 @@ struct Report {
   std::vector<std::pair<std::string, std::string>> contenders;  // name, version
   std::string cipher_suite;
   std::string protocol;
+  std::vector<std::string> trust_roots;  // the files every client loads, the same for all
   unsigned cpus = 0;
   Settings settings;
   bool quick = false;

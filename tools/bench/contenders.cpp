@@ -34,7 +34,10 @@ class TlsockClient final : public Client {
   TlsockClient(const ClientSetup& setup, bool resume) : hostname_(setup.hostname) {
     TLSSession::Options options;
     options.protocols = {setup.protocol};
-    options.extra_trust_roots = {setup.certs_dir / "root-ca.pem"};
+    // The same root files as the other clients, and only those: the OS bundle comes from
+    // setup.ca_files, not from tlsock's own search (which SSL_CERT_FILE/SSL_CERT_DIR steer).
+    options.use_os_trust_roots = false;
+    options.extra_trust_roots.assign(setup.ca_files.begin(), setup.ca_files.end());
     options.cipher_suites = {setup.cipher_suite};
     options.session_cache = resume;
     session_ = std::make_shared<TLSSession>(std::move(options));

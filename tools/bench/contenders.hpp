@@ -19,7 +19,7 @@ namespace tlsock::bench {
 
 struct ClientSetup {
   std::filesystem::path certs_dir;
-  std::vector<std::filesystem::path> ca_files;  // root-ca.pem, plus the OS bundle (as tlsock loads it)
+  std::vector<std::filesystem::path> ca_files;  // root-ca.pem, plus the OS bundle: every client loads these
   std::string hostname = "localhost";
   std::string cipher_suite;  // IANA name
   Protocol protocol = Protocol::TLSv1_2;

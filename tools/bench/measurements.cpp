@@ -214,12 +214,12 @@ std::vector<Workload> workloads(const Environment& env, const Settings& s) {
     out.push_back({"bulk_write_" + k, "bulk write, " + kib + " writes", "MB/s", true, 0.95, "CPU ns/byte", 0,
                    full_client, [=](Slot& slot) { return bulk_write(*slot.client, ids, s.bulk_bytes, chunk); }});
   }
-  out.push_back({"read_line", "read_line", "lines/s", true, 0.9, "CPU ns each", 0, full_client, [=](Slot& slot) {
+  out.push_back({"read_line", "read_line", "lines/s", true, 0.95, "CPU ns each", 0, full_client, [=](Slot& slot) {
                    return items(*slot.client, ids, "lines", s.lines, append_line,
                                 [](ContenderConnection& c) { return c.read_line(); });
                  }});
-  out.push_back({"read_until", "read_until \"\\r\\n\\r\\n\"", "messages/s", true, std::nullopt, "CPU ns each", 0,
-                 full_client, [=](Slot& slot) {
+  out.push_back({"read_until", "read_until \"\\r\\n\\r\\n\"", "messages/s", true, 0.95, "CPU ns each", 0, full_client,
+                 [=](Slot& slot) {
                    return items(*slot.client, ids, "until", s.messages, append_message,
                                 [](ContenderConnection& c) { return c.read_until(marker); });
                  }});
@@ -352,6 +352,7 @@ Report run_bench(const Environment& env, const Settings& s) {
   report.date = today();
   report.mbedtls_version = reference::mbedtls_version();
   report.cipher_suite = env.setup.cipher_suite;
+  for (const auto& file : env.setup.ca_files) report.trust_roots.push_back(file.string());
   report.protocol = std::string(to_string(env.setup.protocol));
   report.cpus = std::thread::hardware_concurrency();
   report.settings = s;

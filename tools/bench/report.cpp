@@ -47,6 +47,9 @@ void print_table(const Report& report) {
             << report.protocol << " " << report.cipher_suite << (report.quick ? " (--quick: not a measurement)" : "")
             << "\n";
   for (const auto& [name, version] : report.contenders) std::cout << "  " << name << ": " << version << "\n";
+  std::cout << "trust roots, the same files for every client:";
+  for (const std::string& file : report.trust_roots) std::cout << " " << file;
+  std::cout << "\n";
   std::cout << "median of " << report.settings.rounds
             << " interleaved rounds (min-max); ratio = tlsock / mbedtls, the median of the rounds' ratios\n\n";
   std::vector<std::string> header{"", "unit"};
@@ -92,6 +95,7 @@ void print_json(const Report& report, std::ostream& stream) {
   out["mbedtls_version"] = report.mbedtls_version;
   out["protocol"] = report.protocol;
   out["cipher_suite"] = report.cipher_suite;
+  out["trust_roots"] = report.trust_roots;
   out["quick"] = report.quick;
   out["rounds"] = report.settings.rounds;
   out["contenders"] = json::object();
