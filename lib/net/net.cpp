@@ -550,7 +550,44 @@ void shutdown_both(NativeSocket fd) noexcept {
 #endif
 }
 
-#ifndef _WIN32
+#ifdef _WIN32
+// Winsock cannot poll a pipe: a UDP socket bound to 127.0.0.1 and connected to itself, which
+// signal() sends one datagram (readable until clear() drains it). read_end_ is that socket;
+// write_end_ stays invalid.
+Wakeup::Wakeup() {
+  ensure_winsock();
+  read_end_ = ::socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+  if (read_end_ == invalid_socket) throw std::system_error(os_error(last_error_value()), "socket failed");
+  try {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    SockLen length = sizeof address;
+    if (::bind(read_end_, reinterpret_cast<const sockaddr*>(&address), length) != 0 ||
+        ::getsockname(read_end_, reinterpret_cast<sockaddr*>(&address), &length) != 0 ||
+        ::connect(read_end_, reinterpret_cast<const sockaddr*>(&address), length) != 0)
+      throw std::system_error(os_error(last_error_value()), "binding the wake-up socket failed");
+    set_cloexec(read_end_);
+    set_blocking(read_end_, false);
+  } catch (...) {
+    close_native(read_end_);
+    throw;
+  }
+}
+
+Wakeup::~Wakeup() { close_native(read_end_); }
+
+void Wakeup::signal() noexcept {
+  const char byte = 1;
+  ::send(read_end_, &byte, 1, 0);  // a full buffer means it is signalled already
+}
+
+void Wakeup::clear() noexcept {
+  char scratch[64];
+  while (::recv(read_end_, scratch, sizeof scratch, 0) > 0) {
+  }
+}
+#else
 Wakeup::Wakeup() {
   int ends[2];
   if (::pipe(ends) != 0) throw std::system_error(os_error(errno), "pipe failed");

@@ -413,14 +413,6 @@ std::string find_program(std::string_view name) {
   }
 }
 
-std::filesystem::path certs_dir() {
-#ifdef TLSOCK_CERTS_DIR
-  return TLSOCK_CERTS_DIR;
-#else
-  return "certs";
-#endif
-}
-
 namespace {
 
 std::string require_program(std::string_view name) {
