@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "cli/failure.hpp"
+#include "cli/policy.hpp"
 #include "http/http.hpp"
 
 namespace tlsock::cli {
@@ -210,33 +211,7 @@ void add_connect_options(CLI::App& command, ConnectOptions& options) {
 }
 
 std::shared_ptr<TLSSession> make_session(const ConnectOptions& options) {
-  TLSSession::Options session;
-  if (!options.tls_version.empty() && !options.tls_min.empty())
-    throw Failure(usage, "--tls-version and --tls-min cannot be combined");
-  if (!options.tls_version.empty()) session.protocols = {parse_protocol(options.tls_version)};
-  if (!options.tls_min.empty()) {
-    Protocol minimum = parse_protocol(options.tls_min);
-    session.protocols.clear();
-    for (Protocol p : supported_protocols())
-      if (p >= minimum) session.protocols.insert(p);
-  }
-  for (const auto& [flag, paths] :
-       {std::pair{"--cacert", &options.cacert}, std::pair{"--cacert-add", &options.cacert_add}})
-    for (const std::string& path : *paths) {
-      if (!std::filesystem::exists(path)) throw Failure(file_io, std::string(flag) + " " + path + ": no such file");
-      session.extra_trust_roots.emplace_back(std::filesystem::path(path));
-    }
-  session.use_os_trust_roots = options.cacert.empty();
-  if (options.insecure) {
-    warn("--insecure: the server's certificate is not verified; the connection can be intercepted");
-    session.manual_validation = true;
-  }
-  if (options.cert || options.key) {
-    if (!options.cert || !options.key) throw Failure(usage, "--cert and --key go together");
-    session.client_certificate = CertificateChain::load(*options.cert, *options.key);
-  }
-  session.alpn_protocols = options.alpn;
-  auto made = std::make_shared<TLSSession>(std::move(session));
+  auto made = std::make_shared<TLSSession>(session_options(options));
   load_session_file(options, *made);
   return made;
 }
