@@ -26,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -1305,6 +1306,56 @@ TEST_CASE("a progress bar on a terminal for long downloads only", "[cli][fetch]"
   ProgramResult no_terminal = fetch({cacert(), "-o", (out.path() / "slow").string(), server.url("/slow")});
   CHECK(no_terminal.exit_code == 0);
   CHECK(no_terminal.output.empty());
+}
+
+TEST_CASE("on a narrow terminal the bar never wraps and ends as a one-line summary", "[cli][fetch]") {
+  std::string script = find_program("script");
+  if (script.empty()) TLSOCK_SKIP("script(1) is not installed: no terminal to test with");
+  ScriptServer server;
+  constexpr int pieces = 20;  // 2 s: the bar shows for the last second
+  server.on("/slow", [](TLSSocket& socket, const HttpRequest&) {
+    socket.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(pieces * 10000) + "\r\n\r\n");
+    for (int i = 0; i < pieces; ++i) {
+      std::this_thread::sleep_for(100ms);
+      socket.write(std::string(10000, 'p'));
+    }
+    return After::keep_open;
+  });
+  TempDir out;
+  std::string command = "stty cols 30; " + std::string(TLSOCK_CLI) + " fetch " + cacert() + " -o " +
+                        (out.path() / "slow").string() + " " + server.url("/slow");
+  ProgramResult terminal = run_program({script, "-qec", command, "/dev/null"}, 30s);
+  INFO(terminal.output);
+  CHECK(terminal.exit_code == 0);
+  // Every piece of the output between carriage returns and newlines fits in 29 columns.
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= terminal.output.size(); ++i) {
+    if (i == terminal.output.size() || terminal.output[i] == '\r' || terminal.output[i] == '\n') {
+      CHECK(i - start <= 29);
+      start = i + 1;
+    }
+  }
+  CHECK(contains(terminal.output, " / 195.3 KiB"));  // the bar, without what does not fit
+  CHECK(std::regex_search(terminal.output, std::regex("  195\\.3 KiB in [0-9]+\\.[0-9] s\r?\n")));
+}
+
+TEST_CASE("a binary body is not written to a terminal unless -o - asks for it", "[cli][fetch]") {
+  std::string script = find_program("script");
+  if (script.empty()) TLSOCK_SKIP("script(1) is not installed: no terminal to test with");
+  ScriptServer server;
+  server.on("/binary", response("200 OK", std::string("PK\x03\x04\0\0data", 10)));
+  std::string command = std::string(TLSOCK_CLI) + " fetch " + cacert() + " " + server.url("/binary");
+  ProgramResult refused = run_program({script, "-qec", command, "/dev/null"}, 30s);
+  CHECK(refused.exit_code == 7);
+  CHECK(contains(refused.output,
+                 "tlsock: the body is binary and stdout is a terminal: not shown (use -o FILE, or -o - to show "
+                 "it anyway)"));
+  ProgramResult asked = run_program({script, "-qec", command + " -o -", "/dev/null"}, 30s);
+  CHECK(asked.exit_code == 0);
+  CHECK(contains(asked.output, "data"));
+  ProgramResult piped = fetch({cacert(), server.url("/binary")});
+  CHECK(piped.exit_code == 0);
+  CHECK(piped.output == std::string("PK\x03\x04\0\0data", 10));
 }
 
 // --- the environment ------------------------------------------------------------------------

@@ -184,6 +184,24 @@ int report(const std::exception& error) {
   return failure;
 }
 
+CLI::Validator seconds_check(double max_seconds) {
+  auto limit = std::to_string(static_cast<long long>(max_seconds));
+  return CLI::Validator(
+      [max_seconds, limit](std::string& text) -> std::string {
+        double value = 0;
+        try {
+          std::size_t used = 0;
+          value = std::stod(text, &used);
+          if (used != text.size()) value = -1;
+        } catch (const std::exception&) {
+          value = -1;
+        }
+        if (value > 0 && value <= max_seconds) return {};
+        return "must be a number of seconds above 0 and at most " + limit + ", not " + text;
+      },
+      "SECONDS");
+}
+
 void warn(const std::string& message) { std::cerr << "tlsock: warning: " << message << "\n"; }
 
 void add_connect_options(CLI::App& command, ConnectOptions& options) {
@@ -201,7 +219,7 @@ void add_connect_options(CLI::App& command, ConnectOptions& options) {
   command.add_option("--resolve", options.resolve, "HOST:PORT:ADDR - use ADDR for HOST:PORT (as curl; repeatable)")
       ->allow_extra_args(false);
   command.add_option("--timeout", options.timeout, "Seconds allowed for each connect, read or write (default 30)")
-      ->check(CLI::PositiveNumber);
+      ->check(seconds_check());
   command.add_option("--cert", options.cert, "Client certificate chain (PEM), for servers that ask for one");
   command.add_option("--key", options.key, "Private key of --cert (PEM or DER)");
   command.add_flag("--noproxy-all", options.no_proxy, "Ignore HTTPS_PROXY");

@@ -100,8 +100,9 @@ class Fetcher {
 
     std::optional<OutputFile> file;
     if (!options_.output.empty() && options_.output != "-") file.emplace(options_.output);
-    Output output{file ? &*file : nullptr, !options_.json};
-    bool body_on_terminal = (output.to_stdout() && ::isatty(STDOUT_FILENO)) || (file && file->is_terminal());
+    bool stdout_terminal = ::isatty(STDOUT_FILENO) != 0;
+    Output output{file ? &*file : nullptr, !options_.json, stdout_terminal && options_.output != "-"};
+    bool body_on_terminal = (output.to_stdout() && stdout_terminal) || (file && file->is_terminal());
     Progress progress(!options_.no_progress && ::isatty(STDERR_FILENO) && !body_on_terminal);
 
     for (int redirects = 0;; ++redirects) {
@@ -110,7 +111,7 @@ class Fetcher {
       handlers.headers = [&](const http::ResponseParser& parser) {
         const http::Response& response = parser.response();
         follow = options_.location && is_redirect(response.status) && http::find(response.headers, "Location");
-        if (!follow) output.final_status(response.status);
+        if (!follow) output.final_status(response.status < 400);
         if (options_.include) output.write(header_block(response));
         if (!follow) progress.start(parser.content_length());
       };
@@ -122,8 +123,8 @@ class Fetcher {
       Exchange exchange = client_for(request.url)
                               .exchange(http::build_request(request, user_agent()), request.method == "HEAD", handlers,
                                         closes(request));
-      progress.finish();
       if (follow) {
+        progress.finish();
         if (redirects >= options_.max_redirs)
           throw Failure(failure, "more than " + std::to_string(options_.max_redirs) + " redirects, the last from " +
                                      request.url.str());
@@ -131,6 +132,7 @@ class Fetcher {
         request = redirected(std::move(request), exchange.response.status, next);
         continue;
       }
+      progress.done();
       return finish(text, request.url, redirects, exchange, file);
     }
   }
@@ -197,6 +199,7 @@ constexpr const char* fetch_footer =
     "-o FILE replaces a regular file atomically (a temporary file renamed over it, keeping its mode) or creates it;\n"
     "symbolic links are followed and stay links; a FIFO, a device, /dev/stdout or /dev/fd/N (a shell's >(cmd)) is\n"
     "written in place, never replaced; -o - is stdout.\n"
+    "A body with a NUL byte is not written to a terminal (exit 7, as curl refuses) unless -o - asks for it.\n"
     "A status >= 400 still prints the body on stdout, but -o gets nothing (a file is left as it was, a FIFO or\n"
     "device receives no bytes and is closed), and exits 6 after the remaining URLs.\n"
     "A malformed HTTP response exits 4, like a TLS protocol error; a connection cut short exits 3.\n"
@@ -215,7 +218,10 @@ void add_fetch(CLI::App& app, int& result) {
                    "Add a request header \"Name: value\" (repeatable; an empty "
                    "value removes one of tlsock's)")
       ->allow_extra_args(false);
-  command->add_option("-o,--output", options->output, "Write the body to FILE (see below; - is stdout; one URL only)")
+  command
+      ->add_option(
+          "-o,--output", options->output,
+          "Write the body to FILE (see below; - is stdout, binary bodies on a terminal included; one URL only)")
       ->type_name("FILE");
   command->add_flag("-i,--include", options->include, "Show the status line and headers before the body");
   command->add_flag("-L,--location", options->location, "Follow redirects (301, 302, 303, 307, 308)");

@@ -1,6 +1,9 @@
 // Where fetch's response bytes go: stdout, the -o file or nowhere (see output.hpp).
 #include "fetch/output.hpp"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -29,6 +32,13 @@ std::string human_size(double bytes) {
 
 // A one-line progress bar on stderr (size, rate, ETA), only for a terminal, and only once a
 
+// The width of the terminal on stderr (80 when it cannot be told).
+std::size_t terminal_columns() {
+  winsize size{};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col >= 10) return size.ws_col;
+  return 80;
+}
+
 }  // namespace
 
 std::string errno_text(int error) { return std::strerror(error); }
@@ -38,16 +48,22 @@ void write_stdout(std::string_view data) {
     throw Failure(file_io, "writing to stdout: " + errno_text(errno));
 }
 
-void Output::final_status(int status) {
+void Output::final_status(bool accepted) {
   status_known_ = true;
-  accepted_ = status < 400;
+  accepted_ = accepted;
   if (file_ != nullptr && accepted_) file_->write(held_);
   held_.clear();
 }
 
 void Output::write(std::string_view data) {
   if (file_ == nullptr) {
-    if (to_stdout_) write_stdout(data);
+    if (!to_stdout_) return;
+    // curl's rule: a body with a NUL byte is binary, and binary bytes can put a terminal in
+    // a state its user cannot get out of.
+    if (guard_terminal_ && data.find('\0') != std::string_view::npos)
+      throw Failure(file_io,
+                    "the body is binary and stdout is a terminal: not shown (use -o FILE, or -o - to show it anyway)");
+    write_stdout(data);
   } else if (!status_known_) {
     held_.append(data);
   } else if (accepted_) {
@@ -78,20 +94,46 @@ void Progress::finish() {
   width_ = 0;
 }
 
+void Progress::done() {
+  bool drawn = width_ != 0;
+  finish();
+  if (!drawn) return;  // short transfers leave nothing behind
+  double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+  char time[32];
+  std::snprintf(time, sizeof time, "%.1f s", seconds);
+  std::string line = fit({"  " + human_size(static_cast<double>(bytes_)), std::string(" in ") + time,
+                          ", " + human_size(static_cast<double>(bytes_) / seconds) + "/s"});
+  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+std::string Progress::fit(const std::vector<std::string>& parts) const {
+  // The parts in order of importance; those that do not fit are left out (the first is
+  // cut), so the line never wraps: a wrapped line would leave one line per update.
+  std::size_t room = terminal_columns() - 1;
+  std::string line;
+  for (const std::string& part : parts)
+    if (line.size() + part.size() <= room) line += part;
+  if (line.size() > room) line.resize(room);
+  if (line.empty() && !parts.empty()) line = parts.front().substr(0, room);
+  return line;
+}
+
 void Progress::draw(double seconds) {
   double rate = static_cast<double>(bytes_) / seconds;
-  std::string line = "  " + human_size(static_cast<double>(bytes_));
+  std::vector<std::string> parts = {"  " + human_size(static_cast<double>(bytes_))};
   if (total_ && *total_ > 0) {
-    line += " / " + human_size(static_cast<double>(*total_));
-    line += "  " + std::to_string(bytes_ * 100 / *total_) + "%";
+    parts.push_back(" / " + human_size(static_cast<double>(*total_)));
+    parts.push_back("  " + std::to_string(bytes_ * 100 / *total_) + "%");
   }
-  line += "  " + human_size(rate) + "/s";
+  parts.push_back("  " + human_size(rate) + "/s");
   if (total_ && rate > 0 && *total_ > bytes_) {
     auto eta = static_cast<long long>(static_cast<double>(*total_ - bytes_) / rate);
     char text[32];
     std::snprintf(text, sizeof text, "  ETA %lld:%02lld", eta / 60, eta % 60);
-    line += text;
+    parts.emplace_back(text);
   }
+  std::string line = fit(parts);
   std::size_t shown = line.size();
   if (line.size() < width_) line.append(width_ - line.size(), ' ');
   std::fprintf(stderr, "\r%s", line.c_str());

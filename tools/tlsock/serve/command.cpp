@@ -110,7 +110,7 @@ void add_serve(CLI::App& app, int& result) {
   command
       ->add_option("--handshake-timeout", options->tls.handshake_timeout,
                    "Seconds a client gets to finish the TLS handshake (default 10)")
-      ->check(CLI::PositiveNumber);
+      ->check(seconds_check());
   command->footer(
       "Logs one line per request on stderr: peer, time, request line, status, body bytes, SNI name.\n"
       "SIGINT or SIGTERM stops it: requests in progress finish, then it prints \"stopped\" and exits 0.\n" +
