@@ -568,6 +568,40 @@ TEST_CASE("an HTTP error status exits 6: the body on stdout, no -o file", "[cli]
   CHECK(contains(both.output, "fine\n"));
 }
 
+TEST_CASE("-f is the default for HTTP errors; --no-fail makes them responses like any other", "[cli][fetch]") {
+  ScriptServer server;
+  TempDir out;
+  ProgramResult fail = fetch({cacert(), "-f", server.url("/missing")});
+  CHECK(fail.exit_code == 6);
+  CHECK(fail.output == "no such x\ntlsock: HTTP error status 404 Not Found (" + server.url("/missing") + ")\n");
+
+  std::filesystem::path file = out.path() / "page.html";
+  ProgramResult no_fail = fetch({cacert(), "--no-fail", "-o", file.string(), server.url("/missing")});
+  CHECK(no_fail.exit_code == 0);
+  CHECK(no_fail.output.empty());
+  CHECK(read_file(file) == "no such x\n");
+
+  ProgramResult both = fetch({cacert(), "-f", "--no-fail", server.url("/missing")});
+  CHECK(both.exit_code == 2);
+  CHECK(both.output == "tlsock: -f and --no-fail cannot be combined\n");
+}
+
+TEST_CASE("-I sends HEAD and shows the status line and headers", "[cli][fetch]") {
+  ScriptServer server;
+  server.on("/page", [](TLSSocket& socket, const HttpRequest& request) {
+    // The length of the body a GET would get, and none of it.
+    socket.write("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Method: " + request.method + "\r\n\r\n");
+    return After::keep_open;
+  });
+  ProgramResult result = fetch({cacert(), "-I", server.url("/page")});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output == "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Method: HEAD\r\n\r\n");
+  ProgramResult with_data = fetch({cacert(), "-I", "--data", "x", server.url("/page")});
+  CHECK(with_data.exit_code == 2);
+  CHECK(with_data.output == "tlsock: -I sends HEAD: it cannot be combined with -X or --data\n");
+}
+
 TEST_CASE("-o into a directory that does not exist exits 7", "[cli][fetch]") {
   ScriptServer server;
   server.on("/ok", response("200 OK", "fine\n"));

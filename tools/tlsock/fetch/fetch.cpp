@@ -42,6 +42,9 @@ struct FetchOptions {
   std::vector<std::string> headers;  // -H
   std::string output;                // -o
   bool include = false;              // -i
+  bool head = false;                 // -I: HEAD, headers shown
+  bool fail = false;                 // -f: the default, accepted as curl users type it
+  bool no_fail = false;              // --no-fail: an HTTP error status is a success
   bool location = false;             // -L
   int max_redirs = 10;
   bool json = false;
@@ -77,6 +80,13 @@ class Fetcher {
     if (options_.urls.size() > 1 && !options_.output.empty() && options_.output != "-")
       throw Failure(usage, "-o FILE takes one URL, not " + std::to_string(options_.urls.size()));
     if (options_.max_redirs < 0) throw Failure(usage, "--max-redirs must be 0 or more");
+    if (options_.head && (options_.data || !options_.method.empty()))
+      throw Failure(usage, "-I sends HEAD: it cannot be combined with -X or --data");
+    if (options_.fail && options_.no_fail) throw Failure(usage, "-f and --no-fail cannot be combined");
+    if (options_.head) {
+      options_.method = "HEAD";
+      options_.include = true;
+    }
     if (!options_.method.empty() && !http::is_token(options_.method))
       throw Failure(usage, "-X " + options_.method + ": not a valid method name");
     for (const std::string& url : options_.urls) (void)parse_url_argument(url);  // all bad URLs before any I/O
@@ -111,7 +121,7 @@ class Fetcher {
       handlers.headers = [&](const http::ResponseParser& parser) {
         const http::Response& response = parser.response();
         follow = options_.location && is_redirect(response.status) && http::find(response.headers, "Location");
-        if (!follow) output.final_status(response.status < 400);
+        if (!follow) output.final_status(!is_error(response.status));
         if (options_.include) output.write(header_block(response));
         if (!follow) progress.start(parser.content_length());
       };
@@ -141,7 +151,7 @@ class Fetcher {
   int finish(const std::string& text, const http::Url& url, int redirects, const Exchange& exchange,
              std::optional<OutputFile>& file) {
     const http::Response& response = exchange.response;
-    bool error_status = response.status >= 400;
+    bool error_status = is_error(response.status);
     if (file && !error_status) file->commit();
     if (options_.json)
       write_stdout(exchange_json(text, url, redirects, exchange, file ? options_.output : "").dump() + "\n");
@@ -160,6 +170,9 @@ class Fetcher {
       throw Failure(failure, "cannot follow the redirect from " + base.str() + ": " + error.what());
     }
   }
+
+  // An HTTP error status (>= 400) fails the URL unless --no-fail.
+  [[nodiscard]] bool is_error(int status) const { return status >= 400 && !options_.no_fail; }
 
   static bool closes(const http::Request& request) { return http::has_token(request.headers, "Connection", "close"); }
 
@@ -201,7 +214,8 @@ constexpr const char* fetch_footer =
     "written in place, never replaced; -o - is stdout.\n"
     "A body with a NUL byte is not written to a terminal (exit 7, as curl refuses) unless -o - asks for it.\n"
     "A status >= 400 still prints the body on stdout, but -o gets nothing (a file is left as it was, a FIFO or\n"
-    "device receives no bytes and is closed), and exits 6 after the remaining URLs.\n"
+    "device receives no bytes and is closed), and exits 6 after the remaining URLs (-f says so too; --no-fail\n"
+    "treats it as any other response).\n"
     "A malformed HTTP response exits 4, like a TLS protocol error; a connection cut short exits 3.\n"
     "Honours SSL_CERT_FILE, SSL_CERT_DIR, SSLKEYLOGFILE, HTTPS_PROXY and NO_PROXY.\n";
 
@@ -224,6 +238,11 @@ void add_fetch(CLI::App& app, int& result) {
           "Write the body to FILE (see below; - is stdout, binary bodies on a terminal included; one URL only)")
       ->type_name("FILE");
   command->add_flag("-i,--include", options->include, "Show the status line and headers before the body");
+  command->add_flag("-I,--head", options->head, "Send HEAD and show the status line and headers");
+  command->add_flag("-f,--fail", options->fail,
+                    "An HTTP error status (>= 400) exits 6 and -o gets no body: the default, as curl -f");
+  command->add_flag("--no-fail", options->no_fail,
+                    "An HTTP error status is a response like any other: its body is written, exit 0");
   command->add_flag("-L,--location", options->location, "Follow redirects (301, 302, 303, 307, 308)");
   command->add_option("--max-redirs", options->max_redirs, "Follow at most N redirects (default 10)");
   command->add_flag("--json", options->json, "Print connection and response facts as JSON instead of the body");
