@@ -26,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -565,6 +566,40 @@ TEST_CASE("an HTTP error status exits 6: the body on stdout, no -o file", "[cli]
   ProgramResult both = fetch({cacert(), server.url("/missing"), server.url("/ok")});
   CHECK(both.exit_code == 6);
   CHECK(contains(both.output, "fine\n"));
+}
+
+TEST_CASE("-f is the default for HTTP errors; --no-fail makes them responses like any other", "[cli][fetch]") {
+  ScriptServer server;
+  TempDir out;
+  ProgramResult fail = fetch({cacert(), "-f", server.url("/missing")});
+  CHECK(fail.exit_code == 6);
+  CHECK(fail.output == "no such x\ntlsock: HTTP error status 404 Not Found (" + server.url("/missing") + ")\n");
+
+  std::filesystem::path file = out.path() / "page.html";
+  ProgramResult no_fail = fetch({cacert(), "--no-fail", "-o", file.string(), server.url("/missing")});
+  CHECK(no_fail.exit_code == 0);
+  CHECK(no_fail.output.empty());
+  CHECK(read_file(file) == "no such x\n");
+
+  ProgramResult both = fetch({cacert(), "-f", "--no-fail", server.url("/missing")});
+  CHECK(both.exit_code == 2);
+  CHECK(both.output == "tlsock: -f and --no-fail cannot be combined\n");
+}
+
+TEST_CASE("-I sends HEAD and shows the status line and headers", "[cli][fetch]") {
+  ScriptServer server;
+  server.on("/page", [](TLSSocket& socket, const HttpRequest& request) {
+    // The length of the body a GET would get, and none of it.
+    socket.write("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Method: " + request.method + "\r\n\r\n");
+    return After::keep_open;
+  });
+  ProgramResult result = fetch({cacert(), "-I", server.url("/page")});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output == "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Method: HEAD\r\n\r\n");
+  ProgramResult with_data = fetch({cacert(), "-I", "--data", "x", server.url("/page")});
+  CHECK(with_data.exit_code == 2);
+  CHECK(with_data.output == "tlsock: -I sends HEAD: it cannot be combined with -X or --data\n");
 }
 
 TEST_CASE("-o into a directory that does not exist exits 7", "[cli][fetch]") {
@@ -1305,6 +1340,56 @@ TEST_CASE("a progress bar on a terminal for long downloads only", "[cli][fetch]"
   ProgramResult no_terminal = fetch({cacert(), "-o", (out.path() / "slow").string(), server.url("/slow")});
   CHECK(no_terminal.exit_code == 0);
   CHECK(no_terminal.output.empty());
+}
+
+TEST_CASE("on a narrow terminal the bar never wraps and ends as a one-line summary", "[cli][fetch]") {
+  std::string script = find_program("script");
+  if (script.empty()) TLSOCK_SKIP("script(1) is not installed: no terminal to test with");
+  ScriptServer server;
+  constexpr int pieces = 20;  // 2 s: the bar shows for the last second
+  server.on("/slow", [](TLSSocket& socket, const HttpRequest&) {
+    socket.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(pieces * 10000) + "\r\n\r\n");
+    for (int i = 0; i < pieces; ++i) {
+      std::this_thread::sleep_for(100ms);
+      socket.write(std::string(10000, 'p'));
+    }
+    return After::keep_open;
+  });
+  TempDir out;
+  std::string command = "stty cols 30; " + std::string(TLSOCK_CLI) + " fetch " + cacert() + " -o " +
+                        (out.path() / "slow").string() + " " + server.url("/slow");
+  ProgramResult terminal = run_program({script, "-qec", command, "/dev/null"}, 30s);
+  INFO(terminal.output);
+  CHECK(terminal.exit_code == 0);
+  // Every piece of the output between carriage returns and newlines fits in 29 columns.
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= terminal.output.size(); ++i) {
+    if (i == terminal.output.size() || terminal.output[i] == '\r' || terminal.output[i] == '\n') {
+      CHECK(i - start <= 29);
+      start = i + 1;
+    }
+  }
+  CHECK(contains(terminal.output, " / 195.3 KiB"));  // the bar, without what does not fit
+  CHECK(std::regex_search(terminal.output, std::regex("  195\\.3 KiB in [0-9]+\\.[0-9] s\r?\n")));
+}
+
+TEST_CASE("a binary body is not written to a terminal unless -o - asks for it", "[cli][fetch]") {
+  std::string script = find_program("script");
+  if (script.empty()) TLSOCK_SKIP("script(1) is not installed: no terminal to test with");
+  ScriptServer server;
+  server.on("/binary", response("200 OK", std::string("PK\x03\x04\0\0data", 10)));
+  std::string command = std::string(TLSOCK_CLI) + " fetch " + cacert() + " " + server.url("/binary");
+  ProgramResult refused = run_program({script, "-qec", command, "/dev/null"}, 30s);
+  CHECK(refused.exit_code == 7);
+  CHECK(contains(refused.output,
+                 "tlsock: the body is binary and stdout is a terminal: not shown (use -o FILE, or -o - to show "
+                 "it anyway)"));
+  ProgramResult asked = run_program({script, "-qec", command + " -o -", "/dev/null"}, 30s);
+  CHECK(asked.exit_code == 0);
+  CHECK(contains(asked.output, "data"));
+  ProgramResult piped = fetch({cacert(), server.url("/binary")});
+  CHECK(piped.exit_code == 0);
+  CHECK(piped.output == std::string("PK\x03\x04\0\0data", 10));
 }
 
 // --- the environment ------------------------------------------------------------------------

@@ -658,3 +658,95 @@ TEST_CASE("probe exits 3 when nothing listens", "[cli]") {
   CHECK(j["error"].get<std::string>().find(std::to_string(port)) != std::string::npos);
   CHECK(j["exit_code"] == 3);
 }
+
+// --- targets and client certificates --------------------------------------------------------
+
+TEST_CASE("probe takes host, host:port, a bare IPv6 address and an https:// URL", "[openssl]") {
+  if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
+  ServerProcess server = openssl_server({"-www"});
+  std::string port = std::to_string(server.port());
+
+  SECTION("host alone: port 443 (here rerouted with --connect-to)") {
+    ProgramResult result =
+        probe({"localhost", "--connect-to", "localhost:443:127.0.0.1:" + port, "--cacert", root_ca(), "--json"});
+    INFO(result.output);
+    CHECK(result.exit_code == 0);
+    json j = json_of(result);
+    CHECK(j["host"] == "localhost");
+    CHECK(j["port"] == 443);
+    CHECK(j["address"] == "127.0.0.1:" + port);
+  }
+  SECTION("a bare IPv6 address is the host, port 443, verified against the IP SAN") {
+    ProgramResult result = probe({"::1", "--connect-to", ":443:127.0.0.1:" + port, "--cacert", root_ca(), "--json"});
+    INFO(result.output);
+    CHECK(result.exit_code == 0);
+    json j = json_of(result);
+    CHECK(j["host"] == "::1");
+    CHECK(j["port"] == 443);
+    CHECK(j["verdict"] == "OK");
+  }
+  SECTION("an https:// URL: its host and port, the path ignored") {
+    ProgramResult result = probe({"https://localhost:" + port + "/some/path?q", "--cacert", root_ca(), "--json"});
+    INFO(result.output);
+    CHECK(result.exit_code == 0);
+    json j = json_of(result);
+    CHECK(j["host"] == "localhost");
+    CHECK(j["port"] == server.port());
+  }
+}
+
+TEST_CASE("probe refuses a bare IPv6 address that could end in a port, naming both spellings", "[cli]") {
+  ProgramResult result = probe({"::1:9443"});
+  CHECK(result.exit_code == 2);
+  CHECK(result.output ==
+        "tlsock: target ::1:9443: ambiguous, write [::1]:9443 for a port, or [::1:9443] for the address\n");
+  ProgramResult bad_url = probe({"https://localhost:99999/"});
+  CHECK(bad_url.exit_code == 2);
+  CHECK(bad_url.output == "tlsock: URL \"https://localhost:99999/\": bad port \"99999\"\n");
+  ProgramResult bad_port = probe({"localhost:x1"});
+  CHECK(bad_port.exit_code == 2);
+  CHECK(bad_port.output == "tlsock: target localhost:x1: bad port \"x1\"\n");
+}
+
+TEST_CASE("probe of a server that requires a client certificate: never verified, exit 4, says so", "[openssl]") {
+  if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
+  ServerProcess server = openssl_server({"-www", "-Verify", "1", "-CAfile", root_ca()});
+  std::string target = "localhost:" + std::to_string(server.port());
+
+  SECTION("without --cert") {
+    ProgramResult result = probe({target, "--cacert", root_ca(), "--json"});
+    INFO(result.output);
+    CHECK(result.exit_code == 4);
+    json j = json_of(result);
+    CHECK(j["handshake_completed"] == false);
+    CHECK(j["client_certificate_required"] == true);
+    CHECK(j["verified"] == false);
+    CHECK(j["verdict"] == "handshake not completed: TLS handshake failed - client authentication required");
+    CHECK(j["resumption"]["error"] == "not tried: the first handshake did not complete");
+    CHECK(j["protocols"]["TLSv1.2"] == "accepted");
+    CHECK(j["protocol_errors"]["TLSv1.2"] == "client certificate required");
+    if (newest_protocol() == "TLSv1.3") {
+      // TLS 1.3 refuses after the client's side of the handshake: the chain was seen.
+      CHECK(j["protocol"] == "TLSv1.3");
+      REQUIRE(j["chain"].size() == 2);
+      CHECK(j["chain"][0]["subject"] == "CN=localhost");
+    } else {
+      CHECK(j["chain"].empty());
+    }
+    ProgramResult text = probe({target, "--cacert", root_ca()});
+    CHECK(text.exit_code == 4);
+    CHECK(text.output.find("Client cert:    required by the server, none sent (pass --cert and --key)") !=
+          std::string::npos);
+    CHECK(text.output.find("verified: true") == std::string::npos);
+  }
+  SECTION("with --cert and --key") {
+    ProgramResult result = probe({target, "--cacert", root_ca(), "--cert", (certs_dir() / "client-chain.pem").string(),
+                                  "--key", (certs_dir() / "client.key").string(), "--json"});
+    INFO(result.output);
+    CHECK(result.exit_code == 0);
+    json j = json_of(result);
+    CHECK(j["handshake_completed"] == true);
+    CHECK(j["client_certificate_required"] == false);
+    CHECK(j["verified"] == true);
+  }
+}

@@ -1,6 +1,7 @@
 // `tlsock --version` on whichever mbedTLS line this build uses: tlsock's version, the mbedTLS
 // the binary runs with and the protocols it can speak. The expected mbedTLS facts come from
 // what Meson found in the headers (TLSOCK_MBEDTLS_*, test/meson.build), not from the library.
+// Also the command line's manners: one-line usage errors with human ranges, the nearest command.
 #include <chrono>
 #include <sstream>
 #include <string>
@@ -47,4 +48,32 @@ TEST_CASE("--version names tlsock, the mbedTLS it runs with and the protocols of
           "No TLS 1.3: this mbedTLS line has none (2.28, end of life); build against mbedTLS 3.6 (README, "
           "\"mbedTLS lines\")");
   }
+}
+
+TEST_CASE("usage errors are one line with a tlsock: prefix and human ranges", "[cli]") {
+  ProgramResult timeout = run_program({TLSOCK_CLI, "fetch", "--timeout", "0", "https://localhost/"}, 30s);
+  CHECK(timeout.exit_code == 2);
+  CHECK(timeout.output ==
+        "tlsock: --timeout: must be a number of seconds above 0 and at most 86400, not 0 (see tlsock fetch --help)\n");
+  ProgramResult huge = run_program({TLSOCK_CLI, "serve", "--handshake-timeout", "1e300"}, 30s);
+  CHECK(huge.exit_code == 2);
+  CHECK(huge.output ==
+        "tlsock: --handshake-timeout: must be a number of seconds above 0 and at most 86400, not "
+        "1e300 (see tlsock serve --help)\n");
+  ProgramResult unknown_option = run_program({TLSOCK_CLI, "probe", "--frobnicate", "localhost"}, 30s);
+  CHECK(unknown_option.exit_code == 2);
+  CHECK(unknown_option.output.rfind("tlsock: ", 0) == 0);
+  CHECK(unknown_option.output.find('\n') == unknown_option.output.size() - 1);  // one line
+  CHECK(unknown_option.output.find("--frobnicate") != std::string::npos);
+}
+
+TEST_CASE("an unknown command gets the nearest one suggested", "[cli]") {
+  ProgramResult typo = run_program({TLSOCK_CLI, "fetc", "https://localhost/"}, 30s);
+  CHECK(typo.exit_code == 2);
+  CHECK(typo.output == "tlsock: unknown command \"fetc\"; did you mean \"fetch\"?\n");
+  ProgramResult swapped = run_program({TLSOCK_CLI, "porbe"}, 30s);
+  CHECK(swapped.output == "tlsock: unknown command \"porbe\"; did you mean \"probe\"?\n");
+  ProgramResult far = run_program({TLSOCK_CLI, "download"}, 30s);
+  CHECK(far.exit_code == 2);
+  CHECK(far.output == "tlsock: unknown command \"download\" (commands: fetch, probe, serve, demo)\n");
 }

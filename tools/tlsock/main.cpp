@@ -1,6 +1,10 @@
 // tlsock: fetch, probe and serve over TLS from the command line.
+#include <algorithm>
 #include <csignal>
 #include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "cli/cli.hpp"
 
@@ -11,6 +15,56 @@ std::string protocol_list(const tlsock::ProtocolSet& protocols) {
   std::string out;
   for (tlsock::Protocol p : protocols) out += (out.empty() ? "" : ", ") + std::string(tlsock::to_string(p));
   return out.empty() ? "none" : out;
+}
+
+// Levenshtein distance: how far a mistyped command is from a real one.
+std::size_t distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// "tlsock: unknown command "fetc"; did you mean "fetch"?" for a first argument that is no
+// command (CLI11 would say it expected a subcommand, or that the argument was not expected).
+std::optional<std::string> unknown_command(const CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return std::nullopt;
+  std::string given = argv[1];
+  std::string nearest, names;
+  std::size_t best = std::string::npos;
+  for (const CLI::App* command : app.get_subcommands({})) {
+    const std::string& name = command->get_name();
+    if (name == given) return std::nullopt;
+    names += (names.empty() ? "" : ", ") + name;
+    if (std::size_t d = distance(given, name); d < best) {
+      best = d;
+      nearest = name;
+    }
+  }
+  std::string message = "tlsock: unknown command \"" + given + "\"";
+  if (best <= 2) return message + "; did you mean \"" + nearest + "\"?";
+  return message + " (commands: " + names + ")";
+}
+
+// CLI11's usage errors as one line: "tlsock: <what is wrong> (see tlsock fetch --help)".
+std::string one_line_failure(const CLI::App* app, const CLI::Error& error) {
+  std::string help = "tlsock";
+  for (const CLI::App* command = app; command != nullptr;) {
+    auto parsed = command->get_subcommands();
+    command = parsed.empty() ? nullptr : parsed.front();
+    if (command != nullptr) help += " " + command->get_name();
+  }
+  std::string message = error.what();
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  return "tlsock: " + message + " (see " + help + " --help)\n";
 }
 
 }  // namespace
@@ -34,11 +88,16 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", tlsock::cli::version_text());
     app.require_subcommand(1);
     app.footer(tlsock::cli::exit_code_help);
+    app.failure_message(tlsock::cli::one_line_failure);
     int result = tlsock::cli::success;
     tlsock::cli::add_fetch(app, result);
     tlsock::cli::add_probe(app, result);
     tlsock::cli::add_serve(app, result);
     tlsock::cli::add_demo(app, result);
+    if (auto unknown = tlsock::cli::unknown_command(app, argc, argv)) {
+      std::cerr << *unknown << "\n";
+      return tlsock::cli::usage;
+    }
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "cli/failure.hpp"
+#include "cli/policy.hpp"
 #include "http/http.hpp"
 
 namespace tlsock::cli {
@@ -183,6 +184,24 @@ int report(const std::exception& error) {
   return failure;
 }
 
+CLI::Validator seconds_check(double max_seconds) {
+  auto limit = std::to_string(static_cast<long long>(max_seconds));
+  return CLI::Validator(
+      [max_seconds, limit](std::string& text) -> std::string {
+        double value = 0;
+        try {
+          std::size_t used = 0;
+          value = std::stod(text, &used);
+          if (used != text.size()) value = -1;
+        } catch (const std::exception&) {
+          value = -1;
+        }
+        if (value > 0 && value <= max_seconds) return {};
+        return "must be a number of seconds above 0 and at most " + limit + ", not " + text;
+      },
+      "SECONDS");
+}
+
 void warn(const std::string& message) { std::cerr << "tlsock: warning: " << message << "\n"; }
 
 void add_connect_options(CLI::App& command, ConnectOptions& options) {
@@ -200,7 +219,7 @@ void add_connect_options(CLI::App& command, ConnectOptions& options) {
   command.add_option("--resolve", options.resolve, "HOST:PORT:ADDR - use ADDR for HOST:PORT (as curl; repeatable)")
       ->allow_extra_args(false);
   command.add_option("--timeout", options.timeout, "Seconds allowed for each connect, read or write (default 30)")
-      ->check(CLI::PositiveNumber);
+      ->check(seconds_check());
   command.add_option("--cert", options.cert, "Client certificate chain (PEM), for servers that ask for one");
   command.add_option("--key", options.key, "Private key of --cert (PEM or DER)");
   command.add_flag("--noproxy-all", options.no_proxy, "Ignore HTTPS_PROXY");
@@ -210,33 +229,7 @@ void add_connect_options(CLI::App& command, ConnectOptions& options) {
 }
 
 std::shared_ptr<TLSSession> make_session(const ConnectOptions& options) {
-  TLSSession::Options session;
-  if (!options.tls_version.empty() && !options.tls_min.empty())
-    throw Failure(usage, "--tls-version and --tls-min cannot be combined");
-  if (!options.tls_version.empty()) session.protocols = {parse_protocol(options.tls_version)};
-  if (!options.tls_min.empty()) {
-    Protocol minimum = parse_protocol(options.tls_min);
-    session.protocols.clear();
-    for (Protocol p : supported_protocols())
-      if (p >= minimum) session.protocols.insert(p);
-  }
-  for (const auto& [flag, paths] :
-       {std::pair{"--cacert", &options.cacert}, std::pair{"--cacert-add", &options.cacert_add}})
-    for (const std::string& path : *paths) {
-      if (!std::filesystem::exists(path)) throw Failure(file_io, std::string(flag) + " " + path + ": no such file");
-      session.extra_trust_roots.emplace_back(std::filesystem::path(path));
-    }
-  session.use_os_trust_roots = options.cacert.empty();
-  if (options.insecure) {
-    warn("--insecure: the server's certificate is not verified; the connection can be intercepted");
-    session.manual_validation = true;
-  }
-  if (options.cert || options.key) {
-    if (!options.cert || !options.key) throw Failure(usage, "--cert and --key go together");
-    session.client_certificate = CertificateChain::load(*options.cert, *options.key);
-  }
-  session.alpn_protocols = options.alpn;
-  auto made = std::make_shared<TLSSession>(std::move(session));
+  auto made = std::make_shared<TLSSession>(session_options(options));
   load_session_file(options, *made);
   return made;
 }

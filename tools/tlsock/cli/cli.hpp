@@ -43,6 +43,10 @@ int guarded(F body) {
   }
 }
 
+// A check for options in seconds: a number above 0, at most max_seconds; its error says so in
+// those words ("--timeout: must be a number of seconds above 0 and at most 86400, not 0").
+CLI::Validator seconds_check(double max_seconds = 86400);
+
 // A warning line on stderr ("tlsock: warning: ...").
 void warn(const std::string& message);
 

@@ -14,6 +14,7 @@
 #include "cli/cli.hpp"
 #include "cli/facts.hpp"
 #include "cli/failure.hpp"
+#include "cli/policy.hpp"
 #include "http/http.hpp"
 #include "serve/server.hpp"
 
@@ -129,8 +130,10 @@ int demo() {
   config.port = 0;
   config.root = site.path();
   config.workers = 2;
-  config.tls = std::make_shared<ServerTLS>(
-      std::make_shared<ServerCertificateChain>(CertificateChain::load(chain_file, key_file)));
+  ServerTLSOptions server_tls;  // as `tlsock serve --cert CHAIN --key KEY` would have them
+  server_tls.certs = {chain_file.string()};
+  server_tls.keys = {key_file.string()};
+  config.tls = make_server_tls(server_tls);
   config.log = [&](const std::string& line) {
     std::lock_guard lock(log_mutex);
     server_log.push_back(line);
@@ -149,9 +152,9 @@ int demo() {
             << "  Client  trusts " << root_file.string() << " (the test root CA) and checks that the\n"
             << "          certificate chains to it and names \"localhost\"\n\n";
 
-  TLSSession::Options options;
-  options.extra_trust_roots = {TrustRoot(root_file)};
-  auto session = std::make_shared<TLSSession>(options);
+  ConnectOptions client;  // as `tlsock fetch --cacert ROOT` would have them
+  client.cacert = {root_file.string()};
+  auto session = std::make_shared<TLSSession>(session_options(client));
 
   // The TCP connection goes to 127.0.0.1 itself; "localhost" is the name verified and sent (SNI).
   auto connect = [&] { return TLSSocket::wrap(TCPStream::connect("127.0.0.1", port, 10s), "localhost", session, 10s); };

@@ -106,31 +106,30 @@ std::optional<std::string> scheme_of(std::string_view text) {
   return lower(text.substr(0, colon));
 }
 
-std::uint16_t parse_url_port(std::string_view text, std::string_view url) {
-  if (text.empty()) return 443;
+// what: how errors name the text parsed ("URL \"https://...\"").
+std::uint16_t parse_port(std::string_view text, const std::string& what) {
   unsigned long port = 0;
   for (char c : text) {
-    if (!is_digit(c) || port > 65535) throw std::invalid_argument("URL " + quote(url) + ": bad port " + quote(text));
+    if (!is_digit(c) || port > 65535) throw std::invalid_argument(what + ": bad port " + quote(text));
     port = port * 10 + static_cast<unsigned long>(c - '0');
   }
-  if (port == 0 || port > 65535) throw std::invalid_argument("URL " + quote(url) + ": bad port " + quote(text));
+  if (port == 0 || port > 65535) throw std::invalid_argument(what + ": bad port " + quote(text));
   return static_cast<std::uint16_t>(port);
 }
 
-std::string parse_host(std::string_view text, std::string_view url) {
-  if (text.empty()) throw std::invalid_argument("URL " + quote(url) + ": no host");
+std::string parse_host(std::string_view text, const std::string& what) {
+  if (text.empty()) throw std::invalid_argument(what + ": no host");
   if (text.front() == '[') {
-    if (text.back() != ']' || text.size() < 4)
-      throw std::invalid_argument("URL " + quote(url) + ": bad IPv6 address " + quote(text));
+    if (text.back() != ']' || text.size() < 4) throw std::invalid_argument(what + ": bad IPv6 address " + quote(text));
     std::string_view inside = text.substr(1, text.size() - 2);
     bool ok = inside.find(':') != std::string_view::npos &&
               std::all_of(inside.begin(), inside.end(), [](char c) { return is_hex(c) || c == ':' || c == '.'; });
-    if (!ok) throw std::invalid_argument("URL " + quote(url) + ": bad IPv6 address " + quote(text));
+    if (!ok) throw std::invalid_argument(what + ": bad IPv6 address " + quote(text));
     return lower(inside);
   }
   for (char c : text) {
     if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '.' && c != '_')
-      throw std::invalid_argument("URL " + quote(url) + ": bad host name " + quote(text));
+      throw std::invalid_argument(what + ": bad host name " + quote(text));
   }
   return lower(text);
 }
@@ -179,6 +178,18 @@ std::string Url::authority() const {
 
 std::string Url::str() const { return "https://" + authority() + target; }
 
+Authority parse_authority(std::string_view text, const std::string& what) {
+  // The port's colon is the last one outside brackets; an empty port is no port (RFC 3986).
+  std::size_t colon = text.rfind(':');
+  if (colon != std::string_view::npos && text.find(']', colon) != std::string_view::npos)
+    colon = std::string_view::npos;
+  Authority authority;
+  authority.host = parse_host(text.substr(0, colon), what);
+  if (colon != std::string_view::npos && colon + 1 < text.size())
+    authority.port = parse_port(text.substr(colon + 1), what);
+  return authority;
+}
+
 Url parse_url(std::string_view text) {
   check_url_characters(text);
   std::optional<std::string> scheme = scheme_of(text);
@@ -196,13 +207,10 @@ Url parse_url(std::string_view text) {
   if (authority.find('@') != std::string_view::npos)
     throw std::invalid_argument("URL " + quote(text) +
                                 ": user names in URLs are not supported (send -H 'Authorization: ...' instead)");
-  // The port's colon is the last one outside brackets.
-  std::size_t colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(']', colon) != std::string_view::npos)
-    colon = std::string_view::npos;
+  Authority parsed = parse_authority(authority, "URL " + quote(text));
   Url url;
-  url.host = parse_host(authority.substr(0, colon), text);
-  url.port = colon == std::string_view::npos ? 443 : parse_url_port(authority.substr(colon + 1), text);
+  url.host = std::move(parsed.host);
+  url.port = parsed.port.value_or(443);
   auto [path, query] = split_target(rest.substr(end));
   url.target = (path.empty() ? std::string("/") : std::string(path)) + std::string(query);
   return url;

@@ -52,6 +52,14 @@ struct Url {
   [[nodiscard]] std::string str() const;
 };
 
+// host[:port] as a URL's authority has it: "example.com", "example.com:8443", "[::1]:443".
+struct Authority {
+  std::string host;  // lower-case; an IPv6 literal without its brackets
+  std::optional<std::uint16_t> port;
+};
+// Throws std::invalid_argument "<what>: bad port ..." (or bad host name, bad IPv6 address).
+[[nodiscard]] Authority parse_authority(std::string_view text, const std::string& what);
+
 // Parses an absolute https:// URL. Throws std::invalid_argument saying what is wrong
 // (http:// and other schemes, userinfo, a bad port or host, spaces or control characters).
 // The fragment is dropped; an empty path becomes "/".

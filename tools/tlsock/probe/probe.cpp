@@ -7,6 +7,7 @@
 // first failed it, to show the chain anyway; one to test resumption with the same
 // TLSSession; one per protocol version the linked mbedTLS supports, pinned to it and without
 // verification. With --starttls every one of them runs the plain-text dialogue first.
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -18,13 +19,15 @@
 #include "cli/cli.hpp"
 #include "cli/facts.hpp"
 #include "cli/failure.hpp"
+#include "http/http.hpp"
 #include "probe/starttls.hpp"
 
 namespace tlsock::cli {
 namespace {
 
 constexpr const char* probe_help =
-    R"HELP(Connects to HOST (default port 443, or the --starttls protocol's port; IPv6 as [::1]:8443)
+    R"HELP(Connects to TARGET: HOST, HOST:PORT, [IPv6]:PORT, a bare IPv6 address or an https:// URL
+(default port 443, or the --starttls protocol's port)
 and shows the protocol, cipher suite, ALPN, compression, the certificate chain as the server
 sent it, the verification verdict, whether a second connection resumed the session, and which
 protocol versions the server accepts (each tried alone, without verification).
@@ -38,7 +41,10 @@ The dialogue runs again for every connection and is bounded by --timeout as a wh
   host, port, starttls (null or the protocol), address ("127.0.0.1:443", "[::1]:443"),
   protocol ("TLSv1.2"), cipher_suite (IANA name), alpn_offered (list), alpn (null or the
   protocol chosen), compression (bool), session_id and session_ticket ("new", "reused" or null),
-  verified (bool), verdict ("OK", oscrypto's verification error, or "not verified (--insecure)"),
+  handshake_completed (bool: false when the server ended it after asking for a client
+  certificate), client_certificate_required (bool), verified (bool, never true when the
+  handshake did not complete), verdict ("OK", oscrypto's verification error, "not verified
+  (--insecure)" or "handshake not completed: ..."),
   chain: [{subject, issuer, serial_number, not_before, not_after (RFC 3339 UTC), valid_domains,
           valid_ips, key_algorithm, key_bits, signature_hash, sha256_fingerprint (64 hex digits),
           is_ca, self_signed}], leaf first,
@@ -52,7 +58,8 @@ The dialogue runs again for every connection and is bounded by --timeout as a wh
 When no TLS connection was possible it prints {host, port, starttls, error, exit_code}.
 
 Exit codes: 0 handshake and verification succeeded (or --insecure), 5 verification failed
-(everything is still shown), 4 no TLS handshake was possible (also: the server does not offer
+(everything is still shown), 4 no TLS handshake was possible or it did not complete (a server
+that requires a client certificate: what it sent is still shown; also: the server does not offer
 or refuses STARTTLS, or breaks its dialogue), 3 network/DNS/timeout (also during STARTTLS),
 2 usage.)HELP";
 
@@ -64,33 +71,37 @@ struct ProbeOptions {
   ConnectOptions connect;
 };
 
-// "host", "host:port", "[v6]", "[v6]:port", or a bare IPv6 address (more than one colon).
+// "host", "host:port", "[v6]", "[v6]:port", a bare IPv6 address, or an https:// URL (its
+// host and port; the path is ignored), parsed as the URLs of fetch are. A bare IPv6 address
+// ending in what could be a port ("::1:9443") is refused as ambiguous.
 std::pair<std::string, std::optional<std::uint16_t>> split_target(const std::string& target) {
-  std::string host = target;
-  std::string port;
-  if (!target.empty() && target.front() == '[') {
-    auto close = target.find(']');
-    if (close == std::string::npos) throw Failure(usage, "HOST: missing ']' in " + target);
-    host = target.substr(1, close - 1);
-    std::string rest = target.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') throw Failure(usage, "HOST: expected [ADDRESS]:PORT, not " + target);
-      port = rest.substr(1);
-      if (port.empty()) throw Failure(usage, "HOST: empty port in " + target);
+  const std::string what = "target " + target;
+  try {
+    if (target.find("://") != std::string::npos) {
+      http::Url url = http::parse_url(target);
+      return {url.host, url.port};
     }
-  } else if (auto colon = target.find(':');
-             colon != std::string::npos && target.find(':', colon + 1) == std::string::npos) {
-    host = target.substr(0, colon);
-    port = target.substr(colon + 1);
-    if (port.empty()) throw Failure(usage, "HOST: empty port in " + target);
+    std::string authority = target;
+    if (!target.starts_with("[") && std::count(target.begin(), target.end(), ':') > 1) {
+      // A bare IPv6 address. "::1:9443" is both the address ::1:9443 and ::1 port 9443.
+      std::string before_last = target.substr(0, target.rfind(':'));
+      if (before_last.find("::") != std::string::npos && !before_last.ends_with(":"))
+        throw Failure(usage, what + ": ambiguous, write [" + before_last + "]:" + target.substr(target.rfind(':') + 1) +
+                                 " for a port, or [" + target + "] for the address");
+      authority = "[" + target + "]";
+    }
+    http::Authority parsed = http::parse_authority(authority, what);
+    return {parsed.host, parsed.port};
+  } catch (const std::invalid_argument& error) {
+    throw Failure(usage, error.what());
   }
-  if (host.empty()) throw Failure(usage, "HOST: no host name in \"" + target + "\"");
-  if (port.empty()) return {host, std::nullopt};
-  bool digits = port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
-  int number = digits ? std::stoi(port) : 0;
-  if (number < 1 || number > 65535) throw Failure(usage, "HOST: bad port \"" + port + "\" in " + target);
-  return {host, static_cast<std::uint16_t>(number)};
 }
+
+// The library's words when a server ends the handshake for want of a client certificate.
+bool refusal_text(const std::string& message) {
+  return message.find("client authentication required") != std::string::npos;
+}
+bool requires_client_certificate(const TLSError& error) { return refusal_text(error.what()); }
 
 enum class VersionResult { accepted, refused, error, unsupported };
 
@@ -120,7 +131,9 @@ struct Findings {
   std::optional<StartTLS> starttls;
   std::vector<std::string> alpn_offered;
   ConnectionFacts connection;
-  bool verified = false;
+  bool handshake_completed = true;           // false: the server ended it (see below)
+  bool client_certificate_required = false;  // the server ended the handshake for want of one
+  bool verified = false;                     // never true when the handshake did not complete
   std::string verdict;
   std::optional<ConnectionFacts> resumption;
   std::string resumption_error;
@@ -151,38 +164,51 @@ class Prober {
     std::shared_ptr<TLSSession> session = make_session(options_.connect);
     const std::shared_ptr<TLSSession> asked_for = session;  // without the fallback below
     std::optional<TLSSocket> socket;
-    if (session->manual_validation()) {
+    std::optional<std::string> refusal;  // the server ended the handshake for want of a client certificate
+    try {
       socket.emplace(open(session));
-      findings.verdict = "not verified (--insecure)";
-    } else {
+      findings.verified = !session->manual_validation();
+      findings.verdict = findings.verified ? "OK" : "not verified (--insecure)";
+    } catch (const TLSVerificationError& error) {
+      findings.verdict = error.what();
+      findings.exit_code = verification;
+      // Again without verification, to show what the server sent.
+      TLSSession::Options manual = session->options();
+      manual.manual_validation = true;
+      session = std::make_shared<TLSSession>(std::move(manual));
       try {
         socket.emplace(open(session));
-        findings.verified = true;
-        findings.verdict = "OK";
-      } catch (const TLSVerificationError& error) {
-        findings.verdict = error.what();
-        findings.exit_code = verification;
-        // Again without verification, to show what the server sent.
-        TLSSession::Options manual = session->options();
-        manual.manual_validation = true;
-        session = std::make_shared<TLSSession>(std::move(manual));
-        socket.emplace(open(session));
+      } catch (const TLSError& again) {
+        if (!requires_client_certificate(again)) throw;
+        refusal = again.what();
       }
+    } catch (const TLSError& error) {
+      if (!requires_client_certificate(error)) throw;
+      refusal = error.what();  // TLS 1.2: during the handshake, before the chain can be shown
     }
-    await_tickets(*socket);  // before the facts: a TLS 1.3 ticket makes session_ticket "new"
-    findings.connection = facts_of(*socket);
-    close_quietly(*socket);
+    if (socket) {
+      findings.connection = facts_of(*socket);
+      // A TLS 1.3 server refuses a missing client certificate after the client's side of the
+      // handshake is done; its tickets come after that (a ticket makes session_ticket "new").
+      if (std::optional<std::string> error = await_tickets(*socket); error && refusal_text(*error))
+        refusal = error;
+      else
+        findings.connection = facts_of(*socket);
+      close_quietly(*socket);
+    }
+    if (refusal) {
+      // The handshake did not complete: nothing was verified, whatever the chain looked like.
+      findings.handshake_completed = false;
+      findings.client_certificate_required = true;
+      findings.verified = false;
+      findings.verdict = "handshake not completed: " + *refusal;
+      findings.exit_code = tls;
+    }
 
-    try {
-      TLSSocket second = open(session);
-      findings.resumption = facts_of(second);
-      // The session file keeps the newest session: with TLS 1.3 that is a ticket of this
-      // connection (the first one's was used up).
-      if (!options_.connect.session_file.empty()) await_tickets(second);
-      close_quietly(second);
-    } catch (const std::exception& error) {
-      findings.resumption_error = error.what();
-    }
+    if (refusal)
+      findings.resumption_error = "not tried: the first handshake did not complete";
+    else
+      try_resumption(session, findings);
     // Only sessions made with the trust settings asked for: never the unverified fallback's.
     save_session_file(options_.connect, *asked_for);
 
@@ -201,7 +227,11 @@ class Prober {
         close_quietly(probe);
         findings.versions.push_back({protocol, VersionResult::accepted, ""});
       } catch (const TLSError& error) {
-        findings.versions.push_back({protocol, VersionResult::refused, error.what()});
+        // Asking for a client certificate, the server has accepted the version.
+        if (requires_client_certificate(error))
+          findings.versions.push_back({protocol, VersionResult::accepted, "client certificate required"});
+        else
+          findings.versions.push_back({protocol, VersionResult::refused, error.what()});
       } catch (const std::exception& error) {
         findings.versions.push_back({protocol, VersionResult::error, error.what()});
       }
@@ -210,16 +240,34 @@ class Prober {
   }
 
  private:
+  // A second connection with the same TLSSession: did it resume?
+  void try_resumption(const std::shared_ptr<TLSSession>& session, Findings& findings) const {
+    try {
+      TLSSocket second = open(session);
+      findings.resumption = facts_of(second);
+      // The session file keeps the newest session: with TLS 1.3 that is a ticket of this
+      // connection (the first one's was used up).
+      if (!options_.connect.session_file.empty()) (void)await_tickets(second);
+      close_quietly(second);
+    } catch (const std::exception& error) {
+      findings.resumption_error = error.what();
+    }
+  }
+
   // A TLS 1.3 server sends its tickets after the handshake (RFC 8446 4.6.1): reading for a
   // moment lets them arrive before the connection closes, so the second connection has
   // something to resume. TLS 1.2 tickets are part of the handshake.
-  static void await_tickets(TLSSocket& socket) noexcept {
-    if (socket.protocol() != "TLSv1.3") return;
+  // Returns the TLS error reading met (a refusal the server sent after the handshake).
+  static std::optional<std::string> await_tickets(TLSSocket& socket) noexcept {
     try {
+      if (socket.protocol() != "TLSv1.3") return std::nullopt;
       socket.set_timeout(std::chrono::milliseconds(500));
       if (socket.select_read(std::chrono::milliseconds(500))) (void)socket.read(1);
+    } catch (const TLSError& error) {
+      return error.what();
     } catch (...) {
     }
+    return std::nullopt;
   }
 
   // The facts are read; how the connection ends does not matter to the probe.
@@ -279,6 +327,8 @@ nlohmann::ordered_json findings_json(const Findings& f) {
   out["compression"] = f.connection.compression;
   out["session_id"] = or_null(reuse_text(f.connection.session_id));
   out["session_ticket"] = or_null(reuse_text(f.connection.session_ticket));
+  out["handshake_completed"] = f.handshake_completed;
+  out["client_certificate_required"] = f.client_certificate_required;
   out["verified"] = f.verified;
   out["verdict"] = f.verdict;
   out["chain"] = nlohmann::ordered_json::array();
@@ -319,14 +369,19 @@ void print_text(const Findings& f, std::ostream& out) {
   };
   line("Host", f.host + " port " + std::to_string(f.port));
   if (f.starttls) line("STARTTLS", std::string(to_string(*f.starttls)));
-  line("Address", f.connection.address);
-  line("Protocol", f.connection.protocol);
-  line("Cipher suite", f.connection.cipher_suite);
+  auto or_none = [](const std::string& value) { return value.empty() ? std::string("none") : value; };
+  line("Address", or_none(f.connection.address));
+  line("Protocol", or_none(f.connection.protocol));
+  line("Cipher suite", or_none(f.connection.cipher_suite));
   std::string offered = f.alpn_offered.empty() ? "none offered" : "offered " + join(f.alpn_offered);
   line("ALPN", (f.connection.alpn.empty() ? std::string("none") : f.connection.alpn) + " (" + offered + ")");
   line("Compression", f.connection.compression ? "yes" : "no");
   line("Session", reuse_words(f.connection.session_id, f.connection.session_ticket));
   line("Verification", f.verdict);
+  if (f.client_certificate_required)
+    line("Client cert",
+         "required by the server, none sent (pass --cert and --key); the CA names it accepts are not "
+         "available (mbedTLS does not pass them to clients)");
   if (f.resumption) {
     bool resumed =
         f.resumption->session_id == SessionReuse::reused || f.resumption->session_ticket == SessionReuse::reused;
@@ -335,7 +390,10 @@ void print_text(const Findings& f, std::ostream& out) {
   } else {
     line("Resumption", "failed: " + f.resumption_error);
   }
-  out << "Certificate chain (as sent by the server):\n";
+  if (f.connection.chain.empty() && !f.handshake_completed)
+    out << "Certificate chain: not available (the handshake ended before it could be shown; TLS 1.3 shows it)\n";
+  else
+    out << "Certificate chain (as sent by the server):\n";
   for (std::size_t i = 0; i < f.connection.chain.size(); ++i) {
     const Certificate& c = f.connection.chain[i];
     auto field = [&out](const std::string& label, const std::string& value) {
@@ -406,7 +464,10 @@ void add_probe(CLI::App& app, int& result) {
   auto* command = app.add_subcommand("probe",
                                      "Show what a TLS server offers: protocol, suite, chain, verdict, "
                                      "resumption, protocol versions");
-  command->add_option("target", options->target, "HOST[:PORT] (default port 443; IPv6 as [::1]:8443)")->required();
+  command
+      ->add_option("target", options->target,
+                   "HOST[:PORT], [IPv6]:PORT, IPv6 or https://HOST[:PORT]/ (default port 443)")
+      ->required();
   command->add_option("--starttls", options->starttls,
                       "Upgrade a plain connection first: smtp, imap, pop3, ftp, xmpp or postgres");
   command->add_flag("--json", options->json, "Print one JSON object (fields below)");

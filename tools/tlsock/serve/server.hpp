@@ -53,8 +53,4 @@ class HttpsServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// The test PKI (certs/ in the source tree): `serve` and `demo` present its localhost
-// identity unless told otherwise. Throws Failure (file I/O) when it is missing.
-[[nodiscard]] std::filesystem::path default_certs_dir();
-
 }  // namespace tlsock::cli
