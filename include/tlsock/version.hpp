@@ -8,7 +8,7 @@
 
 namespace tlsock {
 
-[[nodiscard]] TLSOCK_API std::string_view version() noexcept;          // "0.1.0"
-[[nodiscard]] TLSOCK_API std::string_view backend_version() noexcept;  // "Mbed TLS 3.6.6": the loaded library's
+[[nodiscard]] TLSOCK_API std::string_view version() noexcept;          ///< "0.1.0"
+[[nodiscard]] TLSOCK_API std::string_view backend_version() noexcept;  ///< "Mbed TLS 3.6.6": the loaded library's
 
 }  // namespace tlsock
