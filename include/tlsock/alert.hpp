@@ -42,13 +42,13 @@ enum class Alert : std::uint8_t {
   no_application_protocol = 120,
 };
 
-// "bad_record_mac"; "unknown" for values outside the enum.
+/// "bad_record_mac"; "unknown" for values outside the enum.
 [[nodiscard]] TLSOCK_API std::string_view to_string(Alert alert) noexcept;
 [[nodiscard]] TLSOCK_API std::string_view to_string(AlertLevel level) noexcept;
 
-// The level the specifications prescribe for an alert: warning for close_notify and
-// user_canceled, fatal for the rest; std::nullopt where TLS 1.2 allowed either and the
-// caller must choose (no_renegotiation, unsupported_certificate...).
+/// The level the specifications prescribe for an alert: warning for close_notify and
+/// user_canceled, fatal for the rest; std::nullopt where TLS 1.2 allowed either and the
+/// caller must choose (no_renegotiation, unsupported_certificate...).
 [[nodiscard]] TLSOCK_API std::optional<AlertLevel> prescribed_level(Alert alert) noexcept;
 
 }  // namespace tlsock

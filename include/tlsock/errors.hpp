@@ -14,38 +14,39 @@
 
 namespace tlsock {
 
-// Any TLS failure: handshake, protocol, verification, disconnection.
+/// Any TLS failure: handshake, protocol, verification, disconnection.
 class TLSOCK_API TLSError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-// The connection failed or broke after it was established.
+/// The connection failed or broke after it was established.
 class TLSOCK_API TLSConnectionError : public TLSError {
  public:
   using TLSError::TLSError;
 };
 
-// The peer closed the connection ("The remote end closed the connection"), or the
-// application used a connection it had closed ("The connection was already closed").
+/// The peer closed the connection ("The remote end closed the connection"), or the
+/// application used a connection it had closed ("The connection was already closed").
 class TLSOCK_API TLSDisconnectError : public TLSConnectionError {
  public:
   using TLSConnectionError::TLSConnectionError;
 };
 
-// The peer sent close_notify: an orderly end, after all of its data was read.
+/// The peer sent close_notify: an orderly end, after all of its data was read.
 class TLSOCK_API TLSGracefulDisconnectError : public TLSDisconnectError {
  public:
   using TLSDisconnectError::TLSDisconnectError;
 };
 
-// The server's certificate failed verification; certificate() is the offending one.
+/// The server's certificate failed verification; certificate() is the offending one.
 class TLSOCK_API TLSVerificationError : public TLSError {
  public:
+  /// message, and the certificate that failed verification when there is one.
   TLSVerificationError(const std::string& message, std::optional<Certificate> certificate)
       : TLSError(message), certificate_(std::move(certificate)) {}
-  // The certificate that failed (the leaf unless an intermediate was the problem);
-  // empty only when the peer sent none.
+  /// The certificate that failed (the leaf unless an intermediate was the problem);
+  /// empty only when the peer sent none.
   [[nodiscard]] const std::optional<Certificate>& certificate() const noexcept { return certificate_; }
 
  private:
@@ -54,13 +55,16 @@ class TLSOCK_API TLSVerificationError : public TLSError {
 
 // PyTLS's errors, for the sans-IO API (and raised by TLSSocket where they apply).
 
-// The peer sent a fatal alert. The message is oscrypto's where one applies (e.g. "TLS
-// handshake failed - protocol version error"), else names the alert.
+/// The peer sent a fatal alert. The message is oscrypto's where one applies (e.g. "TLS
+/// handshake failed - protocol version error"), else names the alert.
 class TLSOCK_API TLSAlertError : public TLSError {
  public:
+  /// message and the alert as received or sent.
   TLSAlertError(const std::string& message, Alert alert, AlertLevel level)
       : TLSError(message), alert_(alert), level_(level) {}
+  /// The alert's description (its wire value).
   [[nodiscard]] Alert alert_code() const noexcept { return alert_; }
+  /// The alert's level (warning or fatal).
   [[nodiscard]] AlertLevel alert_level() const noexcept { return level_; }
 
  private:
@@ -68,31 +72,33 @@ class TLSOCK_API TLSAlertError : public TLSError {
   AlertLevel level_;
 };
 
-// The peer sent bytes that are not valid TLS; an alert was written to it before this was raised.
+/// The peer sent bytes that are not valid TLS; an alert was written to it before this was raised.
 class TLSOCK_API BadTLSDataError : public TLSError {
  public:
   using TLSError::TLSError;
 };
 
-// A fatal error invalidated the connection earlier; cause() is that first error.
+/// A fatal error invalidated the connection earlier; cause() is that first error.
 class TLSOCK_API InvalidatedError : public TLSError {
  public:
+  /// message, and the error that invalidated the object.
   InvalidatedError(const std::string& message, std::exception_ptr cause)
       : TLSError(message), cause_(std::move(cause)) {}
+  /// The error that invalidated the object.
   [[nodiscard]] const std::exception_ptr& cause() const noexcept { return cause_; }
 
  private:
   std::exception_ptr cause_;
 };
 
-// send_alert() was given a level the specification does not allow for that alert, or none
-// where the alert has no prescribed level.
+/// send_alert() was given a level the specification does not allow for that alert, or none
+/// where the alert has no prescribed level.
 class TLSOCK_API InvalidAlertLevel : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
 };
 
-// Misuse of the certificate-chain factories (PyTLS's names).
+/// Misuse of the certificate-chain factories (PyTLS's names).
 class TLSOCK_API CertificateChainError : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
@@ -118,9 +124,10 @@ class TLSOCK_API ExtraneousPrivateKeyError : public CertificateChainError {
   using CertificateChainError::CertificateChainError;
 };
 
-// A whole public call (connect, handshake, read, write) did not finish within its timeout.
+/// A whole public call (connect, handshake, read, write) did not finish within its timeout.
 class TLSOCK_API TimeoutError : public std::system_error {
  public:
+  /// what: the timeout's message.
   explicit TimeoutError(const std::string& what)
       : std::system_error(std::make_error_code(std::errc::timed_out), what) {}
 };

@@ -15,27 +15,31 @@
 
 namespace tlsock {
 
-// A listening TCP socket whose accept() returns server-role TLSSockets with the handshake
-// done. Handshakes run concurrently inside accept(): a client that stalls holds up nobody,
-// and is dropped after the server's handshake_timeout.
+/// A listening TCP socket whose accept() returns server-role TLSSockets with the handshake
+/// done. Handshakes run concurrently inside accept(): a client that stalls holds up nobody,
+/// and is dropped after the server's handshake_timeout.
 class TLSOCK_API TLSListener {
  public:
-  // address: "127.0.0.1", "::1", "0.0.0.0", ...; port 0 picks a free one (see port()).
+  /// address: "127.0.0.1", "::1", "0.0.0.0", ...; port 0 picks a free one (see port()).
   TLSListener(std::string_view address, std::uint16_t port, std::shared_ptr<const ServerTLS> server);
+  /// Moves the listener; the moved-from one must not be used.
   TLSListener(TLSListener&&) noexcept;
+  /// Moves the listener; the moved-from one must not be used.
   TLSListener& operator=(TLSListener&&) noexcept;
   ~TLSListener();
 
-  // The next client whose handshake succeeded; tlsock::TimeoutError past timeout. Clients
-  // whose handshake fails are dropped (see on_handshake_error).
+  /// The next client whose handshake succeeded; tlsock::TimeoutError past timeout. Clients
+  /// whose handshake fails are dropped (see on_handshake_error).
   [[nodiscard]] TLSSocket accept(Timeout timeout = std::nullopt);
-  // Called with each failed handshake's error (default: none).
+  /// Called with each failed handshake's error (default: none).
   void on_handshake_error(std::function<void(const std::exception& error)> handler);
+  /// The port it listens on (the one picked, when 0 was asked for).
   [[nodiscard]] std::uint16_t port() const noexcept;
+  /// The listening socket, still owned by the listener.
   [[nodiscard]] NativeSocket socket() const noexcept;
-  // Stops listening and drops handshakes in progress. May be called from another thread while
-  // accept() waits: that accept() then ends at once with TLSDisconnectError("accept on
-  // ADDRESS:PORT ended: the listener was closed"), and close() returns once it has.
+  /// Stops listening and drops handshakes in progress. May be called from another thread while
+  /// accept() waits: that accept() then ends at once with TLSDisconnectError("accept on
+  /// ADDRESS:PORT ended: the listener was closed"), and close() returns once it has.
   void close() noexcept;
 
  private:

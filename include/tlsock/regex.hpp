@@ -10,8 +10,8 @@
 
 namespace tlsock {
 
-// Everything up to and including the first match of marker (which must not match the empty
-// string), within the socket's read buffer limit; otherwise as socket.read_until(marker).
+/// Everything up to and including the first match of marker (which must not match the empty
+/// string), within the socket's read buffer limit; otherwise as socket.read_until(marker).
 [[nodiscard]] TLSOCK_API std::string read_until(TLSSocket& socket, const std::regex& marker);
 
 }  // namespace tlsock
