@@ -170,8 +170,8 @@ Config::~Config() = default;
 std::shared_ptr<const Config> Config::client(const ClientPolicy& policy) {
   auto impl = std::make_unique<Impl>();
   mbedtls_ssl_config& conf = impl->conf;
-  configure_common(*impl, MBEDTLS_SSL_IS_CLIENT, policy.protocols, policy.cipher_suites, SuiteDefaults::client,
-                   policy.alpn, policy.key_log_file);
+  configure_common(*impl, MBEDTLS_SSL_IS_CLIENT, policy.protocols, policy.cipher_suites, SuiteDefaults{}, policy.alpn,
+                   policy.key_log_file);
 
   if (policy.minimum_dh_bits < 512 || policy.minimum_dh_bits > 16384)
     throw std::invalid_argument("minimum_dh_bits: must be between 512 and 16384, not " +
@@ -222,8 +222,11 @@ std::shared_ptr<const Config> Config::server(const ServerPolicy& policy) {
   impl->server = true;
   mbedtls_ssl_config& conf = impl->conf;
   configure_common(*impl, MBEDTLS_SSL_IS_SERVER, policy.protocols, policy.cipher_suites,
-                   policy.dh_parameters ? SuiteDefaults::server_with_dhe : SuiteDefaults::server, policy.alpn,
-                   policy.key_log_file);
+                   SuiteDefaults{.server = true,
+                                 .dhe = policy.dh_parameters.has_value(),
+                                 .legacy_versions = policy.protocols.contains(Protocol::TLSv1) ||
+                                                    policy.protocols.contains(Protocol::TLSv1_1)},
+                   policy.alpn, policy.key_log_file);
 
   impl->certificates = policy.certificates;
   // Clients without SNI get the chain selected for no name; with SNI, the callback decides.

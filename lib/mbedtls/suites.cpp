@@ -70,6 +70,15 @@ constexpr std::array default_server_dhe_suite_names = {
     "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
 };
 
+// What a server that was asked to speak TLS 1.0 or 1.1 needs for those versions: forward-secret
+// CBC suites, after every AEAD suite.
+constexpr std::array default_server_legacy_suite_names = {
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+};
+
 bool insecure(std::string_view iana) {
   for (std::string_view bad : {"RC4", "_DES", "3DES", "NULL", "anon", "EXPORT", "_MD5"})
     if (iana.find(bad) != std::string_view::npos) return true;
@@ -99,19 +108,12 @@ std::vector<int> suite_ids(const std::vector<std::string>& iana_names, SuiteDefa
     for (const char* name : names)
       if (int id = compat::suite_id(name); id != 0) ids.push_back(id);
   };
-  if (iana_names.empty()) {
-    switch (defaults) {
-      case SuiteDefaults::client:
-        add_known(default_suite_names);
-        break;
-      case SuiteDefaults::server_with_dhe:
-        add_known(default_server_suite_names);
-        add_known(default_server_dhe_suite_names);
-        break;
-      case SuiteDefaults::server:
-        add_known(default_server_suite_names);
-        break;
-    }
+  if (iana_names.empty() && !defaults.server) {
+    add_known(default_suite_names);
+  } else if (iana_names.empty()) {
+    add_known(default_server_suite_names);
+    if (defaults.dhe) add_known(default_server_dhe_suite_names);
+    if (defaults.legacy_versions) add_known(default_server_legacy_suite_names);
   } else {
     for (const std::string& name : iana_names) {
       if (insecure(name)) throw std::invalid_argument("cipher_suites: " + name + " is insecure and not allowed");

@@ -8,9 +8,14 @@
 
 namespace tlsock::backend {
 
-// Whose defaults an empty list means: a client's (widest: it must reach old servers), a
-// server's (forward-secret AEAD only), or a server's with DH parameters (plus DHE-RSA AEAD).
-enum class SuiteDefaults { client, server, server_with_dhe };
+// Whose defaults an empty list means: a client's (widest: it must reach old servers) or a
+// server's (forward-secret AEAD only), which grows with what the server was asked for.
+struct SuiteDefaults {
+  bool server = false;
+  bool dhe = false;              // DH parameters were given: DHE-RSA with AEAD after ECDHE
+  bool legacy_versions = false;  // TLS 1.0 or 1.1 is enabled: they have no AEAD suite, so
+                                 // ECDHE with CBC (SHA-1 HMAC) comes last
+};
 
 // Zero-terminated mbedTLS ids for IANA names (empty: the defaults named). Throws
 // std::invalid_argument for unknown or insecure names.
