@@ -1307,12 +1307,11 @@ TEST_CASE("--resolve and --connect-to reach a name that DNS does not know", "[cl
 
 // --- the progress bar ---------------------------------------------------------------------
 
-TEST_CASE("a progress bar on a terminal for long downloads only", "[cli][fetch]") {
-  std::string script = find_program("script");
-  if (script.empty()) TLSOCK_SKIP("script(1) is not installed: no terminal to test with");
-  ScriptServer server;
-  constexpr int pieces = 25;  // 2.5 s: the bar shows for the last 1.5 s
-  server.on("/slow", [](TLSSocket& socket, const HttpRequest&) {
+namespace {
+
+// /slow on server: a body of pieces x 10,000 bytes, one piece every 100 ms.
+void serve_slowly(ScriptServer& server, int pieces) {
+  server.on("/slow", [pieces](TLSSocket& socket, const HttpRequest&) {
     socket.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(pieces * 10000) + "\r\n\r\n");
     for (int i = 0; i < pieces; ++i) {
       std::this_thread::sleep_for(100ms);
@@ -1320,6 +1319,16 @@ TEST_CASE("a progress bar on a terminal for long downloads only", "[cli][fetch]"
     }
     return After::keep_open;
   });
+}
+
+}  // namespace
+
+TEST_CASE("a progress bar on a terminal for long downloads only", "[cli][fetch]") {
+  std::string script = find_program("script");
+  if (script.empty()) TLSOCK_SKIP("script(1) is not installed: no terminal to test with");
+  ScriptServer server;
+  constexpr int pieces = 25;  // 2.5 s: the bar shows for the last 1.5 s
+  serve_slowly(server, pieces);
   TempDir out;
   std::string command = std::string(TLSOCK_CLI) + " fetch " + cacert() + " -o " + (out.path() / "slow").string() + " " +
                         server.url("/slow");
@@ -1347,14 +1356,7 @@ TEST_CASE("on a narrow terminal the bar never wraps and ends as a one-line summa
   if (script.empty()) TLSOCK_SKIP("script(1) is not installed: no terminal to test with");
   ScriptServer server;
   constexpr int pieces = 20;  // 2 s: the bar shows for the last second
-  server.on("/slow", [](TLSSocket& socket, const HttpRequest&) {
-    socket.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(pieces * 10000) + "\r\n\r\n");
-    for (int i = 0; i < pieces; ++i) {
-      std::this_thread::sleep_for(100ms);
-      socket.write(std::string(10000, 'p'));
-    }
-    return After::keep_open;
-  });
+  serve_slowly(server, pieces);
   TempDir out;
   std::string command = "stty cols 30; " + std::string(TLSOCK_CLI) + " fetch " + cacert() + " -o " +
                         (out.path() / "slow").string() + " " + server.url("/slow");
