@@ -74,6 +74,11 @@ void Engine::received(std::size_t size) {
     else
       transcript_.client_bytes(bytes);
   }
+  input_total_ += size;
+  if (role_ == Role::server && !hello_given_) {
+    hold_client_hello(std::string_view(receive_at_, size));
+    return;
+  }
   tls_.commit_input(size);
 }
 
@@ -133,6 +138,7 @@ bool Engine::handshake() {
   if (complete_) return true;
   std::size_t queued = tls_.output().size();
   if (role_ == Role::server) {
+    refuse_forbidden_input();
     refuse_unsupported_versions();
     if (transcript_.facts().client_hello && !transcript_.facts().ems_offered)
       tls_.client_lacks_extended_master_secret();
@@ -140,6 +146,7 @@ bool Engine::handshake() {
   backend::Status status = tls_.handshake();
   if (tls_.resumption_refused()) refuse_resumption_without_ems(queued);
   sniff_outgoing();
+  if (role_ == Role::server) refuse_forbidden_input();
   // mbedTLS 3.6's TLS 1.3 server refuses a client's certificate while it still encrypts with
   // its handshake keys, which the client (already past the server's Finished) cannot read
   // (Mbed-TLS/mbedtls#10877). So mbedTLS checks it as optional once our ServerHello said TLS
@@ -169,6 +176,73 @@ void Engine::refuse_unsupported_versions() {
   tls_.send_alert(AlertLevel::fatal, Alert::protocol_version);
   sniff_outgoing();
   fail(make_error(std::string(messages::protocol_version)));
+}
+
+// What the client sent that the RFCs forbid and mbedTLS lets through or answers with another
+// alert (see Transcript::client_forbidden) is refused with the RFCs' alert once mbedTLS has
+// read up to it: a forbidden ClientHello before mbedTLS sees it, a heartbeat after mbedTLS
+// answered the ClientHello before it (the order tlsfuzzer expects).
+void Engine::refuse_forbidden_input() {
+  const std::optional<Forbidden>& forbidden = transcript_.client_forbidden();
+  if (!forbidden || client_bytes_read() < forbidden->offset) return;
+  fail(bad_data(messages::client_sent_forbidden(forbidden->what), forbidden->alert));
+}
+
+// How many of the client's wire bytes mbedTLS has read, counted as the client sent them.
+std::size_t Engine::client_bytes_read() const noexcept {
+  std::size_t given = input_total_ - held_.size() - joined_headers_;
+  std::size_t read = given - std::min(given, tls_.input_buffered());
+  return read > 0 ? read + joined_headers_ : 0;
+}
+
+// RFC 5246 6.2.1 and RFC 8446 5.1 let a client fragment its ClientHello over several records,
+// which mbedTLS cannot take: its server reads the ClientHello from one record. So the server
+// holds the client's first handshake records until the ClientHello is whole and gives them to
+// mbedTLS as one record (with whatever followed). Anything else (another record type, a
+// ClientHello too large for one record) goes through as it came, for mbedTLS to refuse.
+void Engine::hold_client_hello(std::string_view bytes) {
+  held_.append(bytes);
+  constexpr std::size_t max_held = 128 * 1024;  // a 16 KiB ClientHello in records of a byte or so
+  auto byte = [&](std::size_t i) { return std::size_t{static_cast<unsigned char>(held_[i])}; };
+  std::string message;
+  std::size_t at = 0;
+  while (held_.size() <= max_held) {
+    if (held_.size() - at < wire::record_header) return;  // the rest is on its way
+    std::size_t length = (byte(at + 3) << 8) | byte(at + 4);
+    // RFC 5246 6.2.1 and RFC 8446 5.1 forbid empty handshake records; mbedTLS refuses them.
+    if (byte(at) != wire::handshake || byte(at + 1) != 3 || length == 0 || length > max_fragment) break;
+    if (held_.size() - at < wire::record_header + length) return;
+    const bool first = at == 0;
+    message.append(held_, at + wire::record_header, length);
+    at += wire::record_header + length;
+    if (message.size() < wire::handshake_header) continue;
+    std::size_t whole = wire::handshake_header + ((std::size_t{static_cast<unsigned char>(message[1])} << 16) |
+                                                  (std::size_t{static_cast<unsigned char>(message[2])} << 8) |
+                                                  static_cast<unsigned char>(message[3]));
+    if (whole > max_fragment) break;  // too large for the one record mbedTLS reads it from
+    if (message.size() < whole) continue;
+    // RFC 5246 E.1: a server accepts any {03,XX} as a ClientHello's record version (RFC 8446
+    // 5.1: it is ignored); mbedTLS refuses a minor version above TLS 1.2's.
+    for (std::size_t r = 0; r < at; r += wire::record_header + ((byte(r + 3) << 8) | byte(r + 4)))
+      held_[r + 2] = static_cast<char>(std::min<std::size_t>(byte(r + 2), 3));
+    if (first || message.size() > whole) break;  // not fragmented; or fragments of more messages
+    std::string joined = held_.substr(0, 3);
+    joined += static_cast<char>(whole >> 8);
+    joined += static_cast<char>(whole & 0xff);
+    joined += message;
+    joined_headers_ = at - joined.size();
+    joined += std::string_view(held_).substr(at);
+    held_ = std::move(joined);
+    break;
+  }
+  hello_given_ = true;
+  give_to_backend(std::exchange(held_, {}));
+}
+
+void Engine::give_to_backend(std::string_view bytes) {
+  std::span<char> space = tls_.input_space(bytes.size());
+  std::memcpy(space.data(), bytes.data(), bytes.size());
+  tls_.commit_input(bytes.size());
 }
 
 // RFC 7627 5.3: a session made with an extended master secret is not resumed by a ClientHello
@@ -276,6 +350,7 @@ void Engine::handshake_failed(backend::Status status) {
         (alert && error.alert == static_cast<std::uint8_t>(Alert::certificate_required)))
       fail(make_error(std::string(messages::client_auth_required)));
   } else {
+    refuse_forbidden_input();
     if (failed && error.failure == backend::Failure::bad_record) {
       if (std::optional<std::uint8_t> sent = transcript_.client_plaintext_alert()) {
         auto alert_sent = static_cast<Alert>(*sent);

@@ -116,6 +116,10 @@ class Engine {
   void fatal_alert_once(Alert alert);
   [[nodiscard]] std::exception_ptr verification_error() const;
   void refuse_unsupported_versions();
+  void refuse_forbidden_input();
+  [[nodiscard]] std::size_t client_bytes_read() const noexcept;
+  void hold_client_hello(std::string_view bytes);
+  void give_to_backend(std::string_view bytes);
   [[noreturn]] void refuse_resumption_without_ems(std::size_t queued);
   void capture_info();
   void on_new_ticket();
@@ -135,6 +139,12 @@ class Engine {
   Transcript transcript_;
   VerifyCallback verify_callback_;
   std::size_t outgoing_sniffed_ = 0;
+  std::size_t input_total_ = 0;  // wire bytes received so far
+  // Server: the client's first records, held until its ClientHello is whole (see
+  // hold_client_hello), and the record-header bytes that joining its fragments saved.
+  std::string held_;
+  bool hello_given_ = false;
+  std::size_t joined_headers_ = 0;
   char* receive_at_ = nullptr;
   ConnectionInfo info_;
   std::exception_ptr error_;

@@ -72,6 +72,10 @@ std::string client_protocol_error(std::string_view client_bytes) {
   return "TLS protocol error - client sent data that is not TLS";
 }
 
+std::string client_sent_forbidden(std::string_view what) {
+  return std::string(handshake_failed) + " - the client sent " + std::string(what);
+}
+
 std::string connection_failed(std::string_view detail) { return "TLS connection failed - " + std::string(detail); }
 
 std::string key_update_unsupported(std::string_view backend) {

@@ -40,6 +40,8 @@ inline constexpr std::string_view protocol_version = "TLS handshake failed - pro
 inline constexpr std::string_view handshake_failed = "TLS handshake failed";
 inline constexpr std::string_view resumption_without_ems =
     "TLS handshake failed - the client resumed a session without its extended master secret (RFC 7627)";
+// Our server refused what the client sent: "TLS handshake failed - the client sent <what>".
+[[nodiscard]] std::string client_sent_forbidden(std::string_view what);
 // other_protocol: "HTTP", "FTP", ... or empty for "a different protocol".
 [[nodiscard]] std::string protocol_error(std::string_view other_protocol);
 // A client that does not speak TLS to our server.

@@ -44,11 +44,36 @@ void for_each_extension(Cursor& c, F f) {
   }
 }
 
+// What RFC 5246 7.4.1.2 and RFC 8446 4.1.2 forbid in a ClientHello that mbedTLS lets
+// through or answers otherwise: lengths that do not add up (decode_error), and a list of
+// compression methods without null, which every client must offer (illegal_parameter).
+void check_client_hello(std::string_view body, RecordReader& reader) {
+  Cursor c(body);
+  c.take(2 + 32);   // legacy_version, random
+  c.take(c.u8());   // legacy_session_id
+  c.take(c.u16());  // cipher_suites
+  std::string_view compression = c.take(c.u8());
+  bool extensions_ok = true;
+  if (c.ok() && !c.done()) {
+    Cursor all(c.take(c.u16()));
+    while (all.ok() && !all.done()) {
+      all.u16();
+      all.take(all.u16());
+    }
+    extensions_ok = all.ok();
+  }
+  if (!c.ok() || !c.done() || !extensions_ok)
+    reader.forbid(Alert::decode_error, "a malformed ClientHello: its lengths do not add up (RFC 5246 7.4.1.2)");
+  else if (compression.find('\0') == std::string_view::npos)
+    reader.forbid(Alert::illegal_parameter, "a ClientHello without the null compression method (RFC 5246 7.4.1.2)");
+}
+
 }  // namespace
 
 void Transcript::client_bytes(std::string_view bytes) {
   client_.feed(bytes, [this](unsigned type, std::string_view body) {
     if (type != wire::client_hello) return;
+    check_client_hello(body, client_);
     Cursor c(body);
     c.take(2 + 32);
     facts_.client_session_id = std::string(c.take(c.u8()));

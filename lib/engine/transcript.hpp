@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tlsock/alert.hpp"
+
 namespace tlsock::engine {
 
 // Wire values the transcript reads (RFC 8446 B.1, B.3 and 4.2; RFC 5246 6.2.1 and 7.4).
@@ -43,6 +45,14 @@ inline constexpr std::size_t record_header = 5;
 inline constexpr std::size_t handshake_header = 4;
 }  // namespace wire
 
+// A record or handshake message that the RFCs forbid where it came: the alert they prescribe,
+// what the peer sent (for the error message) and where its record starts in the byte stream.
+struct Forbidden {
+  Alert alert;
+  std::string what;
+  std::size_t offset;
+};
+
 // Incremental parser of one direction's records: handshake messages are reassembled across
 // records; parsing stops at ChangeCipherSpec (what follows is encrypted) or the size cap.
 class RecordReader {
@@ -61,6 +71,12 @@ class RecordReader {
   [[nodiscard]] bool looks_like_tls() const noexcept { return looks_like_tls_; }
   // The description of the first plaintext alert seen, if any.
   [[nodiscard]] std::optional<std::uint8_t> alert() const noexcept { return alert_; }
+  // The first record that no peer may send in the plaintext handshake: a heartbeat (never
+  // negotiated: RFC 6520 2) or a ChangeCipherSpec other than the single byte 1 (RFC 8446 5).
+  [[nodiscard]] const std::optional<Forbidden>& forbidden() const noexcept { return forbidden_; }
+  void forbid(Alert alert, std::string what) {
+    if (!forbidden_) forbidden_ = Forbidden{alert, std::move(what), forbid_at_};
+  }
   // Stops reading and frees the reassembly buffers (what was learnt stays).
   void release() noexcept {
     stopped_ = true;
@@ -74,6 +90,10 @@ class RecordReader {
   std::string handshake_;  // reassembled handshake-message bytes
   std::string first_bytes_;
   std::size_t seen_ = 0;
+  std::size_t erased_ = 0;      // stream offset of records_[0]
+  std::size_t forbid_at_ = 0;   // stream offset of the record (or handshake message) being parsed
+  std::size_t message_at_ = 0;  // stream offset of the record where handshake_ starts
+  std::optional<Forbidden> forbidden_;
   bool stopped_ = false;
   bool looks_like_tls_ = true;
   bool tls13_ = false;
@@ -116,6 +136,10 @@ class Transcript {
   // to its handshake keys (verifying the server's certificate) sends it so; mbedTLS's server
   // then expects encrypted records and cannot read it.
   [[nodiscard]] std::optional<std::uint8_t> client_plaintext_alert() const noexcept { return client_.alert(); }
+  // Server side: the first thing the client sent that the RFCs forbid (a malformed
+  // ClientHello, one without the null compression method, a heartbeat, a malformed
+  // ChangeCipherSpec), which mbedTLS accepts or answers with another alert.
+  [[nodiscard]] const std::optional<Forbidden>& client_forbidden() const noexcept { return client_.forbidden(); }
   // A TLS 1.2 abbreviated handshake: the server echoed the session ID we offered.
   [[nodiscard]] bool resumed() const noexcept;
   // The handshake is over: frees both directions' buffers, keeping the facts.
@@ -152,6 +176,11 @@ void RecordReader::feed(std::string_view bytes, F&& on_message) {
     std::size_t length =
         (static_cast<unsigned char>(records_[pos + 3]) << 8) | static_cast<unsigned char>(records_[pos + 4]);
     if (records_.size() - pos < wire::record_header + length) break;
+    forbid_at_ = erased_ + pos;
+    if (type == wire::heartbeat)
+      forbid(Alert::unexpected_message, "a heartbeat message, which was not negotiated (RFC 6520)");
+    if (type == wire::change_cipher_spec && (length != 1 || records_[pos + wire::record_header] != 1))
+      forbid(Alert::unexpected_message, "a ChangeCipherSpec that is not the single byte 1 (RFC 5246 7.1, RFC 8446 5)");
     if (type == wire::change_cipher_spec && !tls13_) {  // ChangeCipherSpec: the rest of this direction is encrypted
       stopped_ = true;
       break;
@@ -159,6 +188,7 @@ void RecordReader::feed(std::string_view bytes, F&& on_message) {
     if (type == wire::alert && length == 2 && !alert_)  // level, then description
       alert_ = static_cast<std::uint8_t>(records_[pos + wire::record_header + 1]);
     if (type == wire::handshake) {
+      if (handshake_.empty()) message_at_ = erased_ + pos;
       handshake_.append(records_, pos + wire::record_header, length);
       std::size_t h = 0;
       while (handshake_.size() - h >= wire::handshake_header) {
@@ -166,15 +196,18 @@ void RecordReader::feed(std::string_view bytes, F&& on_message) {
                            (static_cast<unsigned char>(handshake_[h + 2]) << 8) |
                            static_cast<unsigned char>(handshake_[h + 3]);
         if (handshake_.size() - h < wire::handshake_header + body) break;
+        forbid_at_ = h == 0 ? message_at_ : erased_ + pos;  // a message's offset: its first record's
         on_message(static_cast<unsigned char>(handshake_[h]),
                    std::string_view(handshake_).substr(h + wire::handshake_header, body));
         h += wire::handshake_header + body;
       }
       handshake_.erase(0, h);
+      if (h > 0) message_at_ = erased_ + pos;
     }
     pos += wire::record_header + length;
   }
   records_.erase(0, pos);
+  erased_ += pos;
 }
 
 }  // namespace tlsock::engine
