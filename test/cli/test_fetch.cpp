@@ -478,9 +478,9 @@ TEST_CASE("--cacert replaces the OS trust store, as in curl; --cacert-add adds t
 // --- exit codes -------------------------------------------------------------------------
 
 TEST_CASE("usage errors exit 2 before any connection", "[cli][fetch]") {
-  ProgramResult http = fetch({"http://localhost:1/"});
-  CHECK(http.exit_code == 2);
-  CHECK(contains(http.output, "http:// is not supported, tlsock fetch speaks HTTPS only (use https://)"));
+  ProgramResult ftp = fetch({"ftp://localhost:1/"});
+  CHECK(ftp.exit_code == 2);
+  CHECK(contains(ftp.output, "unsupported scheme \"ftp\", tlsock fetch speaks https:// and http:// only"));
 
   ProgramResult bad = fetch({"localhost/index.html"});
   CHECK(bad.exit_code == 2);
@@ -501,7 +501,7 @@ TEST_CASE("usage errors exit 2 before any connection", "[cli][fetch]") {
   CHECK(missing.exit_code == 2);
 
   // One line on stderr, nothing else.
-  CHECK(std::count(http.output.begin(), http.output.end(), '\n') == 1);
+  CHECK(std::count(ftp.output.begin(), ftp.output.end(), '\n') == 1);
 }
 
 TEST_CASE("network errors exit 3: connection refused, timeout", "[cli][fetch]") {
@@ -1443,4 +1443,254 @@ TEST_CASE("HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE and SSLKEYLOGFILE", "[cli][fetch
     std::string keys = read_file(dir.path() / "keys.log");
     CHECK((contains(keys, "CLIENT_RANDOM ") || contains(keys, "CLIENT_TRAFFIC_SECRET_0 ")));
   }
+}
+
+// --- curl's flags: -v, -m, -O, -u, -x, http://, -C -, --compressed, --pass ------------------
+
+namespace {
+
+// Runs fetch in dir (for -O, which writes to the current directory).
+ProgramResult fetch_in(const std::filesystem::path& dir, const std::vector<std::string>& args) {
+  std::string command = "cd '" + dir.string() + "' && exec '" + TLSOCK_CLI + "' fetch";
+  for (const std::string& arg : args) command += " '" + arg + "'";
+  return run_program({"sh", "-c", command}, 30s);
+}
+
+// The bytes a shell pipeline writes to stdout (for test data made with gzip, python3).
+std::string shell_output(const std::string& command) {
+  TempDir dir;
+  ProgramResult made = run_program({"sh", "-c", command + " > '" + (dir.path() / "out").string() + "'"}, 30s);
+  REQUIRE(made.exit_code == 0);
+  return read_file(dir.path() / "out");
+}
+
+// The run exited with code and said message (a part of its output).
+void check_result(const ProgramResult& result, int code, const std::string& message) {
+  INFO(result.output);
+  CHECK(result.exit_code == code);
+  CHECK(contains(result.output, message));
+}
+
+}  // namespace
+
+TEST_CASE("-v shows the handshake, the request and the response headers on stderr", "[cli][fetch][curl]") {
+  ScriptServer server;
+  server.on("/ok", response("200 OK", "ok\n", "X-Test: yes\r\n"));
+  ProgramResult result = fetch({cacert(), "-v", server.url("/ok"), server.url("/ok")});
+  INFO(result.output);
+  check_result(result, 0, "* Connected to localhost:" + std::to_string(server.port()) + " (127.0.0.1:");
+  CHECK(std::regex_search(result.output, std::regex(R"(\* TLS: TLSv1\.[23], TLS-\S+|\* TLS: TLSv1\.[23], TLS_)")));
+  CHECK(contains(result.output, ", ALPN http/1.1\n"));
+  CHECK(contains(result.output, "* Server certificate: subject CN=localhost; issuer CN=tlsock Test Intermediate CA\n"));
+  CHECK(contains(result.output, "* Certificate verified for localhost\n"));
+  CHECK(contains(result.output, "* Session: full handshake"));
+  CHECK(contains(result.output, "> GET /ok HTTP/1.1\n> Host: localhost:" + std::to_string(server.port()) + "\n"));
+  CHECK(contains(result.output, "< HTTP/1.1 200 OK\n< Content-Length: 3\n< X-Test: yes\n"));
+  CHECK(contains(result.output, "* Re-using the connection to localhost:"));  // the second URL
+  CHECK(result.output.ends_with("< X-Test: yes\n< \nok\n"));                  // the body follows its headers
+
+  SECTION("without -v: nothing of it") {
+    ProgramResult quiet = fetch({cacert(), server.url("/ok")});
+    CHECK(quiet.output == "ok\n");
+  }
+}
+
+TEST_CASE("-m bounds the whole transfer; --timeout stays per operation", "[cli][fetch][curl]") {
+  ScriptServer server;
+  serve_slowly(server, 20);  // 2 s, a piece every 100 ms: --timeout 1 never fires
+  ProgramResult slow = fetch({cacert(), "--timeout", "1", "-m", "0.5", "-o", "/dev/null", server.url("/slow")});
+  INFO(slow.output);
+  check_result(slow, 3, "tlsock: the transfer took longer than -m/--max-time 0.5 s\n");
+
+  ProgramResult bad = fetch({cacert(), "-m", "0", server.url("/slow")});
+  check_result(bad, 2, "must be a number of seconds above 0 and at most 604800, not 0");
+}
+
+TEST_CASE("-O names the file after the URL's last path segment, safely", "[cli][fetch][curl]") {
+  ScriptServer server;
+  server.on("/dir/report.txt", response("200 OK", "report\n"));
+  server.on("/dir/", response("200 OK", "index\n"));
+  TempDir dir;
+  ProgramResult result = fetch_in(dir.path(), {cacert(), "-O", server.url("/dir/report.txt?x=1/y")});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(files_in(dir.path()) == std::vector<std::string>{"report.txt"});
+  CHECK(read_file(dir.path() / "report.txt") == "report\n");
+
+  for (std::string target : {"/dir/", "/dir/..", "/"}) {
+    ProgramResult bad = fetch_in(dir.path(), {cacert(), "-O", server.url(target)});
+    CHECK(bad.exit_code == 2);
+    CHECK(contains(bad.output, "-O: https://localhost:" + std::to_string(server.port()) + "/"));
+    CHECK(contains(bad.output, "has no file name at the end of its path (use -o FILE)"));
+  }
+  CHECK(files_in(dir.path()) == std::vector<std::string>{"report.txt"});
+  ProgramResult both = fetch_in(dir.path(), {cacert(), "-O", "-o", "x", server.url("/dir/report.txt")});
+  check_result(both, 2, "tlsock: -O and -o cannot be combined");
+}
+
+TEST_CASE("-u and userinfo send Basic credentials, never to another host", "[cli][fetch][curl]") {
+  ScriptServer server;
+  server.on("/ok", response("200 OK", "ok\n"));
+  server.on("/away", response("302 Found", "", "Location: " + server.url("/ok", "127.0.0.1") + "\r\n"));
+
+  ProgramResult user = fetch({cacert(), "-u", "alice:s3cret", "-L", server.url("/away")});
+  INFO(user.output);
+  CHECK(user.exit_code == 0);
+  std::vector<HttpRequest> requests = server.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].has_header("Authorization: Basic YWxpY2U6czNjcmV0"));
+  CHECK(!contains(requests[1].head, "Authorization"));  // the redirect went to another host
+
+  std::string url = server.url("/ok");
+  url.insert(8, "bob:p%40ss@");  // https://bob:p%40ss@localhost:port/ok: the password is "p@ss"
+  ProgramResult info = fetch({cacert(), url});
+  check_result(info, 0, "tlsock: warning: credentials in a URL are visible to other users");
+  CHECK(server.requests().back().has_header("Authorization: Basic Ym9iOnBAc3M="));
+
+  ProgramResult bad = fetch({cacert(), "-u", "alice", url});
+  check_result(bad, 2, "tlsock: -u alice: expected USER:PASSWORD (tlsock does not prompt)");
+}
+
+TEST_CASE("-x tunnels through a CONNECT proxy; --noproxy-all wins", "[cli][fetch][curl]") {
+  ScriptServer server;
+  server.on("/ok", response("200 OK", "ok\n"));
+  std::atomic<int> tunnels{0};
+  PlainServer proxy(connect_proxy(tunnels));
+  std::string at = "127.0.0.1:" + std::to_string(proxy.port());
+  ProgramResult result = fetch({cacert(), "-x", at, "--json", server.url("/ok")});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  std::vector<Json> records = json_lines(result.output);
+  REQUIRE(records.size() == 1);
+  CHECK(records[0]["connection"]["address"] == at);
+  CHECK(tunnels == 1);
+  {
+    ScopedEnv env("HTTPS_PROXY", "http://127.0.0.1:" + std::to_string(free_port()));  // -x comes first
+    ProgramResult first = fetch({cacert(), "-x", "http://" + at, server.url("/ok")});
+    CHECK(first.exit_code == 0);
+    CHECK(tunnels == 2);
+  }
+  ProgramResult direct = fetch({cacert(), "-x", at, "--noproxy-all", server.url("/ok")});
+  CHECK(direct.exit_code == 0);
+  CHECK(direct.output == "ok\n");
+  CHECK(proxy.connections() == 2);
+}
+
+TEST_CASE("http:// is plain HTTP; a redirect from https:// to http:// is refused", "[cli][fetch][curl]") {
+  PlainServer plain([](int fd) {
+    std::string request;
+    char c;
+    while (request.find("\r\n\r\n") == std::string::npos) {
+      if (::recv(fd, &c, 1, 0) != 1) return;
+      request.push_back(c);
+    }
+    send_all(fd, request.starts_with("GET /plain HTTP/1.1\r\n")
+                     ? "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nplain\n"
+                     : "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  });
+  std::string plain_url = "http://127.0.0.1:" + std::to_string(plain.port()) + "/plain";
+  ProgramResult result = fetch({"-v", plain_url});
+  INFO(result.output);
+  check_result(result, 0, ", plain HTTP: not encrypted\n");
+  CHECK(contains(result.output, "> Host: 127.0.0.1:" + std::to_string(plain.port()) + "\n"));
+  CHECK(contains(result.output, "plain\n"));
+
+  ScriptServer server;
+  server.on("/down", response("301 Moved", "", "Location: " + plain_url + "\r\n"));
+  ProgramResult down = fetch({cacert(), "-L", server.url("/down")});
+  check_result(down, 1,
+               "tlsock: refusing the redirect from " + server.url("/down") + " to " + plain_url +
+                   ": https:// to http:// would send the request unencrypted\n");
+  CHECK(plain.connections() == 1);
+}
+
+TEST_CASE("-C - continues the -o file with Range, and checks the answer", "[cli][fetch][curl]") {
+  const std::string whole = "hello, world\n";
+  ScriptServer server;
+  server.on("/good", response("206 Partial Content", "world\n", "Content-Range: bytes 7-12/13\r\n"));
+  server.on("/wrong", response("206 Partial Content", whole, "Content-Range: bytes 0-12/13\r\n"));
+  server.on("/whole", response("200 OK", whole));
+  TempDir dir;
+  std::filesystem::path file = dir.path() / "file.txt";
+
+  write_file(file, "hello, ");
+  ProgramResult good = fetch({cacert(), "-C", "-", "-o", file.string(), server.url("/good")});
+  INFO(good.output);
+  CHECK(good.exit_code == 0);
+  CHECK(read_file(file) == whole);
+  CHECK(server.requests().back().has_header("Range: bytes=7-"));
+
+  write_file(file, "hello, ");
+  ProgramResult wrong = fetch({cacert(), "-C", "-", "-o", file.string(), server.url("/wrong")});
+  CHECK(wrong.exit_code == 1);
+  CHECK(contains(wrong.output,
+                 "tlsock: -C -: asked for bytes from 7 on, the server answered 206 with Content-Range: "
+                 "bytes 0-12/13; " +
+                     file.string() + " is left as it was\n"));
+  CHECK(read_file(file) == "hello, ");
+  CHECK(files_in(dir.path()) == std::vector<std::string>{"file.txt"});
+
+  ProgramResult restart = fetch({cacert(), "-C", "-", "-o", file.string(), server.url("/whole")});
+  check_result(restart, 0, "tlsock: warning: -C -: the server sent the whole file (200), not the rest");
+  CHECK(read_file(file) == whole);
+
+  ProgramResult offset = fetch({cacert(), "-C", "7", "-o", file.string(), server.url("/whole")});
+  check_result(offset, 2, "only -C - (continue where the -o file ends) is supported");
+  ProgramResult no_file = fetch({cacert(), "-C", "-", server.url("/whole")});
+  check_result(no_file, 2, "tlsock: -C - continues a file: it needs -o FILE or -O\n");
+}
+
+TEST_CASE("--compressed asks for gzip and deflate and decompresses with zlib", "[cli][fetch][curl]") {
+  if (find_program("python3").empty()) TLSOCK_SKIP("python3 is not installed: no test data");
+  const std::string text = "compressed body\n";
+  std::string gzip = shell_output("printf 'compressed body\\n' | gzip -c");
+  std::string deflate =
+      shell_output("python3 -c \"import sys,zlib; sys.stdout.buffer.write(zlib.compress(b'compressed body\\n'))\"");
+  std::string raw = shell_output(
+      "python3 -c \"import sys,zlib; c=zlib.compressobj(9,zlib.DEFLATED,-15); "
+      "sys.stdout.buffer.write(c.compress(b'compressed body\\n')+c.flush())\"");
+  std::string bomb = shell_output("head -c 20000000 /dev/zero | gzip -c");  // 20 MB from ~20 KB
+  ScriptServer server;
+  server.on("/gzip", response("200 OK", gzip, "Content-Encoding: gzip\r\n"));
+  server.on("/deflate", response("200 OK", deflate, "Content-Encoding: deflate\r\n"));
+  server.on("/raw", response("200 OK", raw, "Content-Encoding: deflate\r\n"));
+  server.on("/corrupt", response("200 OK", gzip.substr(0, 10) + "garbage!", "Content-Encoding: gzip\r\n"));
+  server.on("/bomb", response("200 OK", bomb, "Content-Encoding: gzip\r\n"));
+
+  for (std::string path : {"/gzip", "/deflate", "/raw"}) {
+    ProgramResult result = fetch({cacert(), "--compressed", server.url(path)});
+    INFO(path << ": " << result.output);
+    CHECK(result.exit_code == 0);
+    CHECK(result.output == text);
+    CHECK(server.requests().back().has_header("Accept-Encoding: gzip, deflate"));
+  }
+  ProgramResult plain = fetch({cacert(), "-o", "/dev/null", server.url("/gzip")});
+  CHECK(plain.exit_code == 0);
+  CHECK(!contains(server.requests().back().head, "Accept-Encoding"));
+
+  ProgramResult corrupt = fetch({cacert(), "--compressed", server.url("/corrupt")});
+  check_result(corrupt, 4, "tlsock: the gzip body is corrupt: ");
+
+  TempDir dir;
+  ProgramResult big = fetch({cacert(), "--compressed", "-o", (dir.path() / "zeros").string(), server.url("/bomb")});
+  CHECK(big.exit_code == 0);
+  CHECK(std::filesystem::file_size(dir.path() / "zeros") == 20000000);
+}
+
+TEST_CASE("--pass opens an encrypted --key; a wrong one says so", "[cli][fetch][curl]") {
+  ScriptServer server;
+  server.on("/ok", response("200 OK", "ok\n"));
+  std::string cert = (certs_dir() / "client-chain.pem").string();
+  std::string key = (certs_dir() / "client-encrypted.key").string();
+  ProgramResult good = fetch({cacert(), "--cert", cert, "--key", key, "--pass", "tlsock", server.url("/ok")});
+  INFO(good.output);
+  CHECK(good.exit_code == 0);
+  CHECK(good.output == "ok\n");
+
+  ProgramResult wrong = fetch({cacert(), "--cert", cert, "--key", key, "--pass", "wrong", server.url("/ok")});
+  CHECK(wrong.exit_code == 2);
+  CHECK(wrong.output ==
+        "tlsock: --cert " + cert + " --key " + key + ": password: wrong password for the private key " + key + "\n");
+  ProgramResult missing = fetch({cacert(), "--cert", cert, "--key", key, server.url("/ok")});
+  check_result(missing, 2, "the private key is encrypted and no password was given");
 }

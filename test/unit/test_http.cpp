@@ -444,6 +444,14 @@ TEST_CASE("URLs: https only, with a host, an optional port and a target", "[http
   CHECK_THROWS_WITH(parse_url("https://host:99999999999999999999/"), Catch::Matchers::Contains("bad port"));
   CHECK_THROWS_WITH(parse_url("https://host:x/"), Catch::Matchers::Contains("bad port"));
   CHECK_THROWS_WITH(parse_url("https://user:pw@host/"), Catch::Matchers::Contains("user names"));
+  // fetch's forms: http:// (port 80 by default) and userinfo, which str() never shows.
+  Url plain = parse_url("http://u:p%40w@Host/x", true);
+  CHECK((!plain.secure && plain.host == "host" && plain.port == 80 && plain.userinfo == "u:p%40w"));
+  CHECK(plain.str() == "http://host/x");
+  CHECK(parse_url("http://host:443/", true).str() == "http://host:443/");
+  CHECK(!resolve(parse_url("https://a/"), "http://b/", true).secure);
+  CHECK(resolve(plain, "//c/y", true).str() == "http://c/y");
+  CHECK(resolve(plain, "/z", true).userinfo.empty());
   CHECK_THROWS_WITH(parse_url("https://ho$t/"), Catch::Matchers::Contains("bad host name"));
   CHECK_THROWS_WITH(parse_url("https://[::1/"), Catch::Matchers::Contains("bad IPv6 address"));
   CHECK_THROWS_WITH(parse_url("https://[nothex]/"), Catch::Matchers::Contains("bad IPv6 address"));

@@ -83,7 +83,9 @@ bool bypasses_proxy(const std::string& host) {
   return false;
 }
 
-// Proxy-Authorization: Basic for "user:password" (RFC 7617).
+}  // namespace
+
+// Proxy-Authorization: Basic for "user:password" (RFC 7617); fetch's -u too.
 std::string basic_credentials(std::string_view credentials) {
   static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string b64;
@@ -99,6 +101,8 @@ std::string basic_credentials(std::string_view credentials) {
   }
   return b64;
 }
+
+namespace {
 
 // The largest answer to CONNECT accepted (status line and header section).
 constexpr std::size_t max_proxy_answer = 16384;
@@ -222,7 +226,7 @@ void add_connect_options(CLI::App& command, ConnectOptions& options) {
       ->check(seconds_check());
   command.add_option("--cert", options.cert, "Client certificate chain (PEM), for servers that ask for one");
   command.add_option("--key", options.key, "Private key of --cert (PEM or DER)");
-  command.add_flag("--noproxy-all", options.no_proxy, "Ignore HTTPS_PROXY");
+  command.add_flag("--noproxy-all", options.no_proxy, "Ignore HTTPS_PROXY (and fetch's -x)");
   command.add_option("--session-file", options.session_file,
                      "Resume TLS sessions saved in FILE by an earlier run and save this run's there "
                      "(like curl's --ssl-sessions; written 0600, atomically; an unusable FILE is a warning)");
@@ -262,9 +266,11 @@ Target route(const ConnectOptions& options, const std::string& host, std::uint16
 
 TCPStream open_tcp(const ConnectOptions& options, const std::string& host, std::uint16_t port) {
   Target target = route(options, host, port);
-  if (!options.no_proxy && !bypasses_proxy(host))
+  if (!options.no_proxy && !bypasses_proxy(host)) {
+    if (!options.proxy.empty()) return tunnel(options.proxy, target.address, target.port, options.timeout);
     if (const char* proxy = env("HTTPS_PROXY", "https_proxy"); proxy != nullptr)
       return tunnel(proxy, target.address, target.port, options.timeout);
+  }
   return TCPStream::connect(target.address, target.port, options.timeout);
 }
 

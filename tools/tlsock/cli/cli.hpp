@@ -62,7 +62,9 @@ struct ConnectOptions {
   double timeout = 30;                   // --timeout seconds, per operation
   std::vector<std::string> alpn;         // ALPN protocols to offer
   std::optional<std::string> cert, key;  // --cert/--key: a client certificate
-  bool no_proxy = false;                 // ignore HTTPS_PROXY
+  std::string key_password;              // --pass: of an encrypted --key
+  std::string proxy;                     // -x/--proxy: a CONNECT proxy, before HTTPS_PROXY
+  bool no_proxy = false;                 // --noproxy-all: no proxy at all (-x and HTTPS_PROXY)
   std::string session_file;              // --session-file: TLS sessions kept between runs
 };
 
@@ -84,8 +86,11 @@ struct Target {
 };
 Target route(const ConnectOptions& options, const std::string& host, std::uint16_t port);
 
-// A plain TCP connection to host:port honouring --connect-to, --resolve and HTTPS_PROXY /
-// NO_PROXY (an HTTP CONNECT tunnel), with --timeout as its timeout. The caller wraps it with
+// "dXNlcjpwYXNz" for "user:pass": the credentials of HTTP Basic authentication (RFC 7617).
+std::string basic_credentials(std::string_view credentials);
+
+// A plain TCP connection to host:port honouring --connect-to, --resolve and -x or HTTPS_PROXY /
+// NO_PROXY (an HTTP CONNECT tunnel; --noproxy-all: none), with --timeout as its timeout. The caller wraps it with
 // TLSSocket::wrap.
 TCPStream open_tcp(const ConnectOptions& options, const std::string& host, std::uint16_t port);
 

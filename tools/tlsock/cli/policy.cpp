@@ -48,7 +48,11 @@ TLSSession::Options session_options(const ConnectOptions& options) {
   }
   if (options.cert || options.key) {
     if (!options.cert || !options.key) throw Failure(usage, "--cert and --key go together");
-    session.client_certificate = CertificateChain::load(*options.cert, *options.key);
+    try {
+      session.client_certificate = CertificateChain::load(*options.cert, *options.key, options.key_password);
+    } catch (const std::invalid_argument& error) {
+      throw Failure(usage, "--cert " + *options.cert + " --key " + *options.key + ": " + error.what());
+    }
   }
   session.alpn_protocols = options.alpn;
   return session;

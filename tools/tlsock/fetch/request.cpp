@@ -27,7 +27,7 @@ std::string read_data_argument(const std::string& data) {
 
 http::Url parse_url_argument(const std::string& text) {
   try {
-    return http::parse_url(text);
+    return http::parse_url(text, /*fetch_forms=*/true);
   } catch (const std::invalid_argument& error) {
     throw Failure(usage, error.what());
   }

@@ -172,11 +172,11 @@ std::pair<std::string_view, std::string_view> split_target(std::string_view text
 
 std::string Url::authority() const {
   std::string out = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  if (port != 443) out += ":" + std::to_string(port);
+  if (port != (secure ? 443 : 80)) out += ":" + std::to_string(port);
   return out;
 }
 
-std::string Url::str() const { return "https://" + authority() + target; }
+std::string Url::str() const { return (secure ? "https://" : "http://") + authority() + target; }
 
 Authority parse_authority(std::string_view text, const std::string& what) {
   // The port's colon is the last one outside brackets; an empty port is no port (RFC 3986).
@@ -190,40 +190,53 @@ Authority parse_authority(std::string_view text, const std::string& what) {
   return authority;
 }
 
-Url parse_url(std::string_view text) {
+Url parse_url(std::string_view text, bool fetch_forms) {
   check_url_characters(text);
   std::optional<std::string> scheme = scheme_of(text);
   if (!scheme || text.substr(scheme->size(), 3) != "://")
     throw std::invalid_argument("URL " + quote(text) + ": not an absolute URL (expected https://HOST[:PORT][/PATH])");
-  if (*scheme == "http")
+  bool plain = fetch_forms && *scheme == "http";
+  if (*scheme == "http" && !plain)
     throw std::invalid_argument("URL " + quote(text) +
                                 ": http:// is not supported, tlsock fetch speaks HTTPS only (use https://)");
-  if (*scheme != "https")
-    throw std::invalid_argument("URL " + quote(text) + ": unsupported scheme \"" + *scheme +
-                                "\", tlsock fetch speaks https:// only");
+  if (*scheme != "https" && !plain)
+    throw std::invalid_argument(
+        "URL " + quote(text) + ": unsupported scheme \"" + *scheme +
+        (fetch_forms ? "\", tlsock fetch speaks https:// and http:// only" : "\", tlsock fetch speaks https:// only"));
   std::string_view rest = text.substr(scheme->size() + 3);
   std::size_t end = std::min(rest.find_first_of("/?#"), rest.size());
   std::string_view authority = rest.substr(0, end);
-  if (authority.find('@') != std::string_view::npos)
-    throw std::invalid_argument("URL " + quote(text) +
-                                ": user names in URLs are not supported (send -H 'Authorization: ...' instead)");
-  Authority parsed = parse_authority(authority, "URL " + quote(text));
   Url url;
+  url.secure = !plain;
+  if (std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    if (!fetch_forms)
+      throw std::invalid_argument("URL " + quote(text) +
+                                  ": user names in URLs are not supported (send -H 'Authorization: ...' instead)");
+    url.userinfo = authority.substr(0, at);
+    authority.remove_prefix(at + 1);
+  }
+  Authority parsed = parse_authority(authority, "URL " + quote(text));
   url.host = std::move(parsed.host);
-  url.port = parsed.port.value_or(443);
+  url.port = parsed.port.value_or(plain ? 80 : 443);
   auto [path, query] = split_target(rest.substr(end));
   url.target = (path.empty() ? std::string("/") : std::string(path)) + std::string(query);
   return url;
 }
 
-Url resolve(const Url& base, std::string_view reference) {
+Url resolve(const Url& base, std::string_view reference, bool fetch_forms) {
   check_url_characters(reference);
-  if (scheme_of(reference)) return parse_url(reference);
-  if (reference.starts_with("//")) return parse_url("https:" + std::string(reference));
+  auto absolute = [fetch_forms](std::string_view text) {
+    Url url = parse_url(text, fetch_forms);
+    url.userinfo.clear();
+    return url;
+  };
+  if (scheme_of(reference)) return absolute(reference);
+  if (reference.starts_with("//")) return absolute((base.secure ? "https:" : "http:") + std::string(reference));
   auto [base_path, base_query] = split_target(base.target);
   auto [path, query] = split_target(reference);
   bool has_query = reference.substr(0, reference.find('#')).find('?') != std::string_view::npos;
   Url url = base;
+  url.userinfo.clear();
   std::string new_path;
   if (path.empty()) {
     new_path = base_path;

@@ -45,10 +45,13 @@ struct Url {
   std::string host;  // lower-case; an IPv6 literal without its brackets
   std::uint16_t port = 443;
   std::string target = "/";  // path and query: the request-target (origin-form)
+  bool secure = true;        // https://; false: http:// (only from parse_url(text, true))
+  std::string userinfo;      // "user:password" as the URL has it (only from parse_url(text, true))
 
-  // host[:port] for the Host header: brackets around IPv6, no port when it is 443.
+  // host[:port] for the Host header: brackets around IPv6, no port when it is the scheme's
+  // default (443, or 80 for http://).
   [[nodiscard]] std::string authority() const;
-  // "https://" + authority() + target.
+  // "https://" (or "http://") + authority() + target: never the userinfo.
   [[nodiscard]] std::string str() const;
 };
 
@@ -62,13 +65,15 @@ struct Authority {
 
 // Parses an absolute https:// URL. Throws std::invalid_argument saying what is wrong
 // (http:// and other schemes, userinfo, a bad port or host, spaces or control characters).
-// The fragment is dropped; an empty path becomes "/".
-[[nodiscard]] Url parse_url(std::string_view text);
+// The fragment is dropped; an empty path becomes "/". fetch_forms: http:// URLs (port 80 by
+// default) and userinfo ("user:password@") are accepted too, as `tlsock fetch` takes them.
+[[nodiscard]] Url parse_url(std::string_view text, bool fetch_forms = false);
 
 // Resolves a reference (a Location value) against base as RFC 3986 section 5.2 does:
 // absolute URLs, "//host/path", "/path", "relative/path", "../path", "?query".
-// Throws std::invalid_argument as parse_url does (a redirect to http:// included).
-[[nodiscard]] Url resolve(const Url& base, std::string_view reference);
+// Throws std::invalid_argument as parse_url does (a redirect to http:// included, unless
+// fetch_forms: then the result says whether it is secure; its userinfo is always dropped).
+[[nodiscard]] Url resolve(const Url& base, std::string_view reference, bool fetch_forms = false);
 
 struct Field {
   std::string name;
