@@ -52,6 +52,11 @@ class TLSOCK_API Certificate {
   [[nodiscard]] std::vector<std::string> valid_domains() const;
   /// IP addresses from its iPAddress SANs, in text form ("127.0.0.1", "::1").
   [[nodiscard]] std::vector<std::string> valid_ips() const;
+  /// Whether the certificate covers host as a verifying connection checks it: a domain name
+  /// against valid_domains() by RFC 6125 (a wildcard only as the whole left-most label, never
+  /// for an IP literal), an IP literal against valid_ips() alone. Throws std::invalid_argument
+  /// when host is not a valid host name or IP literal (empty, too long, a NUL byte).
+  [[nodiscard]] bool valid_for(std::string_view host) const;
   /// Issuer equals subject and the certificate's own key verifies its signature.
   [[nodiscard]] bool self_signed() const;
   /// Whether basicConstraints marks it a certificate authority.

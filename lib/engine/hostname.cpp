@@ -5,6 +5,7 @@
 #include <cctype>
 #include <optional>
 
+#include "arguments.hpp"
 #include "net/net.hpp"
 
 namespace tlsock::engine {
@@ -56,3 +57,12 @@ bool certificate_matches(const Certificate& certificate, std::string_view host) 
 }
 
 }  // namespace tlsock::engine
+
+namespace tlsock {
+
+bool Certificate::valid_for(std::string_view host) const {
+  arguments::check_host("host", host);
+  return engine::certificate_matches(*this, host);
+}
+
+}  // namespace tlsock

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../../tools/tlsock/probe/starttls.hpp"
+#include "cli/openssl_peer.hpp"
 #include "cli/smtp_server.hpp"
 #include "support/catch.hpp"
 #include "support/process.hpp"
@@ -22,10 +23,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 namespace {
-
-bool have_openssl() { return !find_program("openssl").empty(); }
-
-std::string root_ca() { return (certs_dir() / "root-ca.pem").string(); }
 
 ProgramResult probe(std::vector<std::string> args) {
   args.insert(args.begin(), {TLSOCK_CLI, "probe"});
@@ -178,32 +175,32 @@ TEST_CASE("probe --json against s_server: connection, chain, verdict, resumption
   CHECK(j["host"] == "localhost");
   CHECK(j["port"] == server.port());
   CHECK(j["starttls"].is_null());
-  CHECK(j["address"] == "127.0.0.1:" + std::to_string(server.port()));
-  CHECK(j["protocol"] == newest_protocol());
-  CHECK(std::regex_match(j["cipher_suite"].get<std::string>(),
+  CHECK(j["connection"]["address"] == "127.0.0.1:" + std::to_string(server.port()));
+  CHECK(j["connection"]["protocol"] == newest_protocol());
+  CHECK(std::regex_match(j["connection"]["cipher_suite"].get<std::string>(),
                          std::regex("TLS_ECDHE_(RSA|ECDSA)_WITH_[A-Z0-9_]+|TLS_(AES|CHACHA20)_[A-Z0-9_]+")));
   CHECK(j["alpn_offered"] == json::array({"h2", "http/1.1"}));
-  CHECK(j["alpn"].is_null());  // s_server answers no ALPN unless told to
-  CHECK(j["compression"] == false);
-  CHECK(j["session_ticket"] == "new");
+  CHECK(j["connection"]["alpn"].is_null());  // s_server answers no ALPN unless told to
+  CHECK(j["connection"]["compression"] == false);
+  CHECK(j["connection"]["session_ticket"] == "new");
   CHECK(j["verified"] == true);
   CHECK(j["verdict"] == "OK");
 
-  REQUIRE(j["chain"].size() == 2);
-  CHECK(j["chain"][0]["subject"] == "CN=localhost");
-  CHECK(j["chain"][0]["issuer"] == "CN=tlsock Test Intermediate CA");
-  CHECK(j["chain"][0]["valid_domains"] == json::array({"localhost"}));
-  CHECK(j["chain"][0]["valid_ips"] == json::array({"127.0.0.1", "::1"}));
-  CHECK(j["chain"][0]["key_algorithm"] == "rsa");
-  CHECK(j["chain"][0]["key_bits"] == 2048);
-  CHECK(j["chain"][0]["signature_hash"] == "sha256");
-  CHECK(j["chain"][0]["is_ca"] == false);
-  CHECK(j["chain"][1]["subject"] == "CN=tlsock Test Intermediate CA");
-  CHECK(j["chain"][1]["is_ca"] == true);
+  REQUIRE(j["connection"]["chain"].size() == 2);
+  CHECK(j["connection"]["chain"][0]["subject"] == "CN=localhost");
+  CHECK(j["connection"]["chain"][0]["issuer"] == "CN=tlsock Test Intermediate CA");
+  CHECK(j["connection"]["chain"][0]["valid_domains"] == json::array({"localhost"}));
+  CHECK(j["connection"]["chain"][0]["valid_ips"] == json::array({"127.0.0.1", "::1"}));
+  CHECK(j["connection"]["chain"][0]["key_algorithm"] == "rsa");
+  CHECK(j["connection"]["chain"][0]["key_bits"] == 2048);
+  CHECK(j["connection"]["chain"][0]["signature_hash"] == "sha256");
+  CHECK(j["connection"]["chain"][0]["is_ca"] == false);
+  CHECK(j["connection"]["chain"][1]["subject"] == "CN=tlsock Test Intermediate CA");
+  CHECK(j["connection"]["chain"][1]["is_ca"] == true);
   auto pki = [](const char* name) { return Certificate::load(certs_dir() / name).at(0); };
-  CHECK(j["chain"][0]["sha256_fingerprint"] == pki("localhost.pem").sha256_fingerprint());
-  CHECK(j["chain"][1]["sha256_fingerprint"] == pki("intermediate-ca.pem").sha256_fingerprint());
-  for (const json& certificate : j["chain"]) {
+  CHECK(j["connection"]["chain"][0]["sha256_fingerprint"] == pki("localhost.pem").sha256_fingerprint());
+  CHECK(j["connection"]["chain"][1]["sha256_fingerprint"] == pki("intermediate-ca.pem").sha256_fingerprint());
+  for (const json& certificate : j["connection"]["chain"]) {
     CHECK(std::regex_match(certificate["sha256_fingerprint"].get<std::string>(), sha256_hex));
     CHECK(std::regex_match(certificate["not_before"].get<std::string>(),
                            std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
@@ -240,8 +237,9 @@ TEST_CASE("probe of a TLS 1.3-only s_server: TLSv1.3, verified, exit 0 (protocol
   }
   REQUIRE(result.exit_code == 0);
   json j = json_of(result);
-  CHECK(j["protocol"] == "TLSv1.3");
-  CHECK(std::regex_match(j["cipher_suite"].get<std::string>(), std::regex("TLS_(AES|CHACHA20)_[A-Z0-9_]+")));
+  CHECK(j["connection"]["protocol"] == "TLSv1.3");
+  CHECK(std::regex_match(j["connection"]["cipher_suite"].get<std::string>(),
+                         std::regex("TLS_(AES|CHACHA20)_[A-Z0-9_]+")));
   CHECK(j["verified"] == true);
   CHECK(j["verdict"] == "OK");
   CHECK(j["resumption"]["session_ticket"] == "reused");
@@ -259,7 +257,7 @@ TEST_CASE("probe --session-file: the next run's first connection resumes", "[ope
   ProgramResult first = probe(args);
   INFO(first.output);
   REQUIRE(first.exit_code == 0);
-  CHECK(json_of(first)["session_ticket"] == "new");
+  CHECK(json_of(first)["connection"]["session_ticket"] == "new");
   CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::all) ==
         (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
 
@@ -267,14 +265,14 @@ TEST_CASE("probe --session-file: the next run's first connection resumes", "[ope
   INFO(second.output);
   REQUIRE(second.exit_code == 0);
   json j = json_of(second);
-  CHECK(j["session_ticket"] == "reused");  // the saved session, from the first run
-  CHECK(j["protocol"] == newest_protocol());
-  CHECK(j["chain"].size() == 2);  // as the full handshake sent it
+  CHECK(j["connection"]["session_ticket"] == "reused");  // the saved session, from the first run
+  CHECK(j["connection"]["protocol"] == newest_protocol());
+  CHECK(j["connection"]["chain"].size() == 2);  // as the full handshake sent it
   CHECK(j["resumption"]["resumed"] == true);
 
   ProgramResult third = probe(args);  // what the second run saved resumes too
   INFO(third.output);
-  CHECK(json_of(third)["session_ticket"] == "reused");
+  CHECK(json_of(third)["connection"]["session_ticket"] == "reused");
 }
 
 TEST_CASE("probe without the test CA: exit 5, oscrypto's verdict, the chain still shown", "[openssl]") {
@@ -291,12 +289,15 @@ TEST_CASE("probe without the test CA: exit 5, oscrypto's verdict, the chain stil
     json j = json_of(result);
     CHECK(j["verified"] == false);
     CHECK(j["verdict"] == verdict);
-    CHECK(j["protocol"] == newest_protocol());
-    REQUIRE(j["chain"].size() == 2);
-    CHECK(j["chain"][0]["subject"] == "CN=localhost");
-    CHECK(j["chain"][1]["subject"] == "CN=tlsock Test Intermediate CA");
+    CHECK(j["connection"]["protocol"] == newest_protocol());
+    REQUIRE(j["connection"]["chain"].size() == 2);
+    CHECK(j["connection"]["chain"][0]["subject"] == "CN=localhost");
+    CHECK(j["connection"]["chain"][1]["subject"] == "CN=tlsock Test Intermediate CA");
     CHECK(j["resumption"]["resumed"] == true);  // with the unverified session
     CHECK(j["protocols"]["TLSv1.2"] == "accepted");
+    CHECK(j["error"]["class"] == "verification");
+    CHECK(j["error"]["message"] == verdict);
+    CHECK(j["error"]["exit_code"] == 5);
     CHECK(j["exit_code"] == 5);
   }
   SECTION("text") {
@@ -315,7 +316,7 @@ TEST_CASE("probe without the test CA: exit 5, oscrypto's verdict, the chain stil
     json j = json_of(result);
     CHECK(j["verified"] == false);
     CHECK(j["verdict"] == "not verified (--insecure)");
-    CHECK(j["chain"].size() == 2);
+    CHECK(j["connection"]["chain"].size() == 2);
   }
 }
 
@@ -389,7 +390,7 @@ TEST_CASE("probe takes an IPv6 literal in brackets", "[openssl]") {
   CHECK(result.exit_code == 0);  // the leaf has the IP SAN ::1
   json j = json_of(result);
   CHECK(j["host"] == "::1");
-  CHECK(j["address"] == "[::1]:" + std::to_string(port));
+  CHECK(j["connection"]["address"] == "[::1]:" + std::to_string(port));
   CHECK(j["verdict"] == "OK");
 }
 
@@ -403,11 +404,11 @@ TEST_CASE("probe --starttls smtp upgrades every connection it makes", "[starttls
   REQUIRE(result.exit_code == 0);
   json j = json_of(result);
   CHECK(j["starttls"] == "smtp");
-  CHECK(j["protocol"] == newest_protocol());
+  CHECK(j["connection"]["protocol"] == newest_protocol());
   CHECK(j["verdict"] == "OK");
-  REQUIRE(j["chain"].size() == 2);
-  CHECK(j["chain"][0]["subject"] == "CN=localhost");
-  CHECK(j["chain"][1]["subject"] == "CN=tlsock Test Intermediate CA");
+  REQUIRE(j["connection"]["chain"].size() == 2);
+  CHECK(j["connection"]["chain"][0]["subject"] == "CN=localhost");
+  CHECK(j["connection"]["chain"][1]["subject"] == "CN=tlsock Test Intermediate CA");
   CHECK(j["resumption"]["session_ticket"] == "reused");
   CHECK(j["resumption"]["resumed"] == true);
   for (Protocol p : {Protocol::TLSv1, Protocol::TLSv1_1, Protocol::TLSv1_2, Protocol::TLSv1_3})
@@ -432,7 +433,9 @@ TEST_CASE("probe --starttls smtp against a server without STARTTLS fails clearly
     INFO(result.output);
     CHECK(result.exit_code == 4);
     json j = json_of(result);
-    CHECK(j["error"] == "STARTTLS: the SMTP server does not offer STARTTLS");
+    CHECK(j["error"]["message"] == "STARTTLS: the SMTP server does not offer STARTTLS");
+    CHECK(j["error"]["class"] == "tls");
+    CHECK(j["connection"].is_null());
     CHECK(j["starttls"] == "smtp");
     CHECK(j["port"] == server.port());
     CHECK(j["exit_code"] == 4);
@@ -655,7 +658,9 @@ TEST_CASE("probe exits 3 when nothing listens", "[cli]") {
   json j = json_of(result);
   CHECK(j["host"] == "127.0.0.1");
   CHECK(j["port"] == port);
-  CHECK(j["error"].get<std::string>().find(std::to_string(port)) != std::string::npos);
+  CHECK(j["error"]["message"].get<std::string>().find(std::to_string(port)) != std::string::npos);
+  CHECK(j["error"]["class"] == "network");
+  CHECK(j["error"]["exit_code"] == 3);
   CHECK(j["exit_code"] == 3);
 }
 
@@ -674,7 +679,7 @@ TEST_CASE("probe takes host, host:port, a bare IPv6 address and an https:// URL"
     json j = json_of(result);
     CHECK(j["host"] == "localhost");
     CHECK(j["port"] == 443);
-    CHECK(j["address"] == "127.0.0.1:" + port);
+    CHECK(j["connection"]["address"] == "127.0.0.1:" + port);
   }
   SECTION("a bare IPv6 address is the host, port 443, verified against the IP SAN") {
     ProgramResult result = probe({"::1", "--connect-to", ":443:127.0.0.1:" + port, "--cacert", root_ca(), "--json"});
@@ -727,11 +732,11 @@ TEST_CASE("probe of a server that requires a client certificate: never verified,
     CHECK(j["protocol_errors"]["TLSv1.2"] == "client certificate required");
     if (newest_protocol() == "TLSv1.3") {
       // TLS 1.3 refuses after the client's side of the handshake: the chain was seen.
-      CHECK(j["protocol"] == "TLSv1.3");
-      REQUIRE(j["chain"].size() == 2);
-      CHECK(j["chain"][0]["subject"] == "CN=localhost");
+      CHECK(j["connection"]["protocol"] == "TLSv1.3");
+      REQUIRE(j["connection"]["chain"].size() == 2);
+      CHECK(j["connection"]["chain"][0]["subject"] == "CN=localhost");
     } else {
-      CHECK(j["chain"].empty());
+      CHECK(j["connection"].is_null());  // TLS 1.2: the handshake ended before it
     }
     ProgramResult text = probe({target, "--cacert", root_ca()});
     CHECK(text.exit_code == 4);
@@ -749,4 +754,143 @@ TEST_CASE("probe of a server that requires a client certificate: never verified,
     CHECK(j["client_certificate_required"] == false);
     CHECK(j["verified"] == true);
   }
+}
+
+// --- expectations -----------------------------------------------------------------------------
+
+namespace {
+
+// Days the test PKI's localhost certificate has left, rounded down.
+long days_left() {
+  auto leaf = Certificate::load(certs_dir() / "localhost.pem").at(0);
+  return std::chrono::duration_cast<std::chrono::hours>(leaf.not_after() - std::chrono::system_clock::now()).count() /
+         24;
+}
+
+// The version a default build and OpenSSL 3 do not agree on.
+std::string other_protocol() { return newest_protocol() == "TLSv1.3" ? "TLSv1.2" : "TLSv1.3"; }
+
+}  // namespace
+
+TEST_CASE("probe --expect-*: all hold, exit 0, each listed as passed", "[openssl][expect]") {
+  if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
+  ServerProcess server = openssl_server({"-www"});
+  const std::string target = "localhost:" + std::to_string(server.port());
+  const std::string days = std::to_string(days_left() - 1);
+  ProgramResult result =
+      probe({target, "--cacert", root_ca(), "--json", "--expect-protocol", newest_protocol(), "--expect-resumption",
+             "--expect-valid-days", days, "--expect-name", "LOCALHOST", "--expect-name", "::1"});
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  json j = json_of(result);
+  REQUIRE(j["expectations"].size() == 5);
+  CHECK(j["expectations"][0] == json({{"expectation", "protocol"},
+                                      {"expected", newest_protocol()},
+                                      {"actual", newest_protocol()},
+                                      {"passed", true},
+                                      {"reason", nullptr}}));
+  CHECK(j["expectations"][1]["expectation"] == "resumption");
+  CHECK(j["expectations"][1]["actual"] == true);
+  CHECK(j["expectations"][2]["expectation"] == "valid_days");
+  CHECK(j["expectations"][2]["expected"] == std::stol(days));
+  CHECK(j["expectations"][2]["actual"] == j["connection"]["certificate"]["not_after"]);
+  CHECK(j["expectations"][3]["expected"] == "LOCALHOST");
+  CHECK(j["expectations"][3]["actual"] == json::array({"localhost", "127.0.0.1", "::1"}));
+  CHECK(j["expectations"][4]["expected"] == "::1");
+  for (const json& e : j["expectations"]) CHECK(e["passed"] == true);
+  CHECK(j["error"].is_null());
+
+  ProgramResult text = probe({target, "--cacert", root_ca(), "--expect-name", "127.0.0.1"});
+  CHECK(text.exit_code == 0);
+  CHECK(text.output.find("Expectations:\n  --expect-name 127.0.0.1: passed\n") != std::string::npos);
+}
+
+TEST_CASE("probe --expect-*: every one is checked, the failures say why, exit 8", "[openssl][expect]") {
+  if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
+  ServerProcess server = openssl_server({"-www"});
+  const std::string target = "localhost:" + std::to_string(server.port());
+  const long left = days_left();
+  const std::vector<std::string> expect = {"--expect-protocol",      other_protocol(), "--expect-valid-days",
+                                           std::to_string(left + 2), "--expect-name",  "example.test",
+                                           "--expect-name",          "localhost",      "--expect-resumption"};
+  std::vector<std::string> args = {target, "--cacert", root_ca(), "--json"};
+  args.insert(args.end(), expect.begin(), expect.end());
+  ProgramResult result = probe(args);
+  INFO(result.output);
+  CHECK(result.exit_code == 8);
+  const std::string protocol_reason = "the server chose " + newest_protocol();
+  const std::string name_reason = "the certificate covers localhost, 127.0.0.1, ::1, not example.test";
+  CHECK(result.output.find("tlsock: expectation failed: --expect-protocol " + other_protocol() + ": " +
+                           protocol_reason + "\n") != std::string::npos);  // stderr
+  CHECK(result.output.find("tlsock: expectation failed: --expect-name example.test: " + name_reason + "\n") !=
+        std::string::npos);
+  json j = json_of(result);
+  REQUIRE(j["expectations"].size() == 5);
+  CHECK(j["expectations"][0] == json({{"expectation", "protocol"},
+                                      {"expected", other_protocol()},
+                                      {"actual", newest_protocol()},
+                                      {"passed", false},
+                                      {"reason", protocol_reason}}));
+  CHECK(j["expectations"][1]["expectation"] == "resumption");
+  CHECK(j["expectations"][1]["passed"] == true);
+  CHECK(j["expectations"][2]["expectation"] == "valid_days");
+  CHECK(j["expectations"][2]["passed"] == false);
+  CHECK(std::regex_match(j["expectations"][2]["reason"].get<std::string>(),
+                         std::regex("the certificate expires on \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ, in " +
+                                    std::to_string(left) + " days, less than " + std::to_string(left + 2))));
+  CHECK(j["expectations"][3]["passed"] == false);
+  CHECK(j["expectations"][3]["reason"] == name_reason);
+  CHECK(j["expectations"][4]["passed"] == true);  // localhost
+  CHECK(j["verified"] == true);
+  CHECK(j["error"]["class"] == "expectation");
+  CHECK(j["error"]["exit_code"] == 8);
+  CHECK(j["error"]["message"].get<std::string>().starts_with("expectation failed: --expect-protocol " +
+                                                             other_protocol() + ": " + protocol_reason + "; "));
+  CHECK(j["exit_code"] == 8);
+
+  std::vector<std::string> text_args = {target, "--cacert", root_ca(), "--expect-name", "example.test"};
+  ProgramResult text = probe(text_args);
+  CHECK(text.exit_code == 8);
+  CHECK(text.output.find("Expectations:\n  --expect-name example.test: FAILED: " + name_reason + "\n") !=
+        std::string::npos);
+
+  SECTION("a worse failure keeps its exit code; the expectations are still reported") {
+    ProgramResult unverified = probe({target, "--json", "--expect-name", "example.test"});
+    INFO(unverified.output);
+    CHECK(unverified.exit_code == 5);
+    json u = json_of(unverified);
+    CHECK(u["error"]["class"] == "verification");
+    CHECK(u["expectations"][0]["reason"] == name_reason);
+  }
+}
+
+TEST_CASE("probe --expect-resumption fails against a server that never resumes", "[openssl][expect]") {
+  if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
+  ServerProcess server = openssl_server({"-www", "-no_cache", "-no_ticket", "-num_tickets", "0"});
+  ProgramResult result =
+      probe({"localhost:" + std::to_string(server.port()), "--cacert", root_ca(), "--json", "--expect-resumption"});
+  INFO(result.output);
+  CHECK(result.exit_code == 8);
+  json j = json_of(result);
+  REQUIRE(j["expectations"].size() == 1);
+  CHECK(j["expectations"][0]["actual"] == false);
+  CHECK(j["expectations"][0]["passed"] == false);
+  CHECK(j["expectations"][0]["reason"].get<std::string>().starts_with("the second connection made a new session ("));
+  CHECK(j["resumption"]["resumed"] == false);
+}
+
+TEST_CASE("probe --expect-* refuses bad values before connecting, exit 2", "[cli][expect]") {
+  std::uint16_t port = free_port();  // nothing listens: a usage error must come first
+  const std::string target = "127.0.0.1:" + std::to_string(port);
+  ProgramResult protocol = probe({target, "--expect-protocol", "TLSv9"});
+  CHECK(protocol.exit_code == 2);
+  CHECK(protocol.output ==
+        "tlsock: --expect-protocol: protocol: unknown protocol \"TLSv9\" (expected TLSv1, TLSv1.1, TLSv1.2 or "
+        "TLSv1.3)\n");
+  ProgramResult days = probe({target, "--expect-valid-days", "-1"});
+  CHECK(days.exit_code == 2);
+  CHECK(days.output == "tlsock: --expect-valid-days: must be a number of days from 0 to 36500, not -1\n");
+  ProgramResult name = probe({target, "--expect-name", ""});
+  CHECK(name.exit_code == 2);
+  CHECK(name.output == "tlsock: --expect-name: must not be empty\n");
 }

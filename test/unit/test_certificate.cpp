@@ -65,6 +65,23 @@ TEST_CASE("special certificates of the test PKI", "[certificate]") {
   CHECK(wildcard.valid_ips().empty());
 }
 
+TEST_CASE("valid_for matches host names and IP literals as verification does", "[certificate]") {
+  auto dir = tlsock::testing::certs_dir();
+  auto localhost = Certificate::load(dir / "localhost.pem").front();
+  CHECK(localhost.valid_for("localhost"));
+  CHECK(localhost.valid_for("LOCALHOST."));
+  CHECK(localhost.valid_for("127.0.0.1"));
+  CHECK(localhost.valid_for("0:0::1"));
+  CHECK_FALSE(localhost.valid_for("example.test"));
+  CHECK_FALSE(localhost.valid_for("127.0.0.2"));
+  auto wildcard = Certificate::load(dir / "wildcard.pem").front();
+  CHECK(wildcard.valid_for("www.example.test"));
+  CHECK(wildcard.valid_for("example.test"));
+  CHECK_FALSE(wildcard.valid_for("a.b.example.test"));
+  REQUIRE_THROWS_AS(localhost.valid_for(""), std::invalid_argument);
+  REQUIRE_THROWS_WITH(localhost.valid_for(""), "host: must not be empty");
+}
+
 TEST_CASE("bad input is refused with a clear error", "[certificate]") {
   REQUIRE_THROWS_AS(Certificate::from_der(""), std::invalid_argument);
   REQUIRE_THROWS_WITH(Certificate::from_der(""), "der: empty certificate");

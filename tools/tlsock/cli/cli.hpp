@@ -24,11 +24,12 @@ enum ExitCode : int {
   verification = 5,  // certificate verification failed
   http_status = 6,   // the server answered with an HTTP error status (>= 400)
   file_io = 7,       // reading or writing a local file failed
+  expectation = 8,   // probe: an --expect-* check failed
 };
 
 inline constexpr const char* exit_code_help =
     "Exit codes: 0 success, 1 other error, 2 usage, 3 network/DNS/timeout, 4 TLS handshake or protocol,\n"
-    "5 certificate verification, 6 HTTP error status, 7 file I/O.";
+    "5 certificate verification, 6 HTTP error status, 7 file I/O, 8 a probe --expect-* check failed.";
 
 // Prints "tlsock: <message>" on stderr (oscrypto's wording for TLS failures) and returns
 // the exit code for the exception's kind.

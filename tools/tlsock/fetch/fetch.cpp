@@ -123,6 +123,9 @@ class Fetcher {
     return result;
   }
 
+  // The URL being fetched when run() threw (empty before the first).
+  [[nodiscard]] const std::string& current_url() const noexcept { return current_url_; }
+
  private:
   void validate() {
     if (options_.urls.size() > 1 && !options_.output.empty() && options_.output != "-")
@@ -169,6 +172,7 @@ class Fetcher {
 
   // One URL, with its redirects. Returns success or http_status; throws for anything else.
   int fetch(const std::string& text) {
+    current_url_ = text;
     http::Request request;
     request.url = parse_url_argument(text);
     request.method = !options_.method.empty() ? options_.method : body_ ? "POST" : "GET";
@@ -243,7 +247,10 @@ class Fetcher {
     bool error_status = is_error(response.status);
     if (file && !error_status) file->commit();
     if (options_.json)
-      write_stdout(exchange_json(text, url, redirects, exchange, file ? options_.output : "").dump() + "\n");
+      write_stdout(exchange_json(text, url, redirects, exchange, file ? options_.output : "",
+                                 error_status ? http_status : success)
+                       .dump() +
+                   "\n");
     if (std::fflush(stdout) != 0) throw Failure(file_io, "writing to stdout: " + errno_text(errno));
     if (!error_status) return success;
     std::cerr << "tlsock: HTTP error status " << response.status << (response.reason.empty() ? "" : " ")
@@ -340,6 +347,7 @@ class Fetcher {
   std::optional<std::string> body_;
   std::shared_ptr<TLSSession> session_;
   std::optional<Client> client_;
+  std::string current_url_;
 };
 
 constexpr const char* fetch_description =
@@ -350,8 +358,12 @@ constexpr const char* fetch_description =
 constexpr const char* fetch_footer =
     "--json prints one JSON object per URL instead of the body (the body still goes to -o FILE): url,\n"
     "effective_url, redirects, http_version, status, reason, headers and trailers (lower-case names), content_length,\n"
-    "body_bytes, output, and connection: address, reused, protocol, cipher_suite, alpn, session_id and\n"
-    "session_ticket (\"new\", \"reused\" or null), certificate (subject, issuer, not_after, sha256).\n"
+    "body_bytes, output, connection (probe --json's keys, plus reused: address, protocol, cipher_suite, alpn,\n"
+    "compression, session_id and session_ticket (\"new\", \"reused\" or null), certificate (the leaf: subject, "
+    "issuer,\n"
+    "serial_number, not_before, not_after (RFC 3339), ..., sha256_fingerprint) and chain), error (null or {class,\n"
+    "message, exit_code}) and exit_code. A URL that fails (TLS, network...) still gets its object: the same keys,\n"
+    "null where nothing is known, and the error.\n"
     "-o FILE replaces a regular file atomically (a temporary file renamed over it, keeping its mode) or creates it;\n"
     "symbolic links are followed and stay links; a FIFO, a device, /dev/stdout or /dev/fd/N (a shell's >(cmd)) is\n"
     "written in place, never replaced; -o - is stdout.\n"
@@ -420,14 +432,16 @@ void add_fetch(CLI::App& app, int& result) {
   add_connect_options(*command, options->connect);
   command->footer(std::string(fetch_footer) + exit_code_help);
   command->callback([options, &result] {
-    result = guarded([&] {
-      try {
-        return Fetcher(*options).run();
-      } catch (...) {
-        std::fflush(stdout);  // what arrived of the body comes before the error line
-        throw;
-      }
-    });
+    std::optional<Fetcher> fetcher;
+    try {
+      result = fetcher.emplace(*options).run();
+    } catch (const std::exception& error) {
+      std::fflush(stdout);  // what arrived of the body comes before the error line
+      result = report(error);
+      // --json: a failure is a record on stdout too (the same keys, null where unknown).
+      if (options->json)
+        std::cout << failure_json(fetcher ? fetcher->current_url() : "", result, error.what()).dump() << std::endl;
+    }
   });
 }
 

@@ -7,13 +7,6 @@
 namespace tlsock::cli {
 namespace {
 
-using Json = nlohmann::ordered_json;
-
-Json reuse_json(const std::optional<SessionReuse>& reuse) {
-  std::optional<std::string> text = reuse_text(reuse);
-  return text ? Json(*text) : Json(nullptr);
-}
-
 Json fields_json(const http::Fields& fields) {
   // Lower-case names; repeated fields joined with ", " (RFC 9110 section 5.3).
   Json object = Json::object();
@@ -31,25 +24,15 @@ Json fields_json(const http::Fields& fields) {
 
 }  // namespace
 
-nlohmann::ordered_json exchange_json(const std::string& url, const http::Url& effective, int redirects,
-                                     const Exchange& exchange, const std::string& output) {
-  const ConnectionFacts& facts = exchange.connection;
-  Json certificate = nullptr;
-  if (const Certificate* leaf = facts.certificate()) {
-    certificate = {{"subject", leaf->subject()},
-                   {"issuer", leaf->issuer()},
-                   {"not_after", format_utc(leaf->not_after())},
-                   {"sha256", leaf->sha256_fingerprint()}};
-  }
-  Json connection = {{"address", facts.address},
-                     {"reused", exchange.reused_connection},
-                     {"protocol", facts.protocol},
-                     {"cipher_suite", facts.cipher_suite},
-                     {"alpn", facts.alpn.empty() ? Json(nullptr) : Json(facts.alpn)},
-                     {"session_id", reuse_json(facts.session_id)},
-                     {"session_ticket", reuse_json(facts.session_ticket)},
-                     {"certificate", certificate}};
+Json exchange_json(const std::string& url, const http::Url& effective, int redirects, const Exchange& exchange,
+                   const std::string& output, int exit_code) {
+  Json connection = connection_json(exchange.connection);
+  connection["reused"] = exchange.reused_connection;
   const http::Response& response = exchange.response;
+  std::string message;
+  if (exit_code != success)
+    message = "HTTP error status " + std::to_string(response.status) + (response.reason.empty() ? "" : " ") +
+              response.reason + " (" + effective.str() + ")";
   return {{"url", url},
           {"effective_url", effective.str()},
           {"redirects", redirects},
@@ -61,7 +44,19 @@ nlohmann::ordered_json exchange_json(const std::string& url, const http::Url& ef
           {"content_length", exchange.content_length ? Json(*exchange.content_length) : Json(nullptr)},
           {"body_bytes", exchange.body_bytes},
           {"output", output.empty() ? Json(nullptr) : Json(output)},
-          {"connection", connection}};
+          {"connection", connection},
+          {"error", error_json(exit_code, message)},
+          {"exit_code", exit_code}};
+}
+
+Json failure_json(const std::string& url, int exit_code, const std::string& message) {
+  Json out = {{"url", url.empty() ? Json(nullptr) : Json(url)}};
+  for (const char* key : {"effective_url", "redirects", "http_version", "status", "reason", "headers", "trailers",
+                          "content_length", "body_bytes", "output", "connection"})
+    out[key] = nullptr;
+  out["error"] = error_json(exit_code, message);
+  out["exit_code"] = exit_code;
+  return out;
 }
 
 }  // namespace tlsock::cli

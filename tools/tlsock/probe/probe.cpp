@@ -19,6 +19,7 @@
 #include "cli/cli.hpp"
 #include "cli/facts.hpp"
 #include "cli/failure.hpp"
+#include "cli/json.hpp"
 #include "http/http.hpp"
 #include "probe/starttls.hpp"
 
@@ -37,31 +38,44 @@ protocol versions the server accepts (each tried alone, without verification).
   ftp (21: AUTH TLS), xmpp (5222: <starttls/>), postgres (5432: SSLRequest).
 The dialogue runs again for every connection and is bounded by --timeout as a whole.
 
---json prints one object:
-  host, port, starttls (null or the protocol), address ("127.0.0.1:443", "[::1]:443"),
-  protocol ("TLSv1.2"), cipher_suite (IANA name), alpn_offered (list), alpn (null or the
-  protocol chosen), compression (bool), session_id and session_ticket ("new", "reused" or null),
+--expect-protocol V, --expect-resumption, --expect-valid-days N and --expect-name HOST
+(repeatable) are checked after the probe, all of them: the text and the JSON say which failed
+and why, each failure is also a line on stderr, and the exit code is 8 unless a worse one
+(3, 4, 5) applies. --expect-protocol compares the version the default handshake negotiates;
+--expect-resumption wants the second connection to resume; --expect-valid-days wants the
+leaf's not_after at least N days (of 24 hours) from now; --expect-name matches the leaf's
+SANs as verification does (wildcards only as a whole left-most label; IPs against IP SANs).
+
+--json prints one object (the keys fetch --json shares are marked *):
+  host, port, starttls (null or the protocol), alpn_offered (list),
+  connection* (null when no TLS handshake happened): {address ("127.0.0.1:443", "[::1]:443"),
+    protocol ("TLSv1.2"), cipher_suite (IANA name), alpn (null or the protocol chosen),
+    compression (bool), session_id and session_ticket ("new", "reused" or null),
+    certificate (the leaf, or null), chain: [certificate, ...] leaf first, as sent},
+    a certificate* being {subject, issuer, serial_number, not_before, not_after (RFC 3339),
+    valid_domains, valid_ips, key_algorithm, key_bits, signature_hash, sha256_fingerprint
+    (64 hex digits), is_ca, self_signed},
   handshake_completed (bool: false when the server ended it after asking for a client
   certificate), client_certificate_required (bool), verified (bool, never true when the
   handshake did not complete), verdict ("OK", oscrypto's verification error, "not verified
-  (--insecure)" or "handshake not completed: ..."),
-  chain: [{subject, issuer, serial_number, not_before, not_after (RFC 3339 UTC), valid_domains,
-          valid_ips, key_algorithm, key_bits, signature_hash, sha256_fingerprint (64 hex digits),
-          is_ca, self_signed}], leaf first,
-  resumption: {session_id, session_ticket ("new", "reused" or null), resumed (bool),
-               error (null or why the second connection failed)},
+  (--insecure)", "handshake not completed: ..." or null),
+  resumption: {session_id, session_ticket, resumed (bool), error (null or why the second
+  connection failed)} or null,
   protocols: {"TLSv1": ..., "TLSv1.1": ..., "TLSv1.2": ..., "TLSv1.3": ...} each "accepted",
              "refused", "error" (not a TLS answer: network, STARTTLS) or "not supported" (by
              the mbedTLS tlsock was built with); protocol_errors: {version: message} for the
              refused and failed ones,
-  error (null), exit_code.
-When no TLS connection was possible it prints {host, port, starttls, error, exit_code}.
+  expectations: [{expectation ("protocol", "resumption", "valid_days", "name"), expected,
+             actual (what the server showed, or null), passed (bool), reason (null or why)}],
+  error*: null or {class ("usage", "network", "tls", "verification", "expectation", ...),
+          message, exit_code}, exit_code*.
+When no TLS connection was possible the keys are the same: connection and resumption null.
 
 Exit codes: 0 handshake and verification succeeded (or --insecure), 5 verification failed
 (everything is still shown), 4 no TLS handshake was possible or it did not complete (a server
 that requires a client certificate: what it sent is still shown; also: the server does not offer
 or refuses STARTTLS, or breaks its dialogue), 3 network/DNS/timeout (also during STARTTLS),
-2 usage.)HELP";
+8 an --expect-* check failed, 2 usage.)HELP";
 
 struct ProbeOptions {
   std::string target;
@@ -69,6 +83,23 @@ struct ProbeOptions {
   bool json = false;
   bool no_alpn = false;
   ConnectOptions connect;
+  // --expect-*: checked after the probe; any that fails makes the exit code 8 (expectation).
+  std::string expect_protocol;
+  bool expect_resumption = false;
+  std::optional<int> expect_valid_days;
+  std::vector<std::string> expect_names;
+};
+
+// One --expect-* check and how it went.
+struct Expectation {
+  Expectation(std::string kind_, std::string option_, Json expected_)
+      : kind(std::move(kind_)), option(std::move(option_)), expected(std::move(expected_)) {}
+  std::string kind;    // "protocol", "resumption", "valid_days", "name"
+  std::string option;  // "--expect-protocol TLSv1.3", as typed
+  Json expected;       // "TLSv1.3", true, 21, "example.com"
+  Json actual;         // what the server showed, or null
+  bool passed = false;
+  std::string reason;  // why it failed
 };
 
 // "host", "host:port", "[v6]", "[v6]:port", a bare IPv6 address, or an https:// URL (its
@@ -138,6 +169,9 @@ struct Findings {
   std::optional<ConnectionFacts> resumption;
   std::string resumption_error;
   std::vector<VersionProbe> versions;
+  std::vector<Expectation> expectations;
+  bool connected = false;  // a TLS connection (or the client's side of its handshake) was made
+  std::string error;       // what went wrong when exit_code is not success
   int exit_code = success;
 };
 
@@ -187,6 +221,7 @@ class Prober {
       refusal = error.what();  // TLS 1.2: during the handshake, before the chain can be shown
     }
     if (socket) {
+      findings.connected = true;
       findings.connection = facts_of(*socket);
       // A TLS 1.3 server refuses a missing client certificate after the client's side of the
       // handshake is done; its tickets come after that (a ticket makes session_ticket "new").
@@ -284,75 +319,6 @@ class Prober {
   std::optional<StartTLS> starttls_;
 };
 
-// RFC 3339: "2031-01-02T00:00:00Z".
-std::string rfc3339(std::chrono::system_clock::time_point time) {
-  std::string text = format_utc(time);
-  if (auto space = text.find(' '); space != std::string::npos) text[space] = 'T';
-  return text;
-}
-
-template <typename T>
-nlohmann::ordered_json or_null(const std::optional<T>& value) {
-  return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
-}
-
-nlohmann::ordered_json certificate_json(const Certificate& certificate) {
-  nlohmann::ordered_json out;
-  out["subject"] = certificate.subject();
-  out["issuer"] = certificate.issuer();
-  out["serial_number"] = certificate.serial_number();
-  out["not_before"] = rfc3339(certificate.not_before());
-  out["not_after"] = rfc3339(certificate.not_after());
-  out["valid_domains"] = certificate.valid_domains();
-  out["valid_ips"] = certificate.valid_ips();
-  out["key_algorithm"] = certificate.key_algorithm();
-  out["key_bits"] = certificate.key_bits();
-  out["signature_hash"] = certificate.hash_algorithm();
-  out["sha256_fingerprint"] = certificate.sha256_fingerprint();
-  out["is_ca"] = certificate.is_ca();
-  out["self_signed"] = certificate.self_signed();
-  return out;
-}
-
-nlohmann::ordered_json findings_json(const Findings& f) {
-  nlohmann::ordered_json out;
-  out["host"] = f.host;
-  out["port"] = f.port;
-  out["starttls"] = f.starttls ? nlohmann::ordered_json(std::string(to_string(*f.starttls))) : nullptr;
-  out["address"] = f.connection.address;
-  out["protocol"] = f.connection.protocol;
-  out["cipher_suite"] = f.connection.cipher_suite;
-  out["alpn_offered"] = f.alpn_offered;
-  out["alpn"] = f.connection.alpn.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(f.connection.alpn);
-  out["compression"] = f.connection.compression;
-  out["session_id"] = or_null(reuse_text(f.connection.session_id));
-  out["session_ticket"] = or_null(reuse_text(f.connection.session_ticket));
-  out["handshake_completed"] = f.handshake_completed;
-  out["client_certificate_required"] = f.client_certificate_required;
-  out["verified"] = f.verified;
-  out["verdict"] = f.verdict;
-  out["chain"] = nlohmann::ordered_json::array();
-  for (const Certificate& certificate : f.connection.chain) out["chain"].push_back(certificate_json(certificate));
-  nlohmann::ordered_json resumption;
-  std::optional<SessionReuse> id = f.resumption ? f.resumption->session_id : std::nullopt;
-  std::optional<SessionReuse> ticket = f.resumption ? f.resumption->session_ticket : std::nullopt;
-  resumption["session_id"] = or_null(reuse_text(id));
-  resumption["session_ticket"] = or_null(reuse_text(ticket));
-  resumption["resumed"] = id == SessionReuse::reused || ticket == SessionReuse::reused;
-  resumption["error"] = f.resumption ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(f.resumption_error);
-  out["resumption"] = resumption;
-  out["protocols"] = nlohmann::ordered_json::object();
-  out["protocol_errors"] = nlohmann::ordered_json::object();
-  for (const VersionProbe& v : f.versions) {
-    std::string name(to_string(v.protocol));
-    out["protocols"][name] = std::string(to_string(v.result));
-    if (!v.detail.empty()) out["protocol_errors"][name] = v.detail;
-  }
-  out["error"] = nullptr;
-  out["exit_code"] = f.exit_code;
-  return out;
-}
-
 std::string reuse_words(const std::optional<SessionReuse>& id, const std::optional<SessionReuse>& ticket) {
   return "session ID " + reuse_text(id).value_or("none") + ", ticket " + reuse_text(ticket).value_or("none");
 }
@@ -360,6 +326,134 @@ std::string reuse_words(const std::optional<SessionReuse>& id, const std::option
 std::string join(const std::vector<std::string>& items, const char* separator = ", ") {
   std::string out;
   for (const std::string& item : items) out += (out.empty() ? "" : separator) + item;
+  return out;
+}
+
+// The --expect-* options, checked before any connection: a bad value is a usage error.
+void validate_expectations(const ProbeOptions& options) {
+  if (!options.expect_protocol.empty()) {
+    try {
+      (void)parse_protocol(options.expect_protocol);
+    } catch (const std::invalid_argument& error) {
+      throw Failure(usage, std::string("--expect-protocol: ") + error.what());
+    }
+  }
+  if (options.expect_valid_days && (*options.expect_valid_days < 0 || *options.expect_valid_days > 36500))
+    throw Failure(usage, "--expect-valid-days: must be a number of days from 0 to 36500, not " +
+                             std::to_string(*options.expect_valid_days));
+  for (const std::string& name : options.expect_names)
+    if (name.empty()) throw Failure(usage, "--expect-name: must not be empty");
+}
+
+// Checks every --expect-* option against what the probe found; any failure that is not already
+// a worse one (3, 4, 5) makes the exit code 8.
+void check_expectations(const ProbeOptions& options, Findings& f) {
+  const Certificate* leaf = f.connection.certificate();
+  if (!options.expect_protocol.empty()) {
+    Expectation e{"protocol", "--expect-protocol " + options.expect_protocol, options.expect_protocol};
+    e.actual = f.connection.protocol.empty() ? Json(nullptr) : Json(f.connection.protocol);
+    e.passed = f.connection.protocol == options.expect_protocol && f.handshake_completed;
+    if (f.connection.protocol.empty())
+      e.reason = "no TLS connection";
+    else if (!f.handshake_completed)
+      e.reason = "the handshake did not complete";
+    else if (!e.passed)
+      e.reason = "the server chose " + f.connection.protocol;
+    f.expectations.push_back(std::move(e));
+  }
+  if (options.expect_resumption) {
+    Expectation e{"resumption", "--expect-resumption", true};
+    bool resumed = f.resumption && (f.resumption->session_id == SessionReuse::reused ||
+                                    f.resumption->session_ticket == SessionReuse::reused);
+    e.actual = resumed;
+    e.passed = resumed;
+    if (!f.resumption)
+      e.reason =
+          f.resumption_error.empty() ? "no TLS connection" : "the second connection failed: " + f.resumption_error;
+    else if (!resumed)
+      e.reason = "the second connection made a new session (" +
+                 reuse_words(f.resumption->session_id, f.resumption->session_ticket) + ")";
+    f.expectations.push_back(std::move(e));
+  }
+  if (options.expect_valid_days) {
+    int days = *options.expect_valid_days;
+    Expectation e{"valid_days", "--expect-valid-days " + std::to_string(days), days};
+    if (leaf == nullptr) {
+      e.reason = "the server sent no certificate";
+    } else {
+      auto now = std::chrono::system_clock::now();
+      auto left = std::chrono::duration_cast<std::chrono::hours>(leaf->not_after() - now).count() / 24;
+      e.actual = rfc3339(leaf->not_after());
+      e.passed = leaf->not_after() >= now + std::chrono::hours(24) * days;
+      if (!e.passed)
+        e.reason = leaf->not_after() < now ? "the certificate expired on " + rfc3339(leaf->not_after())
+                                           : "the certificate expires on " + rfc3339(leaf->not_after()) + ", in " +
+                                                 std::to_string(left) + " days, less than " + std::to_string(days);
+    }
+    f.expectations.push_back(std::move(e));
+  }
+  for (const std::string& name : options.expect_names) {
+    Expectation e{"name", "--expect-name " + name, name};
+    if (leaf == nullptr) {
+      e.reason = "the server sent no certificate";
+    } else {
+      std::vector<std::string> names = leaf->valid_domains();
+      for (const std::string& ip : leaf->valid_ips()) names.push_back(ip);
+      e.actual = names;
+      try {
+        e.passed = leaf->valid_for(name);  // the library's matching, as verification does it
+      } catch (const std::invalid_argument& error) {
+        throw Failure(usage, "--expect-name " + name + ": " + error.what());
+      }
+      if (!e.passed) e.reason = "the certificate covers " + (names.empty() ? "no name" : join(names)) + ", not " + name;
+    }
+    f.expectations.push_back(std::move(e));
+  }
+  std::vector<std::string> failed;
+  for (const Expectation& e : f.expectations)
+    if (!e.passed) failed.push_back(e.option + ": " + e.reason);
+  if (failed.empty() || f.exit_code != success) return;
+  f.exit_code = expectation;
+  f.error = "expectation failed: " + join(failed, "; ");
+}
+
+Json findings_json(const Findings& f) {
+  Json out;
+  out["host"] = f.host.empty() ? Json(nullptr) : Json(f.host);
+  out["port"] = f.port == 0 ? Json(nullptr) : Json(f.port);
+  out["starttls"] = f.starttls ? Json(std::string(to_string(*f.starttls))) : nullptr;
+  out["alpn_offered"] = f.alpn_offered;
+  out["connection"] = f.connected ? connection_json(f.connection) : Json(nullptr);
+  out["handshake_completed"] = f.connected && f.handshake_completed;
+  out["client_certificate_required"] = f.client_certificate_required;
+  out["verified"] = f.verified;
+  out["verdict"] = f.verdict.empty() ? Json(nullptr) : Json(f.verdict);
+  Json resumption = nullptr;
+  if (f.connected) {
+    std::optional<SessionReuse> id = f.resumption ? f.resumption->session_id : std::nullopt;
+    std::optional<SessionReuse> ticket = f.resumption ? f.resumption->session_ticket : std::nullopt;
+    resumption = {{"session_id", reuse_json(id)},
+                  {"session_ticket", reuse_json(ticket)},
+                  {"resumed", id == SessionReuse::reused || ticket == SessionReuse::reused},
+                  {"error", f.resumption ? Json(nullptr) : Json(f.resumption_error)}};
+  }
+  out["resumption"] = resumption;
+  out["protocols"] = Json::object();
+  out["protocol_errors"] = Json::object();
+  for (const VersionProbe& v : f.versions) {
+    std::string name(to_string(v.protocol));
+    out["protocols"][name] = std::string(to_string(v.result));
+    if (!v.detail.empty()) out["protocol_errors"][name] = v.detail;
+  }
+  out["expectations"] = Json::array();
+  for (const Expectation& e : f.expectations)
+    out["expectations"].push_back({{"expectation", e.kind},
+                                   {"expected", e.expected},
+                                   {"actual", e.actual},
+                                   {"passed", e.passed},
+                                   {"reason", e.passed ? Json(nullptr) : Json(e.reason)}});
+  out["error"] = error_json(f.exit_code, f.error);
+  out["exit_code"] = f.exit_code;
   return out;
 }
 
@@ -415,7 +509,13 @@ void print_text(const Findings& f, std::ostream& out) {
     if (!v.detail.empty()) result += " (" + v.detail + ")";
     out << "  " << std::left << std::setw(10) << to_string(v.protocol) << result << "\n";
   }
+  if (!f.expectations.empty()) out << "Expectations:\n";
+  for (const Expectation& e : f.expectations)
+    out << "  " << e.option << ": " << (e.passed ? std::string("passed") : "FAILED: " + e.reason) << "\n";
 }
+
+// What probe offers unless --alpn or --no-alpn says otherwise.
+std::vector<std::string> default_alpn() { return {"h2", "http/1.1"}; }
 
 // What is known about the server before anything can fail on the network.
 struct Endpoint {
@@ -435,10 +535,15 @@ int probe(ProbeOptions options, Endpoint& endpoint) {
   if (options.no_alpn)
     options.connect.alpn.clear();
   else if (options.connect.alpn.empty())
-    options.connect.alpn = {"h2", "http/1.1"};
+    options.connect.alpn = default_alpn();
+  validate_expectations(options);
   Prober prober(options, endpoint.host, *endpoint.port, endpoint.starttls);
   Findings findings = prober.run();
+  if (findings.exit_code != success) findings.error = findings.verdict;
+  check_expectations(options, findings);
   if (findings.exit_code == verification) std::cerr << "tlsock: " << findings.verdict << "\n";
+  for (const Expectation& e : findings.expectations)
+    if (!e.passed) std::cerr << "tlsock: expectation failed: " << e.option << ": " << e.reason << "\n";
   if (options.json)
     std::cout << findings_json(findings).dump(2) << "\n";
   else
@@ -447,14 +552,17 @@ int probe(ProbeOptions options, Endpoint& endpoint) {
 }
 
 // With --json a failure is an object on stdout too (report() has said it on stderr).
-void print_failure_json(const Endpoint& endpoint, const std::exception& error, int code) {
-  nlohmann::ordered_json out;
-  out["host"] = endpoint.host.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(endpoint.host);
-  out["port"] = or_null(endpoint.port);
-  out["starttls"] = endpoint.starttls ? nlohmann::ordered_json(std::string(to_string(*endpoint.starttls))) : nullptr;
-  out["error"] = error.what();
-  out["exit_code"] = code;
-  std::cout << out.dump(2) << "\n";
+// The same keys as a probe that connected, null or empty where nothing is known.
+void print_failure_json(const Endpoint& endpoint, const ProbeOptions& options, const std::exception& error, int code) {
+  Findings findings;
+  findings.host = endpoint.host;
+  findings.port = endpoint.port.value_or(0);
+  findings.starttls = endpoint.starttls;
+  findings.alpn_offered = options.no_alpn ? std::vector<std::string>{} : options.connect.alpn;
+  if (!options.no_alpn && findings.alpn_offered.empty()) findings.alpn_offered = default_alpn();
+  findings.error = error.what();
+  findings.exit_code = code;
+  std::cout << findings_json(findings).dump(2) << "\n";
 }
 
 }  // namespace
@@ -474,6 +582,19 @@ void add_probe(CLI::App& app, int& result) {
   command->add_option("--alpn", options->connect.alpn, "ALPN protocols to offer, comma-separated (default h2,http/1.1)")
       ->delimiter(',');
   command->add_flag("--no-alpn", options->no_alpn, "Offer no ALPN protocol");
+  command->add_option("--expect-protocol", options->expect_protocol,
+                      "Exit 8 unless the handshake negotiates this version (TLSv1.2, TLSv1.3)");
+  command->add_flag("--expect-resumption", options->expect_resumption,
+                    "Exit 8 unless the second connection resumes the first one's session");
+  command
+      ->add_option("--expect-valid-days", options->expect_valid_days,
+                   "Exit 8 unless the server's certificate is still valid N days from now")
+      ->type_name("N");
+  command
+      ->add_option("--expect-name", options->expect_names,
+                   "Exit 8 unless the server's certificate covers HOST (SAN, as verification matches; repeatable)")
+      ->type_name("HOST")
+      ->allow_extra_args(false);
   add_connect_options(*command, options->connect);
   command->footer(probe_help);
   command->callback([options, &result] {
@@ -482,7 +603,7 @@ void add_probe(CLI::App& app, int& result) {
       result = probe(*options, endpoint);
     } catch (const std::exception& error) {
       result = report(error);
-      if (options->json) print_failure_json(endpoint, error, result);
+      if (options->json) print_failure_json(endpoint, *options, error, result);
     }
   });
 }
