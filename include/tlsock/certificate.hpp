@@ -143,6 +143,15 @@ class TLSOCK_API CertificateChain {
   std::shared_ptr<const Impl> impl_;
 };
 
+/// A fresh ECDSA P-256 key and a self-signed certificate for it (SHA-256, not a CA, valid from
+/// an hour ago for validity), naming each of names in its subjectAltName: a host name becomes
+/// a dNSName, an IP literal ("127.0.0.1", "::1") an iPAddress; the first is also the subject's
+/// CN. For a server that has no identity of its own: clients pin it by sha256_fingerprint().
+/// Throws std::invalid_argument for no names, a name that is neither, or a validity <= 0.
+[[nodiscard]] TLSOCK_API CertificateChain generate_self_signed(const std::vector<std::string>& names,
+                                                               std::chrono::seconds validity = std::chrono::hours(24 *
+                                                                                                                  30));
+
 /// Renders a time point as oscrypto does in its messages: "2001-01-02 00:00:00Z".
 [[nodiscard]] TLSOCK_API std::string format_utc(std::chrono::system_clock::time_point time);
 

@@ -78,6 +78,13 @@ class TLSOCK_API BadTLSDataError : public TLSError {
   using TLSError::TLSError;
 };
 
+/// A client sent clear text (its first byte an ASCII letter: "GET / HTTP/1.1", say) where a
+/// TLS handshake was due; TLSListener reports it (see TLSListener::on_plaintext).
+class TLSOCK_API PlaintextRequestError : public TLSError {
+ public:
+  using TLSError::TLSError;
+};
+
 /// A fatal error invalidated the connection earlier; cause() is that first error.
 class TLSOCK_API InvalidatedError : public TLSError {
  public:

@@ -5,6 +5,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "tlsock/detail/access.hpp"
@@ -33,6 +34,11 @@ class TLSOCK_API TLSListener {
   [[nodiscard]] TLSSocket accept(Timeout timeout = std::nullopt);
   /// Called with each failed handshake's error (default: none).
   void on_handshake_error(std::function<void(const std::exception& error)> handler);
+  /// A client whose first byte is an ASCII letter speaks clear text (plain HTTP, most likely),
+  /// not TLS: it is dropped and reported to on_handshake_error as PlaintextRequestError. With a
+  /// handler, what it returns for the first bytes received is sent to that client in the clear
+  /// first (an HTTP server's "400: this is an HTTPS port"), as much as the socket takes at once.
+  void on_plaintext(std::function<std::string(std::string_view first_bytes)> reply);
   /// The port it listens on (the one picked, when 0 was asked for).
   [[nodiscard]] std::uint16_t port() const noexcept;
   /// The listening socket, still owned by the listener.

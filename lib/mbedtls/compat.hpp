@@ -361,4 +361,18 @@ inline int pk_sign(mbedtls_pk_context* key, mbedtls_md_type_t md, const unsigned
 #endif
 }
 
+// Sets a certificate's serial number from its big-endian bytes (3.x: raw bytes; 2.28: an MPI).
+inline int set_serial(mbedtls_x509write_cert* cert, unsigned char* serial, std::size_t size) {
+#if TLSOCK_MBEDTLS_3
+  return mbedtls_x509write_crt_set_serial_raw(cert, serial, size);
+#else
+  mbedtls_mpi number;
+  mbedtls_mpi_init(&number);
+  int ret = mbedtls_mpi_read_binary(&number, serial, size);
+  if (ret == 0) ret = mbedtls_x509write_crt_set_serial(cert, &number);
+  mbedtls_mpi_free(&number);
+  return ret;
+#endif
+}
+
 }  // namespace tlsock::backend::compat

@@ -492,11 +492,12 @@ std::size_t send_some(NativeSocket fd, const char* data, std::size_t size) {
   }
 }
 
-std::optional<std::size_t> recv_some(NativeSocket fd, char* data, std::size_t size) {
+namespace {
+std::optional<std::size_t> receive(NativeSocket fd, char* data, std::size_t size, int flags) {
   if (size == 0) arguments::reject("size", "must be positive, not 0");
   const auto length = static_cast<IoSize>(std::min<std::size_t>(size, INT_MAX));
   for (;;) {
-    const auto received = ::recv(fd, data, length, 0);
+    const auto received = ::recv(fd, data, length, flags);
     if (received >= 0) return static_cast<std::size_t>(received);
     const int error = last_error_value();
     if (is_interrupted(error)) continue;
@@ -504,6 +505,15 @@ std::optional<std::size_t> recv_some(NativeSocket fd, char* data, std::size_t si
     if (is_reset(error)) return 0;
     throw std::system_error(os_error(error), "recv failed");
   }
+}
+}  // namespace
+
+std::optional<std::size_t> recv_some(NativeSocket fd, char* data, std::size_t size) {
+  return receive(fd, data, size, 0);
+}
+
+std::optional<std::size_t> peek_some(NativeSocket fd, char* data, std::size_t size) {
+  return receive(fd, data, size, MSG_PEEK);
 }
 
 void shutdown_write(NativeSocket fd) noexcept {

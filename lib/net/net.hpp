@@ -104,6 +104,9 @@ enum class Direction { read, write };
 // Throws std::system_error "recv failed: ..." for other errors.
 [[nodiscard]] std::optional<std::size_t> recv_some(NativeSocket fd, char* data, std::size_t size);
 
+// recv_some's twin that leaves the bytes waiting (MSG_PEEK): what the next recv_some would
+// return first.
+[[nodiscard]] std::optional<std::size_t> peek_some(NativeSocket fd, char* data, std::size_t size);
 // Half-closes the sending side (shutdown(SHUT_WR)); errors are ignored because the
 // peer may already be gone, which is no reason to fail a close.
 void shutdown_write(NativeSocket fd) noexcept;

@@ -20,6 +20,7 @@ struct TLSListener::Impl {
   struct Pending {
     std::unique_ptr<SocketImpl> socket;
     net::Deadline deadline;
+    bool first_bytes_seen = false;  // checked for clear text (see plaintext())
   };
 
   net::Socket listener;
@@ -28,6 +29,7 @@ struct TLSListener::Impl {
   std::string address;
   std::list<Pending> pending;
   std::function<void(const std::exception&)> on_error;
+  std::function<std::string(std::string_view)> plaintext_reply;
   // close() from another thread wakes an accept() blocked in wait_many, then waits until it
   // has left (guarded by mutex) before closing what accept() uses.
   net::Wakeup wakeup;
@@ -48,6 +50,36 @@ struct TLSListener::Impl {
                                                  Timeout(std::chrono::seconds(10)));
       pending.push_back({std::move(socket), net::deadline_after(server->options().handshake_timeout)});
     }
+  }
+
+  // Whether the client's first bytes are clear text rather than a TLS record (whose first
+  // byte, a content type, is never a letter). If so it gets plaintext_reply's answer and is
+  // reported; the caller drops it. Checked once per client, before the handshake reads.
+  bool plaintext(Pending& p) {
+    if (p.first_bytes_seen) return false;
+    char first[512];
+    NativeSocket fd = p.socket->sock.get();
+    std::optional<std::size_t> n = net::peek_some(fd, first, sizeof first);
+    if (!n) return false;  // nothing yet
+    p.first_bytes_seen = true;
+    if (*n == 0 || !((first[0] >= 'A' && first[0] <= 'Z') || (first[0] >= 'a' && first[0] <= 'z'))) return false;
+    try {
+      if (plaintext_reply) {
+        std::string reply = plaintext_reply(std::string_view(first, *n));
+        (void)net::send_some(fd, reply.data(), reply.size());
+        // Closing with unread bytes would reset the connection, which can destroy the reply
+        // before the client reads it: take in what has arrived after saying we are done.
+        net::shutdown_write(fd);
+        char drop[4096];
+        while (net::recv_some(fd, drop, sizeof drop).value_or(0) > 0) {
+        }
+      }
+    } catch (const std::exception&) {
+      // The client left already; it is reported below anyway.
+    }
+    report(PlaintextRequestError(std::string(messages::handshake_with) + " " + p.socket->address() +
+                                 " failed: the client sent clear text (plain HTTP?), not a TLS ClientHello"));
+    return true;
   }
 
   void drop_expired() {
@@ -124,6 +156,10 @@ TLSSocket TLSListener::accept(Timeout timeout) {
       auto current = it++;
       if (!watches[i].ready) continue;
       try {
+        if (s.plaintext(*current)) {
+          s.pending.erase(current);
+          continue;
+        }
         if (current->socket->handshake_step()) {
           std::unique_ptr<SocketImpl> done = std::move(current->socket);
           s.pending.erase(current);
@@ -141,6 +177,10 @@ TLSSocket TLSListener::accept(Timeout timeout) {
 
 void TLSListener::on_handshake_error(std::function<void(const std::exception&)> handler) {
   if (impl_) impl_->on_error = std::move(handler);
+}
+
+void TLSListener::on_plaintext(std::function<std::string(std::string_view first_bytes)> reply) {
+  if (impl_) impl_->plaintext_reply = std::move(reply);
 }
 
 std::uint16_t TLSListener::port() const noexcept { return impl_ ? impl_->port : 0; }

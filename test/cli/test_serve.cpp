@@ -71,8 +71,9 @@ class Site {
     write_file(root_ / "with space.txt", "spaced\n");
     write_file(root_ / "big.bin", big);
     write_file(root_ / "empty.txt", "");
-    for (const char* name : {"a.html", "a.txt", "a.css", "a.js", "a.json", "a.png", "a.jpg", "a.svg", "a.pdf",
-                             "a.unknownext", "noextension", "UPPER.PNG"})
+    for (const char* name : {"a.html", "a.txt",        "a.css",       "a.js",      "a.json", "a.png",  "a.jpg", "a.svg",
+                             "a.pdf",  "a.unknownext", "noextension", "UPPER.PNG", "a.mp4",  "a.webm", "a.mp3", "a.ogg",
+                             "a.zip",  "a.gz",         "a.tar",       "a.xz",      "a.wasm", "a.woff2"})
       write_file(root_ / name, std::string("content of ") + name);
     fs::create_symlink(base_ / "secret.txt", root_ / "escape.txt");
     fs::create_symlink(base_, root_ / "escape-dir");
@@ -90,9 +91,13 @@ class Site {
   fs::path base_, root_;
 };
 
-ServerProcess start_serve(std::vector<std::string> args) {
+// With the test PKI's localhost identity unless args name a --cert (or self_signed: none, so
+// serve makes its own).
+ServerProcess start_serve(std::vector<std::string> args, bool self_signed = false) {
   std::uint16_t port = free_port();
   std::vector<std::string> argv{cli, "serve", "--port", std::to_string(port)};
+  if (!self_signed && std::find(args.begin(), args.end(), "--cert") == args.end())
+    argv.insert(argv.end(), {"--cert", cert("localhost-chain.pem"), "--key", cert("localhost.key")});
   argv.insert(argv.end(), args.begin(), args.end());
   ServerProcess::Options options;
   // Not a probing connect: it would show in the log as a failed handshake.
@@ -151,6 +156,7 @@ Response read_response(TLSSocket& socket, bool head_only = false) {
     value.erase(value.find_last_not_of("\r\n") + 1);
     response.headers[name] = value;
   }
+  if (response.status == 304) return response;  // no body, and no length to say so
   REQUIRE(response.headers.count("content-length") == 1);
   if (!head_only) response.body = socket.read_exactly(std::stoull(response.header("content-length")));
   return response;
@@ -228,6 +234,16 @@ TEST_CASE("serve: GET sends a file's exact bytes with its Content-Length and Con
       {"a.unknownext", "application/octet-stream"},
       {"noextension", "application/octet-stream"},
       {"UPPER.PNG", "image/png"},
+      {"a.mp4", "video/mp4"},
+      {"a.webm", "video/webm"},
+      {"a.mp3", "audio/mpeg"},
+      {"a.ogg", "audio/ogg"},
+      {"a.zip", "application/zip"},
+      {"a.gz", "application/gzip"},
+      {"a.tar", "application/x-tar"},
+      {"a.xz", "application/x-xz"},
+      {"a.wasm", "application/wasm"},
+      {"a.woff2", "font/woff2"},
   };
   for (const auto& [name, type] : types) {
     INFO(name);
@@ -315,10 +331,103 @@ TEST_CASE("serve: directories, 404 and 301", "[serve]") {
   CHECK(redirect.status == 301);
   CHECK(redirect.header("location") == "/sub/");
   CHECK(roundtrip(socket, get("/sub/")).body == "<h1>sub index</h1>\n");
-  CHECK(roundtrip(socket, get("/empty/")).status == 404);
   CHECK(roundtrip(socket, get("/does-not-exist.html")).status == 404);
   CHECK(roundtrip(socket, get("/hello.txt/")).status == 404);
   // A 404 keeps the connection usable.
+  CHECK(roundtrip(socket, get("/hello.txt")).body == "hello\n");
+  socket.close();
+  stop_cleanly(server);
+}
+
+TEST_CASE("serve: a directory without index.html is listed, names escaped, nothing outside the root", "[serve]") {
+  Site site;
+  fs::path list = site.root() / "list";
+  fs::create_directories(list / "sub dir");
+  write_file(list / "<b>&\"x\" 'y'.txt", "tricky");
+  write_file(list / "plain.txt", "plain");
+  fs::create_symlink(site.root().parent_path() / "secret.txt", list / "outside.txt");
+  ServerProcess server = start_serve({site.root().string()});
+  TLSSocket socket = connect(server.port());
+
+  Response page = roundtrip(socket, get("/list/"));
+  CHECK(page.status == 200);
+  CHECK(page.header("content-type") == "text/html; charset=utf-8");
+  INFO(page.body);
+  CHECK(page.body.find("<title>Index of /list/</title>") != std::string::npos);
+  CHECK(
+      page.body.find(R"(<a href="%3Cb%3E%26%22x%22%20%27y%27.txt">&lt;b&gt;&amp;&quot;x&quot; &#39;y&#39;.txt</a>)") !=
+      std::string::npos);
+  CHECK(page.body.find(R"(<a href="sub%20dir/">sub dir/</a>)") != std::string::npos);
+  CHECK(page.body.find(R"(<a href="plain.txt">plain.txt</a>)") != std::string::npos);
+  CHECK(page.body.find(R"(<a href="../">)") != std::string::npos);
+  CHECK(page.body.find("outside") == std::string::npos);  // a symlink out of the root is not shown
+  CHECK(page.body.find("<b>") == std::string::npos);
+  // The links work.
+  CHECK(roundtrip(socket, get("/list/%3Cb%3E%26%22x%22%20%27y%27.txt")).body == "tricky");
+  CHECK(roundtrip(socket, get("/list/sub%20dir/")).status == 200);
+  // An empty directory lists nothing but its parent; HEAD sends the length only.
+  Response empty = roundtrip(socket, "HEAD /empty/ HTTP/1.1\r\nHost: localhost\r\n\r\n", true);
+  CHECK(empty.status == 200);
+  CHECK(std::stoul(empty.header("content-length")) > 0);
+  socket.close();
+  stop_cleanly(server);
+}
+
+TEST_CASE("serve: Range gives 206 with Content-Range, or 416; ETag and Last-Modified give 304", "[serve]") {
+  Site site;
+  ServerProcess server = start_serve({site.root().string()});
+  TLSSocket socket = connect(server.port());
+  const std::string size = std::to_string(big.size());
+
+  Response whole = roundtrip(socket, get("/big.bin"));
+  CHECK(whole.status == 200);
+  CHECK(whole.header("accept-ranges") == "bytes");
+  const std::string etag = whole.header("etag");
+  const std::string last_modified = whole.header("last-modified");
+  CHECK(std::regex_match(etag, std::regex(R"("[0-9a-f]+-[0-9a-f]+")")));
+  CHECK(std::regex_match(last_modified, std::regex(R"([A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT)")));
+
+  Response part = roundtrip(socket, get("/big.bin", "Range: bytes=1000-1999\r\n"));
+  CHECK(part.status == 206);
+  CHECK(part.header("content-range") == "bytes 1000-1999/" + size);
+  CHECK(part.header("content-length") == "1000");
+  CHECK(part.body == big.substr(1000, 1000));
+  part = roundtrip(socket, get("/big.bin", "Range: bytes=-10\r\n"));
+  CHECK(part.status == 206);
+  CHECK(part.body == big.substr(big.size() - 10));
+  part = roundtrip(socket, get("/big.bin", "Range: bytes=300000-\r\n"));
+  CHECK(part.status == 206);
+  CHECK(part.body == big.substr(300000));
+  part = roundtrip(socket, get("/hello.txt", "Range: bytes=2-100\r\n"));
+  CHECK(part.header("content-range") == "bytes 2-5/6");
+  CHECK(part.body == "llo\n");
+
+  Response unsatisfiable = roundtrip(socket, get("/hello.txt", "Range: bytes=6-\r\n"));
+  CHECK(unsatisfiable.status == 416);
+  CHECK(unsatisfiable.header("content-range") == "bytes */6");
+  // Several ranges, another unit, nonsense: the whole file (the RFC lets a server ignore Range).
+  for (const char* range : {"bytes=0-1,4-5", "items=0-1", "bytes=5-2", "bytes=x-"}) {
+    INFO(range);
+    Response full = roundtrip(socket, get("/hello.txt", std::string("Range: ") + range + "\r\n"));
+    CHECK(full.status == 200);
+    CHECK(full.body == "hello\n");
+  }
+  // If-Range: the range only while the client's copy is current.
+  CHECK(roundtrip(socket, get("/big.bin", "Range: bytes=0-9\r\nIf-Range: " + etag + "\r\n")).status == 206);
+  CHECK(roundtrip(socket, get("/big.bin", "Range: bytes=0-9\r\nIf-Range: \"old\"\r\n")).status == 200);
+
+  Response cached = roundtrip(socket, get("/big.bin", "If-None-Match: \"other\", " + etag + "\r\n"));
+  CHECK(cached.status == 304);
+  CHECK(cached.header("etag") == etag);
+  CHECK(cached.headers.count("content-length") == 0);
+  CHECK(roundtrip(socket, get("/big.bin", "If-None-Match: W/" + etag + "\r\n")).status == 304);
+  CHECK(roundtrip(socket, get("/big.bin", "If-None-Match: \"other\"\r\n")).body == big);
+  CHECK(roundtrip(socket, get("/big.bin", "If-Modified-Since: " + last_modified + "\r\n")).status == 304);
+  CHECK(roundtrip(socket, get("/big.bin", "If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n")).status == 200);
+  // If-None-Match wins over If-Modified-Since.
+  CHECK(roundtrip(socket, get("/big.bin", "If-None-Match: \"other\"\r\nIf-Modified-Since: " + last_modified + "\r\n"))
+            .status == 200);
+  // The connection is still in step after all that.
   CHECK(roundtrip(socket, get("/hello.txt")).body == "hello\n");
   socket.close();
   stop_cleanly(server);
@@ -589,14 +698,96 @@ TEST_CASE("serve: 8 concurrent clients x 20 requests all succeed", "[serve]") {
   stop_cleanly(server);
 }
 
-TEST_CASE("serve --workers 1: an idle keep-alive connection does not starve the next client", "[serve]") {
+TEST_CASE("serve: 50 clients dribbling their request heads do not hold up a normal request", "[serve]") {
   Site site;
-  ServerProcess server = start_serve({"--workers", "1", site.root().string()});
-  TLSSocket idle = connect(server.port());
-  CHECK(roundtrip(idle, get("/hello.txt")).body == "hello\n");
-  auto start = std::chrono::steady_clock::now();
-  CHECK(once(server.port(), get("/a.txt")).body == "content of a.txt");
-  CHECK(std::chrono::steady_clock::now() - start < 5s);
+  ServerProcess server = start_serve({site.root().string()});
+  constexpr int slow_clients = 50;
+  std::vector<TLSSocket> slow;
+  slow.reserve(slow_clients);
+  for (int i = 0; i < slow_clients; ++i) {
+    slow.push_back(connect(server.port()));
+    slow.back().write("GET /hello.txt HTTP/1.1\r\n");
+  }
+  // They go on sending a header byte at a time while the normal requests are made.
+  std::atomic<bool> done{false};
+  std::thread dribbler([&] {
+    try {
+      for (int round = 0; !done && round < 200; ++round) {
+        for (TLSSocket& socket : slow) socket.write(round % 2 == 0 ? "X" : "-");
+        std::this_thread::sleep_for(20ms);
+      }
+    } catch (const std::exception&) {
+      // The server let a slow client go: the normal requests below say whether that mattered.
+    }
+  });
+  struct Join {
+    std::atomic<bool>& done;
+    std::thread& thread;
+    ~Join() {
+      done = true;
+      if (thread.joinable()) thread.join();
+    }
+  } join{done, dribbler};
+  for (int i = 0; i < 5; ++i) CHECK(once(server.port(), get("/a.txt")).body == "content of a.txt");
+  // Nor a long download: a keep-alive client fetches big.bin while the others dribble.
+  TLSSocket downloader = connect(server.port());
+  CHECK(roundtrip(downloader, get("/big.bin")).body == big);
+  done = true;
+  dribbler.join();
+  stop_cleanly(server);
+}
+
+TEST_CASE("serve --max-connections: past the cap a client gets 503 at once, not a place in a queue", "[serve]") {
+  Site site;
+  ServerProcess server = start_serve({"--max-connections", "2", site.root().string()});
+  TLSSocket first = connect(server.port());
+  CHECK(roundtrip(first, get("/hello.txt")).body == "hello\n");
+  TLSSocket second = connect(server.port());
+  CHECK(roundtrip(second, get("/hello.txt")).body == "hello\n");
+  TLSSocket third = connect(server.port());
+  Response refused = read_response(third);  // before it asks anything
+  CHECK(refused.status == 503);
+  CHECK(refused.header("retry-after") == "1");
+  CHECK(closed_by_server(third));
+  CHECK(log_shows(server, std::regex(R"(" 503 \d+ .*--max-connections 2 reached)")));
+  // A freed place is taken again.
+  first.close();
+  bool served = false;
+  for (int attempt = 0; attempt < 50 && !served; ++attempt) {
+    TLSSocket next = connect(server.port());
+    next.write(get("/a.txt"));
+    served = read_response(next).status == 200;
+    if (!served) std::this_thread::sleep_for(20ms);
+  }
+  CHECK(served);
+  stop_cleanly(server);
+}
+
+TEST_CASE("serve --header-timeout and --idle-timeout end slow and idle connections", "[serve]") {
+  Site site;
+  ServerProcess server = start_serve({"--header-timeout", "0.3", "--idle-timeout", "0.3", site.root().string()});
+  SECTION("a head still arriving after --header-timeout gets 408") {
+    TLSSocket slow = connect(server.port());
+    slow.write("GET /hello.txt HTTP/1.1\r\n");
+    Response response;
+    for (int i = 0; i < 100 && response.status == 0; ++i) {
+      if (slow.select_read(50ms)) {
+        response = read_response(slow);
+      } else {
+        try {
+          slow.write("X");  // a header byte at a time, never the end of the head
+        } catch (const TLSError&) {
+          break;
+        }
+      }
+    }
+    CHECK(response.status == 408);
+  }
+  SECTION("an idle keep-alive connection is closed after --idle-timeout") {
+    TLSSocket idle = connect(server.port());
+    CHECK(roundtrip(idle, get("/hello.txt")).body == "hello\n");
+    CHECK(closed_by_server(idle));
+  }
   stop_cleanly(server);
 }
 
@@ -647,7 +838,15 @@ TEST_CASE("serve --port 0 picks a free port and prints it first", "[serve]") {
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  std::vector<std::string> args{cli, "serve", "--port", "0", site.root().string()};
+  std::vector<std::string> args{cli,
+                                "serve",
+                                "--port",
+                                "0",
+                                "--cert",
+                                cert("localhost-chain.pem"),
+                                "--key",
+                                cert("localhost.key"),
+                                site.root().string()};
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (std::string& arg : args) argv.push_back(arg.data());
@@ -716,15 +915,151 @@ TEST_CASE("serve: bad arguments fail with the documented exit codes", "[serve]")
   CHECK(run_program({cli, "serve", "--cert", cert("localhost-chain.pem"), site.root().string()}).exit_code == 2);
   CHECK(run_program({cli, "serve", "--client-auth", "required", site.root().string()}).exit_code == 2);
   CHECK(run_program({cli, "serve", "--client-auth", "sometimes"}).exit_code == 2);
-  CHECK(run_program({cli, "serve", "--workers", "0"}).exit_code == 2);
+  CHECK(run_program({cli, "serve", "--max-connections", "0"}).exit_code == 2);
+  CHECK(run_program({cli, "serve", "--header-timeout", "0"}).exit_code == 2);
+  CHECK(run_program({cli, "serve", "--idle-timeout", "-1"}).exit_code == 2);
   CHECK(run_program({cli, "serve", "--port", "0", (site.root() / "no-such-dir").string()}).exit_code == 7);
   CHECK(run_program({cli, "serve", "--port", "0", "--cert", "/no/such.pem", "--key", "/no/such.key"}).exit_code == 7);
   // A port already taken is a network error.
   ServerProcess server = start_serve({site.root().string()});
-  ProgramResult taken = run_program({cli, "serve", "--port", std::to_string(server.port()), site.root().string()});
+  ProgramResult taken =
+      run_program({cli, "serve", "--port", std::to_string(server.port()), "--cert", cert("localhost-chain.pem"),
+                   "--key", cert("localhost.key"), site.root().string()});
   INFO(taken.output);
   CHECK(taken.exit_code == 3);
   stop_cleanly(server);
+}
+
+TEST_CASE("serve offers ALPN http/1.1 (to tlsock and to openssl s_client)", "[serve]") {
+  Site site;
+  ServerProcess server = start_serve({site.root().string()});
+  TLSSession::Options options;
+  options.extra_trust_roots = {TrustRoot(certs_dir() / "root-ca.pem")};
+  options.alpn_protocols = {"h2", "http/1.1"};
+  TLSSocket socket = TLSSocket::wrap(connect_tcp("127.0.0.1", server.port(), 5s), "localhost",
+                                     std::make_shared<TLSSession>(options), 10s);
+  CHECK(socket.alpn_protocol() == "http/1.1");
+  CHECK(roundtrip(socket, get("/hello.txt")).body == "hello\n");
+  socket.close();
+  ProgramResult openssl = run_program({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(server.port()),
+                                       "-servername", "localhost", "-alpn", "http/1.1"});
+  INFO(openssl.output);
+  CHECK(openssl.output.find("ALPN protocol: http/1.1") != std::string::npos);
+  stop_cleanly(server);
+}
+
+TEST_CASE("serve answers plain HTTP on its TLS port with a 400 that says so", "[serve]") {
+  Site site;
+  ServerProcess server = start_serve({site.root().string()});
+  UniqueFd plain = connect_loopback(server.port());
+  const std::string request = "GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  send_all(plain.get(), request);
+  std::string answer = read_until_eof(plain.get(), 5s);
+  INFO(answer);
+  CHECK(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+  CHECK(answer.find("Connection: close\r\n") != std::string::npos);
+  CHECK(answer.ends_with("\r\n\r\n400 Bad Request: the plain HTTP request was sent to an HTTPS port; use https://\n"));
+  CHECK(
+      log_shows(server, std::regex("dropped a client: TLS handshake with 127\\.0\\.0\\.1:\\d+ failed: the client sent "
+                                   "clear text \\(plain HTTP\\?\\), not a TLS ClientHello")));
+  // TLS clients are served as before.
+  CHECK(once(server.port(), get("/hello.txt")).body == "hello\n");
+  stop_cleanly(server);
+}
+
+TEST_CASE("serve: Ctrl-C says it is draining; a second Ctrl-C exits at once", "[serve]") {
+  Site site;
+  // A download the client does not read holds the drain (its write waits for the client).
+  write_file(site.root() / "huge.bin", std::string(32 * 1024 * 1024, 'x'));
+  ServerProcess server = start_serve({site.root().string()});
+  TLSSocket stalled = connect(server.port());
+  stalled.write(get("/huge.bin"));
+  (void)stalled.read(1);  // the response has started
+  REQUIRE(::kill(server.pid(), SIGINT) == 0);
+  CHECK(log_shows(server, std::regex("draining 1 connections; Ctrl-C again to exit now\n")));
+  CHECK_FALSE(server.exited());
+  REQUIRE(::kill(server.pid(), SIGINT) == 0);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!server.exited() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  INFO(server.log());
+  CHECK(server.exit_description() == "exit status 130");
+  CHECK(server.log().find("exiting now\n") != std::string::npos);
+  CHECK(server.log().find("stopped\n") == std::string::npos);
+}
+
+TEST_CASE("serve without --cert makes a self-signed localhost identity and prints its fingerprint", "[serve]") {
+  Site site;
+  ServerProcess server = start_serve({site.root().string()}, true);
+  REQUIRE(log_shows(server, std::regex("SHA-256 fingerprint: ([0-9A-F]{2}:){31}[0-9A-F]{2}\n")));
+  std::smatch match;
+  std::string log = server.log();
+  REQUIRE(std::regex_search(log, match, std::regex("SHA-256 fingerprint: ([0-9A-F:]+)\n")));
+  std::string printed = match[1];
+  printed.erase(std::remove(printed.begin(), printed.end(), ':'), printed.end());
+  for (char& c : printed) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  CHECK(log.find("certs") == std::string::npos);  // nothing of the source tree's test PKI
+
+  // Not trusted as such; pinned by the fingerprint it is the certificate we get, for each name.
+  CHECK_THROWS_AS(connect(server.port()), TLSVerificationError);
+  auto pinning = std::make_shared<TLSSession>(default_protocols(), true);
+  TLSSocket socket = TLSSocket::wrap(connect_tcp("127.0.0.1", server.port(), 5s), "localhost", pinning, 10s);
+  const Certificate& leaf = socket.certificate();
+  CHECK(leaf.sha256_fingerprint() == printed);
+  CHECK(leaf.valid_domains() == std::vector<std::string>{"localhost"});
+  CHECK(leaf.valid_ips() == std::vector<std::string>{"127.0.0.1", "::1"});
+  CHECK(leaf.self_signed());
+  CHECK_FALSE(leaf.is_ca());
+  CHECK(leaf.key_algorithm() == "ec");
+  CHECK(leaf.key_bits() == 256);
+  CHECK(roundtrip(socket, get("/hello.txt")).body == "hello\n");
+  socket.close();
+  // openssl sees the same: a self-signed certificate for localhost.
+  ProgramResult shown = run_program({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(server.port()),
+                                     "-servername", "localhost", "-verify_hostname", "localhost"});
+  INFO(shown.output);
+  CHECK(std::regex_search(shown.output, std::regex("Verify return code: 18 \\(self.signed certificate\\)")));
+  CHECK(std::regex_search(shown.output, std::regex("subject=CN ?= ?localhost")));
+  stop_cleanly(server);
+
+  // A fresh one each start.
+  ServerProcess again = start_serve({site.root().string()}, true);
+  REQUIRE(log_shows(again, std::regex("SHA-256 fingerprint: ")));
+  CHECK(again.log().find(match[1].str()) == std::string::npos);
+  stop_cleanly(again);
+}
+
+TEST_CASE("generate_self_signed validates its arguments", "[serve]") {
+  CHECK_THROWS_MATCHES(generate_self_signed({}), std::invalid_argument,
+                       Catch::Matchers::Message("names: must not be empty"));
+  CHECK_THROWS_MATCHES(generate_self_signed({"bad name,CN=x"}), std::invalid_argument,
+                       Catch::Matchers::Message("names: \"bad name,CN=x\" is neither a host name nor an IP address"));
+  CHECK_THROWS_MATCHES(generate_self_signed({"localhost"}, std::chrono::seconds(0)), std::invalid_argument,
+                       Catch::Matchers::Message("validity: 0s: must be positive"));
+  CertificateChain chain = generate_self_signed({"example.test", "10.1.2.3"}, std::chrono::hours(1));
+  CHECK(chain.leaf().valid_domains() == std::vector<std::string>{"example.test"});
+  CHECK(chain.leaf().valid_ips() == std::vector<std::string>{"10.1.2.3"});
+  CHECK(chain.leaf().not_after() - chain.leaf().not_before() == std::chrono::hours(2));
+}
+
+TEST_CASE("serve --cipher-suites limits the suites; an unknown name is a one-line usage error", "[serve]") {
+  Site site;
+  const std::string suite = "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256";
+  // With TLS 1.3 a TLS 1.3 suite too, or that version would have none.
+  const std::string suites = TLSOCK_MBEDTLS_TLS13 ? "TLS_AES_128_GCM_SHA256," + suite : suite;
+  ServerProcess server = start_serve({"--cipher-suites", suites, site.root().string()});
+  TLSSession::Options options;
+  options.extra_trust_roots = {TrustRoot(certs_dir() / "root-ca.pem")};
+  options.protocols = {Protocol::TLSv1_2};
+  TLSSocket socket = TLSSocket::wrap(connect_tcp("127.0.0.1", server.port(), 5s), "localhost",
+                                     std::make_shared<TLSSession>(options), 10s);
+  CHECK(socket.cipher_suite() == suite);
+  socket.close();
+  stop_cleanly(server);
+
+  ProgramResult unknown = run_program({cli, "serve", "--cipher-suites", "TLS_NO_SUCH_SUITE", site.root().string()});
+  CHECK(unknown.exit_code == 2);
+  CHECK(std::regex_match(unknown.output, std::regex("tlsock: --cipher-suites: TLS_NO_SUCH_SUITE is not a cipher suite "
+                                                    "the linked [Mm]bed ?TLS [0-9.]+ supports\n")));
 }
 
 TEST_CASE("serve works with curl too (when curl is installed)", "[serve][interop]") {
@@ -732,6 +1067,15 @@ TEST_CASE("serve works with curl too (when curl is installed)", "[serve][interop
   Site site;
   ServerProcess server = start_serve({site.root().string()});
   std::string base = "https://localhost:" + std::to_string(server.port());
+  // Ranges and the plain-HTTP answer, as curl sees them.
+  ProgramResult range = run_program({"curl", "-sS", "--noproxy", "*", "--cacert", cert("root-ca.pem"), "-r", "1-3",
+                                     "-w", " %{http_code}", base + "/hello.txt"});
+  CHECK(range.output == "ell 206");
+  ProgramResult plain = run_program({"curl", "-sS", "--noproxy", "*", "-w", " %{http_code}",
+                                     "http://localhost:" + std::to_string(server.port()) + "/"});
+  INFO(plain.output);
+  CHECK(plain.output.find("plain HTTP request was sent to an HTTPS port") != std::string::npos);
+  CHECK(plain.output.ends_with(" 400"));
   ProgramResult result = run_program({"curl", "-sS", "--noproxy", "*", "--cacert", cert("root-ca.pem"),
                                       base + "/hello.txt", base + "/a.json", base + "/with%20space.txt"});
   INFO(result.output);

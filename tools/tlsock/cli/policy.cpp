@@ -63,8 +63,8 @@ std::shared_ptr<const ServerTLS> make_server_tls(const ServerTLSOptions& options
   if (options.certs.size() != options.keys.size())
     throw Failure(usage, "--cert and --key go in pairs: each --cert needs its --key");
   if (options.certs.empty()) {
-    fs::path certs = default_certs_dir();
-    chains.push_back(load_chain((certs / "localhost-chain.pem").string(), (certs / "localhost.key").string()));
+    if (!options.identity) throw Failure(usage, "--cert FILE --key FILE: the server needs an identity");
+    chains.push_back(*options.identity);
   }
   for (std::size_t i = 0; i < options.certs.size(); ++i)
     chains.push_back(load_chain(options.certs[i], options.keys[i]));
@@ -84,7 +84,15 @@ std::shared_ptr<const ServerTLS> make_server_tls(const ServerTLSOptions& options
         usage, "--client-auth " + options.client_auth + " needs --client-ca FILE (who may sign client certificates)");
   for (const std::string& ca : options.client_ca) server.client_trust_roots.emplace_back(existing(ca, "--client-ca"));
   server.handshake_timeout = std::chrono::duration<double>(options.handshake_timeout);
-  return std::make_shared<ServerTLS>(std::move(certificates), std::move(server));
+  server.alpn_protocols = options.alpn;
+  server.cipher_suites = options.cipher_suites;
+  try {
+    return std::make_shared<ServerTLS>(std::move(certificates), std::move(server));
+  } catch (const std::invalid_argument& error) {
+    std::string what = error.what();
+    if (!what.starts_with("cipher_suites: ")) throw;
+    throw Failure(usage, "--cipher-suites: " + what.substr(15));  // an unknown or insecure name
+  }
 }
 
 fs::path default_certs_dir() {

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,10 +20,13 @@ TLSSession::Options session_options(const ConnectOptions& options);
 
 // The options of `serve` that describe its TLS side.
 struct ServerTLSOptions {
-  std::vector<std::string> certs, keys;  // --cert/--key pairs; none: the test identity
-  std::string client_auth = "none";      // none, optional, required
-  std::vector<std::string> client_ca;    // --client-ca
-  double handshake_timeout = 10;         // seconds
+  std::vector<std::string> certs, keys;      // --cert/--key pairs; none: identity
+  std::optional<CertificateChain> identity;  // presented when there is no --cert (required then)
+  std::vector<std::string> alpn;             // offered, in order of preference
+  std::vector<std::string> cipher_suites;    // --cipher-suites (IANA names); empty: the defaults
+  std::string client_auth = "none";          // none, optional, required
+  std::vector<std::string> client_ca;        // --client-ca
+  double handshake_timeout = 10;             // seconds
 };
 
 // The ServerTLS the options describe: one certificate chain, or several chosen by SNI (the

@@ -129,7 +129,7 @@ int demo() {
   config.address = "127.0.0.1";
   config.port = 0;
   config.root = site.path();
-  config.workers = 2;
+  config.max_connections = 16;
   ServerTLSOptions server_tls;  // as `tlsock serve --cert CHAIN --key KEY` would have them
   server_tls.certs = {chain_file.string()};
   server_tls.keys = {key_file.string()};

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <limits>
 
 namespace tlsock::http {
@@ -658,6 +659,87 @@ std::string ResponseParser::progress() const {
       break;
   }
   return "after a malformed response";
+}
+
+namespace {
+
+// A decimal number of at most 18 digits (no sign, no spaces); std::nullopt otherwise.
+std::optional<std::uint64_t> parse_decimal(std::string_view text) {
+  if (text.empty() || text.size() > 18 || !std::all_of(text.begin(), text.end(), is_digit)) return std::nullopt;
+  std::uint64_t value = 0;
+  for (char c : text) value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  return value;
+}
+
+std::string_view without_weak(std::string_view tag) { return tag.starts_with("W/") ? tag.substr(2) : tag; }
+
+}  // namespace
+
+ByteRange parse_range(std::string_view value, std::uint64_t size) {
+  value = trim_ows(value);
+  if (value.size() < 6 || !iequals(value.substr(0, 6), "bytes=")) return {};
+  std::string_view spec = trim_ows(value.substr(6));
+  if (spec.find(',') != std::string_view::npos) return {};  // several ranges: the whole file
+  std::size_t dash = spec.find('-');
+  if (dash == std::string_view::npos) return {};
+  std::string_view first_text = spec.substr(0, dash), last_text = spec.substr(dash + 1);
+  ByteRange unsatisfiable{ByteRange::Kind::unsatisfiable, 0, 0};
+  if (first_text.empty()) {  // "-N": the last N bytes
+    std::optional<std::uint64_t> suffix = parse_decimal(last_text);
+    if (!suffix) return {};
+    if (*suffix == 0 || size == 0) return unsatisfiable;
+    return {ByteRange::Kind::single, size - std::min(*suffix, size), size - 1};
+  }
+  std::optional<std::uint64_t> first = parse_decimal(first_text);
+  if (!first) return {};
+  std::optional<std::uint64_t> last = last_text.empty() ? first : parse_decimal(last_text);  // "N-": to the end
+  if (!last || *last < *first) return {};
+  if (*first >= size) return unsatisfiable;
+  return {ByteRange::Kind::single, *first, last_text.empty() ? size - 1 : std::min(*last, size - 1)};
+}
+
+std::optional<std::int64_t> parse_http_date(std::string_view text) {
+  // IMF-fixdate: exactly 29 characters.
+  static constexpr std::string_view days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr std::string_view months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  text = trim_ows(text);
+  if (text.size() != 29 || text.substr(3, 2) != ", " || text[7] != ' ' || text[11] != ' ' || text[16] != ' ' ||
+      text[19] != ':' || text[22] != ':' || text.substr(25) != " GMT")
+    return std::nullopt;
+  if (std::find(std::begin(days), std::end(days), text.substr(0, 3)) == std::end(days)) return std::nullopt;
+  const auto* month = std::find(std::begin(months), std::end(months), text.substr(8, 3));
+  if (month == std::end(months)) return std::nullopt;
+  auto day = parse_decimal(text.substr(5, 2)), year = parse_decimal(text.substr(12, 4));
+  auto hour = parse_decimal(text.substr(17, 2)), minute = parse_decimal(text.substr(20, 2));
+  auto second = parse_decimal(text.substr(23, 2));
+  if (!day || !year || !hour || !minute || !second || *day < 1 || *day > 31 || *hour > 23 || *minute > 59 ||
+      *second > 60)
+    return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = static_cast<int>(*year) - 1900;
+  tm.tm_mon = static_cast<int>(month - std::begin(months));
+  tm.tm_mday = static_cast<int>(*day);
+  tm.tm_hour = static_cast<int>(*hour);
+  tm.tm_min = static_cast<int>(*minute);
+  tm.tm_sec = static_cast<int>(*second);
+  return static_cast<std::int64_t>(::timegm(&tm));
+}
+
+std::string format_http_date(std::int64_t time) {
+  auto t = static_cast<std::time_t>(time);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char text[64];
+  std::size_t n = std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return {text, n};
+}
+
+bool etag_matches(std::string_view if_none_match, std::string_view etag) {
+  if (trim_ows(if_none_match) == "*") return true;
+  std::vector<std::string_view> tags = split_list(if_none_match);
+  return std::any_of(tags.begin(), tags.end(),
+                     [&](std::string_view tag) { return without_weak(tag) == without_weak(etag); });
 }
 
 }  // namespace tlsock::http

@@ -131,6 +131,26 @@ struct RequestHead {
 // head.line is set as soon as the request line is known.
 [[nodiscard]] int parse_request_head(std::string_view text, RequestHead& head, std::size_t max_fields);
 
+// A Range header (RFC 9110 section 14.2) against a representation of size bytes. Only one
+// byte range is served: several ranges, another unit or a malformed value give whole (the
+// field is then ignored, as the RFC allows); a range that starts past the end (or a suffix
+// range of 0 bytes, or any range of an empty file) gives unsatisfiable.
+struct ByteRange {
+  enum class Kind { whole, single, unsatisfiable } kind = Kind::whole;
+  std::uint64_t first = 0, last = 0;  // for single: the bytes first..last, inclusive
+};
+[[nodiscard]] ByteRange parse_range(std::string_view value, std::uint64_t size);
+
+// An HTTP-date (RFC 9110 section 5.6.7) in its preferred form, "Sun, 06 Nov 1994 08:49:37 GMT",
+// as seconds since the epoch; std::nullopt for anything else (the obsolete forms included).
+[[nodiscard]] std::optional<std::int64_t> parse_http_date(std::string_view text);
+// time (seconds since the epoch) as an HTTP-date.
+[[nodiscard]] std::string format_http_date(std::int64_t time);
+
+// Whether an If-None-Match value ("*" or a list of entity-tags) matches etag, with the weak
+// comparison RFC 9110 section 13.1.2 prescribes (W/ ignored).
+[[nodiscard]] bool etag_matches(std::string_view if_none_match, std::string_view etag);
+
 struct Response {
   int version = 11;  // 10 for HTTP/1.0, 11 for HTTP/1.1 (and later 1.x)
   int status = 0;

@@ -2,10 +2,10 @@
 #include "serve/files.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 namespace tlsock::cli::files {
 namespace {
@@ -60,7 +60,7 @@ Resolution file_or_status(const fs::path& root, const fs::path& path) {
 }  // namespace
 
 std::string_view content_type(const fs::path& path) {
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 20> types{{
+  static constexpr std::pair<std::string_view, std::string_view> types[] = {
       {".html", "text/html; charset=utf-8"},
       {".htm", "text/html; charset=utf-8"},
       {".txt", "text/plain; charset=utf-8"},
@@ -69,19 +69,51 @@ std::string_view content_type(const fs::path& path) {
       {".mjs", "text/javascript; charset=utf-8"},
       {".json", "application/json"},
       {".xml", "application/xml"},
+      {".csv", "text/csv; charset=utf-8"},
+      {".md", "text/markdown; charset=utf-8"},
       {".png", "image/png"},
       {".jpg", "image/jpeg"},
       {".jpeg", "image/jpeg"},
       {".gif", "image/gif"},
       {".webp", "image/webp"},
+      {".avif", "image/avif"},
       {".svg", "image/svg+xml"},
       {".ico", "image/vnd.microsoft.icon"},
+      {".bmp", "image/bmp"},
+      {".tif", "image/tiff"},
+      {".tiff", "image/tiff"},
+      {".mp3", "audio/mpeg"},
+      {".ogg", "audio/ogg"},
+      {".oga", "audio/ogg"},
+      {".opus", "audio/ogg"},
+      {".wav", "audio/wav"},
+      {".flac", "audio/flac"},
+      {".m4a", "audio/mp4"},
+      {".mp4", "video/mp4"},
+      {".m4v", "video/mp4"},
+      {".webm", "video/webm"},
+      {".ogv", "video/ogg"},
+      {".mov", "video/quicktime"},
+      {".mkv", "video/x-matroska"},
+      {".avi", "video/x-msvideo"},
       {".pdf", "application/pdf"},
       {".wasm", "application/wasm"},
+      {".woff", "font/woff"},
       {".woff2", "font/woff2"},
-      {".csv", "text/csv; charset=utf-8"},
-      {".md", "text/markdown; charset=utf-8"},
-  }};
+      {".ttf", "font/ttf"},
+      {".otf", "font/otf"},
+      {".zip", "application/zip"},
+      {".gz", "application/gzip"},
+      {".tgz", "application/gzip"},
+      {".bz2", "application/x-bzip2"},
+      {".xz", "application/x-xz"},
+      {".zst", "application/zstd"},
+      {".tar", "application/x-tar"},
+      {".7z", "application/x-7z-compressed"},
+      {".rar", "application/vnd.rar"},
+      {".deb", "application/vnd.debian.binary-package"},
+      {".iso", "application/x-iso9660-image"},
+  };
   std::string extension = lower(path.extension().string());
   for (const auto& [suffix, type] : types)
     if (suffix == extension) return type;
@@ -134,8 +166,62 @@ Resolution resolve(const fs::path& root, std::string_view target) {
   // A directory: its index.html, reached with a trailing '/'.
   if (decoded->back() != '/') return {301, {}, std::string(path) + "/"};
   Resolution index = file_or_status(root, found.file / "index.html");
-  if (index.status == 0) return {404, {}, {}};  // a directory named index.html
+  // No index.html (or a directory of that name): a listing.
+  if (index.status == 0 || index.status == 404) return {200, found.file, *decoded, true};
   return index;
+}
+
+std::string html_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const char* entity = c == '&'    ? "&amp;"
+                         : c == '<'  ? "&lt;"
+                         : c == '>'  ? "&gt;"
+                         : c == '"'  ? "&quot;"
+                         : c == '\'' ? "&#39;"
+                                     : nullptr;
+    if (entity != nullptr)
+      out += entity;
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string percent_encode(std::string_view text) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string directory_index(const fs::path& root, const fs::path& directory, std::string_view url_path) {
+  std::vector<std::pair<std::string, bool>> entries;  // name, is a directory
+  std::error_code error;
+  for (fs::directory_iterator it(directory, error), end; !error && it != end; it.increment(error)) {
+    std::error_code ignored;
+    fs::path real = fs::canonical(it->path(), ignored);
+    if (ignored || !inside(root, real)) continue;  // dangling, or a way out of the root
+    entries.emplace_back(it->path().filename().string(), fs::is_directory(real, ignored));
+  }
+  std::sort(entries.begin(), entries.end());
+  std::string title = "Index of " + html_escape(url_path);
+  std::string page = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
+                     "</title></head>\n<body><h1>" + title + "</h1>\n<ul>\n";
+  if (url_path != "/") page += "<li><a href=\"../\">../</a></li>\n";
+  for (const auto& [name, is_directory] : entries) {
+    std::string suffix = is_directory ? "/" : "";
+    page += "<li><a href=\"" + percent_encode(name) + suffix + "\">" + html_escape(name) + suffix + "</a></li>\n";
+  }
+  return page + "</ul>\n</body></html>\n";
 }
 
 }  // namespace tlsock::cli::files

@@ -17,7 +17,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <ctime>
-#include <deque>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -46,14 +45,12 @@ constexpr std::size_t max_ignored_body = 64 * 1024;
 constexpr std::size_t max_echo_line = 64 * 1024;
 constexpr std::size_t file_chunk = 64 * 1024;
 
-// How long an idle keep-alive connection keeps its worker; how long a request may take to
-// arrive once its first byte has; how long each write may take.
-constexpr auto idle_timeout = 15s;
+// How long an echo connection may stay silent; how long each write may take. (The header
+// and idle deadlines of HTTP are ServeConfig's.)
 constexpr auto echo_idle_timeout = 300s;
-constexpr auto request_timeout = 10s;
 constexpr auto io_timeout = 10s;
-// While others wait in the queue, a connection idle this long gives its worker up.
-constexpr auto idle_yield = 1s;
+// How long a connection refused at the cap gets to take its 503.
+constexpr auto refusal_timeout = 200ms;
 // After stop(), a request that has started arriving gets this long to finish arriving.
 constexpr auto stop_grace = 1s;
 // After a failed accept (say EMFILE), how long the accept loop lets the workers free descriptors.
@@ -63,8 +60,12 @@ std::string_view reason(int status) {
   switch (status) {
     case 200:
       return "OK";
+    case 206:
+      return "Partial Content";
     case 301:
       return "Moved Permanently";
+    case 304:
+      return "Not Modified";
     case 400:
       return "Bad Request";
     case 403:
@@ -79,12 +80,16 @@ std::string_view reason(int status) {
       return "Content Too Large";
     case 414:
       return "URI Too Long";
+    case 416:
+      return "Range Not Satisfiable";
     case 431:
       return "Request Header Fields Too Large";
     case 500:
       return "Internal Server Error";
     case 501:
       return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
     case 505:
       return "HTTP Version Not Supported";
     default:
@@ -120,8 +125,6 @@ std::string format_time(std::time_t time, const char* format) {
   std::size_t n = std::strftime(text, sizeof text, format, &tm);
   return std::string(text, n);
 }
-
-std::string http_date(std::time_t time) { return format_time(time, "%a, %d %b %Y %H:%M:%S GMT"); }
 
 // "127.0.0.1" of "127.0.0.1:443", "::1" of "[::1]:443"; "-" if unknown (access log style).
 std::string host_of(const std::string& address) {
@@ -179,65 +182,6 @@ struct Peer {
   }
 };
 
-// Accepted connections on their way to the workers. Bounded: when it is full the accept
-// loop waits, and new clients wait in the kernel's backlog.
-class WorkQueue {
- public:
-  explicit WorkQueue(std::size_t capacity) : capacity_(capacity) {}
-
-  // false when the queue was closed meanwhile (the socket is then closed here).
-  bool push(TLSSocket socket) {
-    std::unique_lock lock(mutex_);
-    not_full_.wait(lock, [&] { return items_.size() < capacity_ || closed_; });
-    if (closed_) return false;
-    items_.push_back(std::move(socket));
-    not_empty_.notify_one();
-    return true;
-  }
-
-  // The next connection; std::nullopt once closed.
-  std::optional<TLSSocket> pop() {
-    std::unique_lock lock(mutex_);
-    not_empty_.wait(lock, [&] { return !items_.empty() || closed_; });
-    if (closed_) return std::nullopt;
-    TLSSocket socket = std::move(items_.front());
-    items_.pop_front();
-    not_full_.notify_one();
-    return socket;
-  }
-
-  [[nodiscard]] bool has_waiting() {
-    std::lock_guard lock(mutex_);
-    return !items_.empty();
-  }
-
-  // Wakes every worker; connections still queued are closed (close_notify) unserved.
-  void close() {
-    std::deque<TLSSocket> left;
-    {
-      std::lock_guard lock(mutex_);
-      closed_ = true;
-      left.swap(items_);
-    }
-    not_empty_.notify_all();
-    not_full_.notify_all();
-    for (TLSSocket& socket : left) {
-      try {
-        socket.set_timeout(200ms);
-        socket.close();
-      } catch (const std::exception&) {
-      }
-    }
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable not_empty_, not_full_;
-  std::deque<TLSSocket> items_;
-  std::size_t capacity_;
-  bool closed_ = false;
-};
-
 }  // namespace
 
 struct HttpsServer::Impl {
@@ -273,20 +217,18 @@ struct HttpsServer::Impl {
     return true;
   }
   AccessLog log;
-  WorkQueue queue;
+  // Connection threads still running (guarded by active_mutex; run() waits for none).
+  std::size_t threads = 0;
 
-  explicit Impl(ServeConfig c)
-      : config(std::move(c)), log(config.log), queue(std::max<std::size_t>(16, std::size_t(config.workers) * 2)) {}
+  explicit Impl(ServeConfig c) : config(std::move(c)), log(config.log) {}
 
   enum class Wait { ready, closed, stopping };
   enum class Head { ok, closed, stopping, timed_out, line_too_long, too_large };
 
   // Waits for the first byte of the next request (or echo line) on an idle connection.
-  Wait wait_idle(TLSSocket& socket, std::list<Active>::iterator self, std::chrono::seconds limit) {
+  Wait wait_idle(TLSSocket& socket, std::list<Active>::iterator self, Clock::duration limit) {
     if (!enter(self, Phase::idle)) return Wait::stopping;
-    bool ready = socket.select_read(std::min<std::chrono::seconds>(limit, idle_yield));
-    // Keep-alive must not starve clients waiting for a worker.
-    if (!ready && limit > idle_yield && !queue.has_waiting()) ready = socket.select_read(limit - idle_yield);
+    bool ready = socket.select_read(limit);
     if (stopping) return Wait::stopping;  // stop() ended the wait, or came as it ended
     if (!ready) return Wait::closed;
     return enter(self, Phase::reading) ? Wait::ready : Wait::stopping;
@@ -317,10 +259,12 @@ struct HttpsServer::Impl {
     };
     skip_blank_lines();
     if (buffer.empty()) {
-      Wait waited = wait_idle(socket, self, idle_timeout);
+      Wait waited = wait_idle(socket, self, config.idle_timeout);
       if (waited != Wait::ready) return waited == Wait::stopping ? Head::stopping : Head::closed;
     }
-    auto deadline = Clock::now() + request_timeout;
+    // The whole head must arrive within header_timeout of its first byte, however it is
+    // dribbled: a slow client costs its own thread, never anyone else's wait.
+    auto deadline = Clock::now() + config.header_timeout;
     if (!enter(self, Phase::reading)) return Head::stopping;
     for (;;) {
       skip_blank_lines();
@@ -342,13 +286,15 @@ struct HttpsServer::Impl {
     }
   }
 
-  std::string response_head(int status, bool keep_alive, std::uint64_t length, std::string_view type,
+  // length: the Content-Length (none for 304).
+  std::string response_head(int status, bool keep_alive, std::optional<std::uint64_t> length, std::string_view type,
                             const std::string& extra = {}) const {
     std::string head = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason(status)) +
-                       "\r\nServer: tlsock/" + std::string(version()) + "\r\nDate: " + http_date(std::time(nullptr)) +
-                       "\r\n";
+                       "\r\nServer: tlsock/" + std::string(version()) +
+                       "\r\nDate: " + http::format_http_date(std::time(nullptr)) + "\r\n";
     if (!type.empty()) head += "Content-Type: " + std::string(type) + "\r\n";
-    head += "Content-Length: " + std::to_string(length) + "\r\n" + extra;
+    if (length) head += "Content-Length: " + std::to_string(*length) + "\r\n";
+    head += extra;
     head += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
     return head + "\r\n";
   }
@@ -363,9 +309,11 @@ struct HttpsServer::Impl {
     return head_only ? 0 : body.size();
   }
 
-  // Sends the file; returns the status and body bytes sent. Throws when the connection
-  // breaks or the file changes size under us (the client then sees a short body).
-  std::pair<int, std::size_t> send_file(TLSSocket& socket, const fs::path& path, bool head_only, bool keep_alive) {
+  // Sends the file, or the part of it a Range asks for, or 304 when the client's copy is
+  // current; returns the status and body bytes sent. Throws when the connection breaks or
+  // the file changes size under us (the client then sees a short body).
+  std::pair<int, std::size_t> send_file(TLSSocket& socket, const fs::path& path, const http::RequestHead& request,
+                                        bool head_only, bool keep_alive) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
       int status = errno == EACCES ? 403 : 404;
@@ -379,19 +327,64 @@ struct HttpsServer::Impl {
     if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode))
       return {404, send_status(socket, 404, head_only, keep_alive)};
     auto size = static_cast<std::uint64_t>(info.st_size);
-    std::string out =
-        response_head(200, keep_alive, size, files::content_type(path),
-                      "Last-Modified: " + http_date(info.st_mtime) + "\r\nX-Content-Type-Options: nosniff\r\n");
+    // A strong validator from what changes when the file does: size and modification time.
+    char etag_text[64];
+    std::snprintf(etag_text, sizeof etag_text, "\"%llx-%llx%08lx\"", static_cast<unsigned long long>(size),
+                  static_cast<unsigned long long>(info.st_mtim.tv_sec), static_cast<long>(info.st_mtim.tv_nsec));
+    std::string etag = etag_text, last_modified = http::format_http_date(info.st_mtime);
+    std::string validators = "ETag: " + etag + "\r\nLast-Modified: " + last_modified + "\r\n";
+
+    // RFC 9110 section 13.2.2: If-None-Match wins over If-Modified-Since.
+    std::vector<std::string_view> none_match = request.all("if-none-match");
+    bool not_modified = false;
+    if (!none_match.empty()) {
+      not_modified = std::any_of(none_match.begin(), none_match.end(),
+                                 [&](std::string_view value) { return http::etag_matches(value, etag); });
+    } else if (auto since = http::find(request.headers, "if-modified-since")) {
+      std::optional<std::int64_t> time = http::parse_http_date(*since);
+      not_modified = time && static_cast<std::int64_t>(info.st_mtime) <= *time;
+    }
+    if (not_modified) {
+      socket.write(response_head(304, keep_alive, std::nullopt, {}, validators));
+      return {304, 0};
+    }
+
+    http::ByteRange range;
+    if (auto value = http::find(request.headers, "range")) {
+      // If-Range: the range only if the client's copy is this one (else the whole file).
+      auto if_range = http::find(request.headers, "if-range");
+      if (!if_range || *if_range == etag || *if_range == last_modified) range = http::parse_range(*value, size);
+    }
+    std::string type(files::content_type(path));
+    if (range.kind == http::ByteRange::Kind::unsatisfiable) {
+      std::string body = "416 Range Not Satisfiable\n";
+      std::string out = response_head(416, keep_alive, body.size(), "text/plain; charset=utf-8",
+                                      "Content-Range: bytes */" + std::to_string(size) + "\r\n");
+      if (!head_only) out += body;
+      socket.write(out);
+      return {416, head_only ? 0 : body.size()};
+    }
+    int status = 200;
+    std::uint64_t first = 0, length = size;
+    std::string extra = validators + "Accept-Ranges: bytes\r\nX-Content-Type-Options: nosniff\r\n";
+    if (range.kind == http::ByteRange::Kind::single) {
+      status = 206;
+      first = range.first;
+      length = range.last - range.first + 1;
+      extra += "Content-Range: bytes " + std::to_string(range.first) + "-" + std::to_string(range.last) + "/" +
+               std::to_string(size) + "\r\n";
+    }
+    std::string out = response_head(status, keep_alive, length, type, extra);
     if (head_only) {
       socket.write(out);
-      return {200, 0};
+      return {status, 0};
     }
     std::uint64_t sent = 0;
     std::string chunk(file_chunk, '\0');
     // The head goes with the first chunk: small files take one write.
-    while (sent < size) {
-      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(file_chunk, size - sent));
-      ssize_t n = ::read(fd, chunk.data(), want);
+    while (sent < length) {
+      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(file_chunk, length - sent));
+      ssize_t n = ::pread(fd, chunk.data(), want, static_cast<off_t>(first + sent));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) throw std::runtime_error(path.string() + " shrank while being sent");
       out.append(chunk.data(), static_cast<std::size_t>(n));
@@ -400,12 +393,12 @@ struct HttpsServer::Impl {
       sent += static_cast<std::uint64_t>(n);
     }
     if (!out.empty()) socket.write(out);  // an empty file
-    return {200, static_cast<std::size_t>(sent)};
+    return {status, static_cast<std::size_t>(sent)};
   }
 
   // Reads and drops a small request body so the connection stays usable. false: too large
   // or malformed (status set).
-  static bool skip_body(TLSSocket& socket, std::string& buffer, const http::RequestHead& request, int& status) {
+  bool skip_body(TLSSocket& socket, std::string& buffer, const http::RequestHead& request, int& status) const {
     std::vector<std::string_view> lengths = request.all("content-length");
     if (lengths.empty()) return true;
     for (std::string_view value : lengths) {
@@ -420,7 +413,7 @@ struct HttpsServer::Impl {
       status = 413;
       return false;
     }
-    auto deadline = Clock::now() + request_timeout;
+    auto deadline = Clock::now() + config.header_timeout;
     while (buffer.size() < length)
       if (!read_more(socket, buffer, deadline)) {
         status = 408;
@@ -466,8 +459,12 @@ struct HttpsServer::Impl {
       if (stopping) keep_alive = false;
       files::Resolution found = files::resolve(root, request.target);
       std::pair<int, std::size_t> result;
-      if (found.status == 200) {
-        result = send_file(socket, found.file, head_only, keep_alive);
+      if (found.listing) {
+        std::string page = files::directory_index(root, found.file, found.location);
+        socket.write(response_head(200, keep_alive, page.size(), "text/html; charset=utf-8") + (head_only ? "" : page));
+        result = {200, head_only ? 0 : page.size()};
+      } else if (found.status == 200) {
+        result = send_file(socket, found.file, request, head_only, keep_alive);
       } else if (found.status == 301) {
         result = {301, send_status(socket, 301, head_only, keep_alive, "Location: " + found.location + "\r\n")};
       } else {
@@ -564,15 +561,54 @@ struct HttpsServer::Impl {
     }
   }
 
-  void worker() {
-    while (std::optional<TLSSocket> socket = queue.pop()) serve_connection(std::move(*socket));
+  // At the cap: a quick 503 instead of a queue that stalls.
+  void refuse(TLSSocket& socket) {
+    try {
+      Peer peer(socket);
+      socket.set_timeout(refusal_timeout);
+      std::size_t bytes = send_status(socket, 503, false, false, "Retry-After: 1\r\n");
+      log.write(peer.log_line("-", "503", bytes) + " (--max-connections " + std::to_string(config.max_connections) +
+                " reached)");
+      socket.close();
+    } catch (const std::exception&) {
+      // A client that does not take its refusal at once gets nothing more.
+    }
+  }
+
+  // Serves socket on a thread of its own, or refuses it at the cap.
+  void dispatch(TLSSocket socket) {
+    bool room = false;
+    {
+      std::lock_guard lock(active_mutex);
+      room = threads < config.max_connections;
+      if (room) ++threads;
+    }
+    if (!room) {
+      refuse(socket);
+      return;
+    }
+    try {
+      std::thread([this, socket = std::move(socket)]() mutable {
+        serve_connection(std::move(socket));
+        std::lock_guard lock(active_mutex);
+        --threads;
+        active_changed.notify_all();  // under the lock: run() may destroy us once it sees 0
+      }).detach();
+    } catch (const std::system_error& error) {  // no thread to be had (EAGAIN): the client is dropped
+      std::lock_guard lock(active_mutex);
+      --threads;
+      log.write(std::string("tlsock: cannot start a thread: ") + error.what());
+    }
   }
 };
 
 HttpsServer::HttpsServer(ServeConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {
   Impl& s = *impl_;
   if (!s.config.tls) throw std::invalid_argument("ServeConfig::tls: must not be null");
-  if (s.config.workers == 0) throw std::invalid_argument("--workers: must be at least 1");
+  if (s.config.max_connections == 0) throw std::invalid_argument("--max-connections: must be at least 1");
+  if (s.config.header_timeout <= Clock::duration::zero())
+    throw std::invalid_argument("--header-timeout: must be positive");
+  if (s.config.idle_timeout <= Clock::duration::zero()) throw std::invalid_argument("--idle-timeout: must be positive");
   if (!s.config.echo) {
     std::error_code error;
     s.root = fs::canonical(s.config.root, error);
@@ -583,6 +619,13 @@ HttpsServer::HttpsServer(ServeConfig config) : impl_(std::make_unique<Impl>(std:
   s.listener.emplace(s.config.address, s.config.port, s.config.tls);
   s.listener->on_handshake_error(
       [&s](const std::exception& error) { s.log.write(std::string("tlsock: dropped a client: ") + error.what()); });
+  // Plain HTTP on the TLS port: say so, as nginx does, instead of a TLS alert a browser
+  // or curl shows as gibberish.
+  if (!s.config.echo)
+    s.listener->on_plaintext([&s](std::string_view) {
+      std::string body = "400 Bad Request: the plain HTTP request was sent to an HTTPS port; use https://\n";
+      return s.response_head(400, false, body.size(), "text/plain; charset=utf-8") + body;
+    });
 }
 
 HttpsServer::~HttpsServer() = default;
@@ -595,6 +638,11 @@ std::string HttpsServer::url() const {
   return "https://" + host + ":" + std::to_string(port()) + "/";
 }
 
+std::size_t HttpsServer::connections() const {
+  std::lock_guard lock(impl_->active_mutex);
+  return impl_->threads;
+}
+
 void HttpsServer::stop() noexcept {
   Impl& s = *impl_;
   {
@@ -604,20 +652,16 @@ void HttpsServer::stop() noexcept {
       if (a.phase == Impl::Phase::idle) shutdown_socket(a.fd);
   }
   s.listener->close();  // ends run()'s accept
-  s.queue.close();      // ends a push waiting for room; queued connections are closed unserved
 }
 
 void HttpsServer::run() {
   Impl& s = *impl_;
-  std::vector<std::thread> workers;
-  for (unsigned i = 0; i < s.config.workers; ++i) workers.emplace_back([&s] { s.worker(); });
   while (!s.stopping) {
     try {
-      TLSSocket socket = s.listener->accept();
-      s.queue.push(std::move(socket));
+      s.dispatch(s.listener->accept());
     } catch (const std::exception& error) {
       if (s.stopping) break;  // stop() closed the listener under accept() (or just before it)
-      // e.g. EMFILE: say so, let the workers free descriptors, go on.
+      // e.g. EMFILE: say so, let the connections free descriptors, go on.
       s.log.write(std::string("tlsock: accept failed: ") + error.what());
       std::this_thread::sleep_for(accept_backoff);
     }
@@ -633,10 +677,10 @@ void HttpsServer::run() {
     s.cut_off = true;
     for (const Impl::Active& a : s.active)
       if (a.phase != Impl::Phase::responding) shutdown_socket(a.fd);
+    // Responses being sent finish (each write is bounded by io_timeout).
+    s.active_changed.wait(lock, [&s] { return s.threads == 0; });
   }
   s.listener->close();
-  s.queue.close();
-  for (std::thread& worker : workers) worker.join();
 }
 
 }  // namespace tlsock::cli
