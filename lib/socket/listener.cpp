@@ -68,10 +68,11 @@ struct TLSListener::Impl {
         std::string reply = plaintext_reply(std::string_view(first, *n));
         (void)net::send_some(fd, reply.data(), reply.size());
         // Closing with unread bytes would reset the connection, which can destroy the reply
-        // before the client reads it: take in what has arrived after saying we are done.
+        // before the client reads it: take in what has arrived after saying we are done
+        // (bounded: a client that keeps sending does not keep the listener here).
         net::shutdown_write(fd);
         char drop[4096];
-        while (net::recv_some(fd, drop, sizeof drop).value_or(0) > 0) {
+        for (int turns = 0; turns < 16 && net::recv_some(fd, drop, sizeof drop).value_or(0) > 0; ++turns) {
         }
       }
     } catch (const std::exception&) {
