@@ -12,8 +12,6 @@
 // error like a TLS one), 5 verification, 6 an HTTP status >= 400 (without -o the body is still
 // written to stdout; -o gets none of it; later URLs are still fetched), 7 file I/O, 1 too many
 // redirects or a redirect to a URL tlsock cannot fetch.
-#include <unistd.h>  // isatty
-
 #include <cerrno>
 #include <cstdio>
 #include <iostream>
@@ -26,6 +24,7 @@
 #include "cli/cli.hpp"
 #include "cli/failure.hpp"
 #include "cli/output_file.hpp"
+#include "cli/platform.hpp"
 #include "fetch/client.hpp"
 #include "fetch/json.hpp"
 #include "fetch/output.hpp"
@@ -110,10 +109,10 @@ class Fetcher {
 
     std::optional<OutputFile> file;
     if (!options_.output.empty() && options_.output != "-") file.emplace(options_.output);
-    bool stdout_terminal = ::isatty(STDOUT_FILENO) != 0;
+    bool stdout_terminal = platform::is_terminal(platform::stdout_fd);
     Output output{file ? &*file : nullptr, !options_.json, stdout_terminal && options_.output != "-"};
     bool body_on_terminal = (output.to_stdout() && stdout_terminal) || (file && file->is_terminal());
-    Progress progress(!options_.no_progress && ::isatty(STDERR_FILENO) && !body_on_terminal);
+    Progress progress(!options_.no_progress && platform::is_terminal(platform::stderr_fd) && !body_on_terminal);
 
     for (int redirects = 0;; ++redirects) {
       bool follow = false;
