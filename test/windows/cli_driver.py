@@ -47,7 +47,8 @@ def tlsock(work, *args, seconds=60):
             process.wait(5)
             code = None
     with open(out_path, "rb") as out, open(err_path, "rb") as err:
-        return code, out.read(), err.read().decode(errors="replace")
+        # stderr is in text mode, as on any Windows console: its lines end in \r\n there.
+        return code, out.read(), err.read().decode(errors="replace").replace("\r\n", "\n")
 
 
 def check(name, condition, detail):
@@ -88,12 +89,16 @@ def os_store_main():
         code, out, err = tlsock(work, "fetch", url)
         check("with the test root in the ROOT store, a fetch without --cacert verifies: exit 0",
               code == 0 and out == b"hello, world\n", "exit %s, stdout %r, stderr %r" % (code, out, err))
-    finally:
         removed = registry("delete", key, "/f")
+        check("the test root removed from the ROOT store", removed, "wine reg delete failed")
+        code, out, err = tlsock(work, "fetch", url)
+        check("removed from the ROOT store, the test root is not trusted any more: exit 5",
+              code == 5 and err == "tlsock: " + verdict + "\n", "exit %s, stderr %r" % (code, err))
+    finally:
+        registry("delete", key, "/f")  # whatever happened above: the prefix keeps no test root
         stop(server)
         for folder in (served, work):
             subprocess.run(["rm", "-rf", folder], check=False)
-    check("the test root removed from the ROOT store", removed, "wine reg delete failed")
     print("%d failed" % len(failures))
     return 1 if failures else 0
 
