@@ -7,13 +7,6 @@
 // after a synchronisation point (the client received the server's answer, or Log::wait_for).
 #pragma once
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -247,29 +240,13 @@ inline std::string read_to_end(TLSSocket& socket, std::string* data = nullptr) {
 // connections themselves (TLSSocket::wrap_server, sans-IO servers).
 class PlainListener {
  public:
-  PlainListener() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-    if (!fd_.valid()) throw std::system_error(errno, std::generic_category(), "socket");
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
-      throw std::system_error(errno, std::generic_category(), "bind 127.0.0.1:0");
-    if (::listen(fd_.get(), 16) != 0) throw std::system_error(errno, std::generic_category(), "listen");
-    socklen_t length = sizeof address;
-    if (::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
-      throw std::system_error(errno, std::generic_category(), "getsockname");
-    port_ = ntohs(address.sin_port);
-  }
+  PlainListener() : fd_(testing::listen_loopback()), port_(testing::local_port(fd_.get())) {}
 
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
 
   // The next connection; std::runtime_error if none arrives within timeout.
   [[nodiscard]] testing::UniqueFd accept(std::chrono::milliseconds timeout = 10s) {
-    if (!testing::wait_fd(fd_.get(), POLLIN, std::chrono::steady_clock::now() + timeout))
-      throw std::runtime_error("no connection within the timeout");
-    testing::UniqueFd client(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (!client.valid()) throw std::system_error(errno, std::generic_category(), "accept");
-    return client;
+    return testing::accept_within(fd_.get(), timeout);
   }
 
  private:
@@ -277,28 +254,8 @@ class PlainListener {
   std::uint16_t port_ = 0;
 };
 
-// True when the peer of fd ends the connection (EOF, or a reset) within timeout; false if it
-// is still open then. Bytes that arrive first are read and ignored.
-[[nodiscard]] inline bool sees_eof(int fd, std::chrono::milliseconds timeout = 15s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  char buffer[4096];
-  for (;;) {
-    if (!testing::wait_fd(fd, POLLIN, deadline)) return false;
-    ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
-    if (n == 0) return true;
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return true;
-  }
-}
-
-// The local port of a connected socket, as the server names the client in its messages.
-[[nodiscard]] inline std::uint16_t local_port(int fd) {
-  sockaddr_in address{};
-  socklen_t length = sizeof address;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
-    throw std::system_error(errno, std::generic_category(), "getsockname");
-  return ntohs(address.sin_port);
-}
-
+using testing::local_port;
+using testing::sees_eof;
 using testing::TempDir;
 
 [[nodiscard]] inline std::string read_file(const std::filesystem::path& path) {

@@ -1,5 +1,7 @@
 // Plain TCP over 127.0.0.1 for tests: an owning file descriptor, a free port, a client
-// connection and a bounded read. Every blocking step takes a timeout so a test cannot hang.
+// connection, a listener and a bounded read. Every blocking step takes a timeout so a test
+// cannot hang. POSIX sockets or Winsock (loopback.cpp is the test helpers' one place for the
+// difference): a descriptor is tlsock::NativeSocket, an int on POSIX.
 #pragma once
 
 #include <chrono>
@@ -7,27 +9,32 @@
 #include <string>
 #include <string_view>
 
+#include "tlsock/types.hpp"
+
 namespace tlsock::testing {
 
-// Owns one file descriptor and closes it on destruction.
+// What a closed or failed descriptor holds: -1 on POSIX, INVALID_SOCKET on Windows.
+inline constexpr NativeSocket invalid_fd = static_cast<NativeSocket>(-1);
+
+// Owns one file descriptor (a socket on Windows) and closes it on destruction.
 class UniqueFd {
  public:
   UniqueFd() noexcept = default;
-  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+  explicit UniqueFd(NativeSocket fd) noexcept : fd_(fd) {}
   UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
   UniqueFd& operator=(UniqueFd&& other) noexcept;
   UniqueFd(const UniqueFd&) = delete;
   UniqueFd& operator=(const UniqueFd&) = delete;
   ~UniqueFd() { reset(); }
 
-  [[nodiscard]] int get() const noexcept { return fd_; }
-  [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
+  [[nodiscard]] NativeSocket get() const noexcept { return fd_; }
+  [[nodiscard]] bool valid() const noexcept { return fd_ != invalid_fd; }
   // Gives up ownership; the caller must close the descriptor.
-  [[nodiscard]] int release() noexcept;
-  void reset(int fd = -1) noexcept;
+  [[nodiscard]] NativeSocket release() noexcept;
+  void reset(NativeSocket fd = invalid_fd) noexcept;
 
  private:
-  int fd_ = -1;
+  NativeSocket fd_ = invalid_fd;
 };
 
 // A TCP port that was free on 127.0.0.1 a moment ago. Another process may take it before the
@@ -44,13 +51,26 @@ class UniqueFd {
 // Reads from fd until the peer closes, an error occurs (a reset ends the read like EOF does) or
 // timeout passes, and returns what arrived. Tests compare the result, so a short read shows up
 // as a readable mismatch rather than an exception.
-[[nodiscard]] std::string read_until_eof(int fd, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+[[nodiscard]] std::string read_until_eof(NativeSocket fd, std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 // Sends all of data (without SIGPIPE) within timeout; throws std::runtime_error otherwise.
-void send_all(int fd, std::string_view data, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+void send_all(NativeSocket fd, std::string_view data, std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 // Waits until fd is ready for events (POLLIN/POLLOUT) or deadline passes; true if ready,
 // including when poll reports an error or hang-up, which the next read or write will surface.
-[[nodiscard]] bool wait_fd(int fd, short events, std::chrono::steady_clock::time_point deadline);
+[[nodiscard]] bool wait_fd(NativeSocket fd, short events, std::chrono::steady_clock::time_point deadline);
+
+// A TCP socket listening on 127.0.0.1 on an ephemeral port (local_port() tells which).
+[[nodiscard]] UniqueFd listen_loopback(int backlog = 16);
+
+// The next connection on listener; std::runtime_error if none arrives within timeout.
+[[nodiscard]] UniqueFd accept_within(NativeSocket listener, std::chrono::milliseconds timeout);
+
+// The local port of a bound socket (as a server names a client in its messages).
+[[nodiscard]] std::uint16_t local_port(NativeSocket fd);
+
+// True when the peer of fd ends the connection (EOF, or a reset) within timeout; false if it
+// is still open then. Bytes that arrive first are read and ignored.
+[[nodiscard]] bool sees_eof(NativeSocket fd, std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
 }  // namespace tlsock::testing

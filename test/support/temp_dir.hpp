@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <random>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 
@@ -14,10 +16,21 @@ namespace tlsock::testing {
 class TempDir {
  public:
   TempDir() {
+#ifdef _WIN32
+    // No mkdtemp on Windows: a random name, created only if nobody has it (create_directory
+    // is false for an existing one), a few tries.
+    std::random_device random;
+    for (int attempt = 0; attempt < 16 && path_.empty(); ++attempt) {
+      auto candidate = std::filesystem::temp_directory_path() / ("tlsock-test-" + std::to_string(random()));
+      if (std::filesystem::create_directory(candidate)) path_ = candidate;
+    }
+    if (path_.empty()) throw std::runtime_error("TempDir: no fresh directory under the temporary directory");
+#else
     std::string pattern = (std::filesystem::temp_directory_path() / "tlsock-test-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr)
       throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
     path_ = pattern;
+#endif
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

@@ -17,7 +17,8 @@ import sys
 import tempfile
 import time
 
-wine, exe, certs, dll_dir = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3], os.path.abspath(sys.argv[4])
+if __name__ == "__main__":
+    wine, exe, certs, dll_dir = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3], os.path.abspath(sys.argv[4])
 
 
 def free_port():
@@ -48,13 +49,16 @@ def stop(process):
             process.wait(5)
 
 
-def s_server(name, *extra):
+def s_server(name, *extra, mode="-www", cwd=None, certs_dir=None):
+    """openssl s_server on 127.0.0.1 with certs/NAME.pem (and the intermediate CA but for
+    "untrusted"); mode -WWW serves the files of cwd."""
+    certs_dir = certs_dir or certs
     port = free_port()
-    chain = [] if name == "untrusted" else ["-cert_chain", os.path.join(certs, "intermediate-ca.pem")]
+    chain = [] if name == "untrusted" else ["-cert_chain", os.path.join(certs_dir, "intermediate-ca.pem")]
     process = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port,
-                                "-cert", os.path.join(certs, name + ".pem"),
-                                "-key", os.path.join(certs, name + ".key")] + chain + ["-quiet", "-www"] + list(extra),
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "-cert", os.path.join(certs_dir, name + ".pem"),
+                                "-key", os.path.join(certs_dir, name + ".key")] + chain + ["-quiet", mode] + list(extra),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
     wait_listening(port, process)
     return port, process
 
@@ -131,4 +135,5 @@ def main():
     return status
 
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

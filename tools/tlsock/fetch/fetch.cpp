@@ -13,8 +13,6 @@
 // written to stdout; -o gets none of it; later URLs are still fetched), 7 file I/O, 1 too many
 // redirects or a redirect to a URL tlsock cannot fetch (https:// to http:// included), or a -C
 // answer that does not continue the file.
-#include <unistd.h>  // isatty
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -31,6 +29,7 @@
 #include "cli/cli.hpp"
 #include "cli/failure.hpp"
 #include "cli/output_file.hpp"
+#include "cli/platform.hpp"
 #include "fetch/client.hpp"
 #include "fetch/decoder.hpp"
 #include "fetch/json.hpp"
@@ -192,10 +191,10 @@ class Fetcher {
       if (missing) resume_from = 0;
       if (resume_from > 0) add_header(request, "Range", "bytes=" + std::to_string(resume_from) + "-");
     }
-    bool stdout_terminal = ::isatty(STDOUT_FILENO) != 0;
+    bool stdout_terminal = platform::is_terminal(platform::stdout_fd);
     Output output{file ? &*file : nullptr, !options_.json, stdout_terminal && options_.output != "-"};
     bool body_on_terminal = (output.to_stdout() && stdout_terminal) || (file && file->is_terminal());
-    Progress progress(!options_.no_progress && ::isatty(STDERR_FILENO) && !body_on_terminal);
+    Progress progress(!options_.no_progress && platform::is_terminal(platform::stderr_fd) && !body_on_terminal);
 
     for (int redirects = 0;; ++redirects) {
       bool follow = false;

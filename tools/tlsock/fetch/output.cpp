@@ -1,9 +1,6 @@
 // Where fetch's response bytes go: stdout, the -o file or nowhere (see output.hpp).
 #include "fetch/output.hpp"
 
-#include <sys/ioctl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -11,6 +8,7 @@
 
 #include "cli/cli.hpp"
 #include "cli/failure.hpp"
+#include "cli/platform.hpp"
 
 namespace tlsock::cli {
 namespace {
@@ -34,9 +32,8 @@ std::string human_size(double bytes) {
 
 // The width of the terminal on stderr (80 when it cannot be told).
 std::size_t terminal_columns() {
-  winsize size{};
-  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col >= 10) return size.ws_col;
-  return 80;
+  int columns = platform::terminal_columns(platform::stderr_fd);
+  return columns >= 10 ? static_cast<std::size_t>(columns) : 80;
 }
 
 }  // namespace
