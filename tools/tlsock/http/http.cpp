@@ -2,8 +2,8 @@
 #include "http/http.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <limits>
 
 namespace tlsock::http {
@@ -708,31 +708,41 @@ std::optional<std::int64_t> parse_http_date(std::string_view text) {
       text[19] != ':' || text[22] != ':' || text.substr(25) != " GMT")
     return std::nullopt;
   if (std::find(std::begin(days), std::end(days), text.substr(0, 3)) == std::end(days)) return std::nullopt;
-  const auto* month = std::find(std::begin(months), std::end(months), text.substr(8, 3));
-  if (month == std::end(months)) return std::nullopt;
-  auto day = parse_decimal(text.substr(5, 2)), year = parse_decimal(text.substr(12, 4));
+  const auto* month_at = std::find(std::begin(months), std::end(months), text.substr(8, 3));
+  if (month_at == std::end(months)) return std::nullopt;
+  auto day_value = parse_decimal(text.substr(5, 2)), year_value = parse_decimal(text.substr(12, 4));
   auto hour = parse_decimal(text.substr(17, 2)), minute = parse_decimal(text.substr(20, 2));
   auto second = parse_decimal(text.substr(23, 2));
-  if (!day || !year || !hour || !minute || !second || *day < 1 || *day > 31 || *hour > 23 || *minute > 59 ||
-      *second > 60)
+  if (!day_value || !year_value || !hour || !minute || !second || *day_value < 1 || *day_value > 31 || *hour > 23 ||
+      *minute > 59 || *second > 60)
     return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = static_cast<int>(*year) - 1900;
-  tm.tm_mon = static_cast<int>(month - std::begin(months));
-  tm.tm_mday = static_cast<int>(*day);
-  tm.tm_hour = static_cast<int>(*hour);
-  tm.tm_min = static_cast<int>(*minute);
-  tm.tm_sec = static_cast<int>(*second);
-  return static_cast<std::int64_t>(::timegm(&tm));
+  namespace chrono = std::chrono;
+  chrono::year_month_day date{chrono::year{static_cast<int>(*year_value)},
+                              chrono::month{static_cast<unsigned>(month_at - std::begin(months)) + 1},
+                              chrono::day{static_cast<unsigned>(*day_value)}};
+  if (!date.ok()) return std::nullopt;
+  chrono::seconds since_epoch = chrono::sys_days{date}.time_since_epoch() + chrono::hours(*hour) +
+                                chrono::minutes(*minute) + chrono::seconds(*second);
+  return static_cast<std::int64_t>(since_epoch.count());
 }
 
+// Portable (no gmtime_r on Windows): the calendar of <chrono>.
 std::string format_http_date(std::int64_t time) {
-  auto t = static_cast<std::time_t>(time);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
+  namespace chrono = std::chrono;
+  static constexpr const char* day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  chrono::sys_seconds at{chrono::seconds{time}};
+  chrono::sys_days date_days = chrono::floor<chrono::days>(at);
+  chrono::year_month_day date{date_days};
+  chrono::hh_mm_ss clock{at - date_days};
   char text[64];
-  std::size_t n = std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return {text, n};
+  int n = std::snprintf(text, sizeof text, "%s, %02u %s %04d %02d:%02d:%02d GMT",
+                        day_names[chrono::weekday{date_days}.c_encoding()], static_cast<unsigned>(date.day()),
+                        month_names[static_cast<unsigned>(date.month()) - 1], static_cast<int>(date.year()),
+                        static_cast<int>(clock.hours().count()), static_cast<int>(clock.minutes().count()),
+                        static_cast<int>(clock.seconds().count()));
+  return {text, static_cast<std::size_t>(std::max(n, 0))};
 }
 
 bool etag_matches(std::string_view if_none_match, std::string_view etag) {
