@@ -4,9 +4,10 @@
 #include <mbedtls/oid.h>
 #include <mbedtls/platform_util.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
-#include <ctime>
+#include <cstdio>
 
 #include "arguments.hpp"
 #include "mbedtls/shared.hpp"
@@ -15,14 +16,20 @@
 namespace tlsock {
 namespace {
 
-// YYYYMMDDhhmmss, as mbedtls_x509write_crt_set_validity wants it.
+// YYYYMMDDhhmmss (UTC), as mbedtls_x509write_crt_set_validity wants it; <chrono>'s calendar,
+// which Windows has too (it has no gmtime_r).
 std::string x509_time(std::chrono::system_clock::time_point when) {
-  std::time_t t = std::chrono::system_clock::to_time_t(when);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
+  namespace chrono = std::chrono;
+  auto at = chrono::floor<chrono::seconds>(when);
+  chrono::sys_days date_days = chrono::floor<chrono::days>(at);
+  chrono::year_month_day date{date_days};
+  chrono::hh_mm_ss clock{at - date_days};
   char text[32];
-  std::size_t n = std::strftime(text, sizeof text, "%Y%m%d%H%M%S", &tm);
-  return {text, n};
+  int n = std::snprintf(text, sizeof text, "%04d%02u%02u%02d%02d%02d", static_cast<int>(date.year()),
+                        static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                        static_cast<int>(clock.hours().count()), static_cast<int>(clock.minutes().count()),
+                        static_cast<int>(clock.seconds().count()));
+  return {text, static_cast<std::size_t>(n > 0 ? n : 0)};
 }
 
 // The subjectAltName extension's value: a SEQUENCE of dNSName [2] and iPAddress [7].
@@ -35,18 +42,19 @@ std::string subject_alt_names(const std::vector<std::string>& names) {
     backend::check(ret < 0 ? ret : 0, "subjectAltName");
     length += static_cast<std::size_t>(ret);
   };
-  for (auto name = names.rbegin(); name != names.rend(); ++name) {  // ASN.1 is written backwards
+  // ASN.1 is written backwards: the last name first.
+  std::for_each(names.rbegin(), names.rend(), [&](const std::string& name) {
     std::size_t before = length;
-    if (std::optional<net::IpAddress> ip = net::parse_ip(*name)) {
+    if (std::optional<net::IpAddress> ip = net::parse_ip(name)) {
       add(mbedtls_asn1_write_raw_buffer(&p, start, ip->bytes.data(), ip->size));
       add(mbedtls_asn1_write_len(&p, start, length - before));
       add(mbedtls_asn1_write_tag(&p, start, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7));
     } else {
-      add(mbedtls_asn1_write_raw_buffer(&p, start, reinterpret_cast<const unsigned char*>(name->data()), name->size()));
+      add(mbedtls_asn1_write_raw_buffer(&p, start, reinterpret_cast<const unsigned char*>(name.data()), name.size()));
       add(mbedtls_asn1_write_len(&p, start, length - before));
       add(mbedtls_asn1_write_tag(&p, start, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2));
     }
-  }
+  });
   add(mbedtls_asn1_write_len(&p, start, length));
   add(mbedtls_asn1_write_tag(&p, start, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
   return {reinterpret_cast<const char*>(p), length};

@@ -8,6 +8,7 @@
 // test's thread only; server threads record what they saw in a Log. In-memory handshakes are
 // in test_sansio.cpp; this file uses the sans-IO API only where a socket cannot show
 // something (an alert on demand, the server's handshake messages).
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>

@@ -344,7 +344,7 @@ TEST_CASE("a ClientHello fragmented over several records gets a handshake", "[se
   const std::size_t size = GENERATE(1, 5, 100);
   INFO((tls13 ? "TLSv1.3" : "TLSv1.2") << ", fragments of " << size << " bytes");
   ClientTLS client("localhost", tls13 ? trusted_session() : tls12_session());
-  ConnectionInfo info = handshake(client, *server, [&](std::string flight) { return fragmented(flight, size); });
+  ConnectionInfo info = handshake(client, *server, [&](const std::string& flight) { return fragmented(flight, size); });
   REQUIRE(info.protocol.has_value());
   CHECK(to_string(*info.protocol) == (tls13 ? "TLSv1.3" : "TLSv1.2"));
 }

@@ -3,6 +3,7 @@
 // stream over (and refusing one that read bytes ahead of the handshake); and calls blocked in
 // one thread that another thread ends: shutdown_socket under a TCPStream's or a TLSSocket's
 // read, TLSListener::close under accept().
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <atomic>

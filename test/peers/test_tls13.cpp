@@ -7,6 +7,9 @@
 // Every test case skips when the linked mbedTLS has no TLS 1.3 (2.28). Servers listen on
 // 127.0.0.1; `openssl s_server -www` serves one connection at a time, so a test never opens a
 // second connection to it while it still holds one.
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <barrier>
 #include <chrono>
 #include <filesystem>

@@ -219,7 +219,8 @@ std::string directory_index(const fs::path& root, const fs::path& directory, std
   if (url_path != "/") page += "<li><a href=\"../\">../</a></li>\n";
   for (const auto& [name, is_directory] : entries) {
     std::string suffix = is_directory ? "/" : "";
-    page += "<li><a href=\"" + percent_encode(name) + suffix + "\">" + html_escape(name) + suffix + "</a></li>\n";
+    page.append("<li><a href=\"").append(percent_encode(name)).append(suffix).append("\">");
+    page.append(html_escape(name)).append(suffix).append("</a></li>\n");
   }
   return page + "</ul>\n</body></html>\n";
 }
