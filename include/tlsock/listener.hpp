@@ -34,10 +34,11 @@ class TLSOCK_API TLSListener {
   [[nodiscard]] TLSSocket accept(Timeout timeout = std::nullopt);
   /// Called with each failed handshake's error (default: none).
   void on_handshake_error(std::function<void(const std::exception& error)> handler);
-  /// A client whose first byte is an ASCII letter speaks clear text (plain HTTP, most likely),
-  /// not TLS: it is dropped and reported to on_handshake_error as PlaintextRequestError. With a
-  /// handler, what it returns for the first bytes received is sent to that client in the clear
-  /// first (an HTTP server's "400: this is an HTTPS port"), as much as the socket takes at once.
+  /// With this handler set, a client whose first byte is an ASCII letter (clear text, plain
+  /// HTTP most likely, not TLS) gets what the handler returns for the first bytes received, in
+  /// the clear (an HTTP server's "400: this is an HTTPS port"; as much as the socket takes at
+  /// once), is dropped and is reported to on_handshake_error as PlaintextRequestError. Without
+  /// it, such a client gets the alert unexpected_message and BadTLSDataError, as any bad record.
   void on_plaintext(std::function<std::string(std::string_view first_bytes)> reply);
   /// The port it listens on (the one picked, when 0 was asked for).
   [[nodiscard]] std::uint16_t port() const noexcept;

@@ -52,11 +52,12 @@ struct TLSListener::Impl {
     }
   }
 
-  // Whether the client's first bytes are clear text rather than a TLS record (whose first
-  // byte, a content type, is never a letter). If so it gets plaintext_reply's answer and is
-  // reported; the caller drops it. Checked once per client, before the handshake reads.
+  // With an on_plaintext handler: whether the client's first bytes are clear text rather than
+  // a TLS record (whose first byte, a content type, is never a letter). If so it gets the
+  // handler's answer and is reported; the caller drops it. Checked once per client, before the
+  // handshake reads. Without a handler the engine refuses it as any other bad record.
   bool plaintext(Pending& p) {
-    if (p.first_bytes_seen) return false;
+    if (p.first_bytes_seen || !plaintext_reply) return false;
     char first[512];
     NativeSocket fd = p.socket->sock.get();
     std::optional<std::size_t> n = net::peek_some(fd, first, sizeof first);
@@ -64,16 +65,14 @@ struct TLSListener::Impl {
     p.first_bytes_seen = true;
     if (*n == 0 || !((first[0] >= 'A' && first[0] <= 'Z') || (first[0] >= 'a' && first[0] <= 'z'))) return false;
     try {
-      if (plaintext_reply) {
-        std::string reply = plaintext_reply(std::string_view(first, *n));
-        (void)net::send_some(fd, reply.data(), reply.size());
-        // Closing with unread bytes would reset the connection, which can destroy the reply
-        // before the client reads it: take in what has arrived after saying we are done
-        // (bounded: a client that keeps sending does not keep the listener here).
-        net::shutdown_write(fd);
-        char drop[4096];
-        for (int turns = 0; turns < 16 && net::recv_some(fd, drop, sizeof drop).value_or(0) > 0; ++turns) {
-        }
+      std::string reply = plaintext_reply(std::string_view(first, *n));
+      (void)net::send_some(fd, reply.data(), reply.size());
+      // Closing with unread bytes would reset the connection, which can destroy the reply
+      // before the client reads it: take in what has arrived after saying we are done
+      // (bounded: a client that keeps sending does not keep the listener here).
+      net::shutdown_write(fd);
+      char drop[4096];
+      for (int turns = 0; turns < 16 && net::recv_some(fd, drop, sizeof drop).value_or(0) > 0; ++turns) {
       }
     } catch (const std::exception&) {
       // The client left already; it is reported below anyway.
