@@ -429,7 +429,9 @@ Json findings_json(const Findings& f) {
   out["verified"] = f.verified;
   out["verdict"] = f.verdict.empty() ? Json(nullptr) : Json(f.verdict);
   Json resumption = nullptr;
-  if (f.connected) {
+  // Also when the first handshake ended early (TLS 1.2 refusing a missing client certificate
+  // never connects): the error says why resumption was not tried.
+  if (f.connected || !f.resumption_error.empty()) {
     std::optional<SessionReuse> id = f.resumption ? f.resumption->session_id : std::nullopt;
     std::optional<SessionReuse> ticket = f.resumption ? f.resumption->session_ticket : std::nullopt;
     resumption = {{"session_id", reuse_json(id)},
