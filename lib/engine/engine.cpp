@@ -332,9 +332,10 @@ std::exception_ptr Engine::make_error(const std::string& message) {
 
 std::exception_ptr Engine::client_auth_required() {
   // Only a plaintext (TLS 1.0 to 1.2) CertificateRequest shows its names; TLS 1.3 encrypts it.
+  // After a completed handshake (TLS 1.3's refusal comes then) the transcript has let them go.
   std::optional<std::vector<std::string>> names;
   const HandshakeFacts& facts = transcript_.facts();
-  if (facts.certificate_request) {
+  if (facts.certificate_request && !complete_) {
     names.emplace();
     for (const std::string& der : facts.acceptable_ca_names_der)
       names->push_back(backend::distinguished_name_text(der));

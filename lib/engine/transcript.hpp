@@ -147,10 +147,12 @@ class Transcript {
   [[nodiscard]] const std::optional<Forbidden>& client_forbidden() const noexcept { return client_.forbidden(); }
   // A TLS 1.2 abbreviated handshake: the server echoed the session ID we offered.
   [[nodiscard]] bool resumed() const noexcept;
-  // The handshake is over: frees both directions' buffers, keeping the facts.
+  // The handshake is over: frees both directions' buffers, keeping the facts (but for the CA
+  // names, only a failed handshake's error needs).
   void release() noexcept {
     client_.release();
     server_.release();
+    std::vector<std::string>().swap(facts_.acceptable_ca_names_der);
   }
 
  private:
