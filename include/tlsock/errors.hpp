@@ -3,10 +3,12 @@
 #pragma once
 
 #include <exception>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "tlsock/alert.hpp"
 #include "tlsock/certificate.hpp"
@@ -71,6 +73,35 @@ class TLSOCK_API TLSAlertError : public TLSError {
   Alert alert_;
   AlertLevel level_;
 };
+
+/// What a server asked for when it required a client certificate and the client had none to
+/// send. The error a client raises then ("TLS handshake failed - client authentication
+/// required") is of its usual class, TLSAlertError when the server refused with an alert, else
+/// TLSError, and also a ClientAuthRequest: client_auth_request() finds it.
+class TLSOCK_API ClientAuthRequest {
+ public:
+  /// names: see acceptable_ca_names().
+  explicit ClientAuthRequest(std::optional<std::vector<std::string>> names)
+      : names_(std::make_shared<const std::optional<std::vector<std::string>>>(std::move(names))) {}
+  /// Copies share the names (a copy cannot throw, as an exception's must not).
+  ClientAuthRequest(const ClientAuthRequest&) noexcept = default;
+  /// As the copy constructor.
+  ClientAuthRequest& operator=(const ClientAuthRequest&) noexcept = default;
+  virtual ~ClientAuthRequest();
+  /// The certificate authorities the server's CertificateRequest named, in its order, as text
+  /// in Certificate::subject()'s format ("C=NL, O=Example, CN=Example Root CA"): a client
+  /// certificate issued under one of them may be accepted. An empty list: the server named
+  /// none, any certificate might do. std::nullopt: not known; TLS 1.3 encrypts the request,
+  /// and its names are not available.
+  [[nodiscard]] const std::optional<std::vector<std::string>>& acceptable_ca_names() const noexcept { return *names_; }
+
+ private:
+  std::shared_ptr<const std::optional<std::vector<std::string>>> names_;  // shared: copies cannot throw
+};
+
+/// The ClientAuthRequest that error is also, or nullptr when it is none (it is not a client's
+/// "client authentication required" error).
+[[nodiscard]] TLSOCK_API const ClientAuthRequest* client_auth_request(const std::exception& error) noexcept;
 
 /// The peer sent bytes that are not valid TLS; an alert was written to it before this was raised.
 class TLSOCK_API BadTLSDataError : public TLSError {

@@ -172,6 +172,10 @@ class SavedSession {
 [[nodiscard]] std::string session_format_text(std::uint32_t format);
 // SHA-256 of bytes: 32 raw bytes.
 [[nodiscard]] std::string sha256(std::string_view bytes);
+// A DER Name (an X.509 DistinguishedName, as in a CertificateRequest) as text in
+// Certificate::subject()'s format ("C=NL, O=Example, CN=Example Root CA"); for bytes that are
+// not one valid Name, a text in parentheses that says so.
+[[nodiscard]] std::string distinguished_name_text(std::string_view der);
 
 // What the backend made of a chain for the handshake (for tests): the DER of each certificate
 // of its own list, leaf first, and whether that list's leaf and the chain's key are a pair.

@@ -34,6 +34,20 @@ Alert alert_for_first_bytes(std::string_view bytes) {
   return Alert::protocol_version;
 }
 
+// A client's "client authentication required" error: the class make_error would pick, and a
+// ClientAuthRequest with what the server's CertificateRequest named.
+template <typename Base>
+class ClientAuthError final : public Base, public ClientAuthRequest {
+ public:
+  ClientAuthError(Base base, std::optional<std::vector<std::string>> names)
+      : Base(std::move(base)), ClientAuthRequest(std::move(names)) {}
+};
+
+template <typename Base>
+std::exception_ptr client_auth_error(Base base, std::optional<std::vector<std::string>> names) {
+  return std::make_exception_ptr(ClientAuthError<Base>(std::move(base), std::move(names)));
+}
+
 }  // namespace
 
 std::shared_ptr<const backend::Config> Engine::config_of(const std::shared_ptr<TLSSession>& session) {
@@ -316,6 +330,28 @@ std::exception_ptr Engine::make_error(const std::string& message) {
   return std::make_exception_ptr(TLSError(message));
 }
 
+std::exception_ptr Engine::client_auth_required() {
+  // Only a plaintext (TLS 1.0 to 1.2) CertificateRequest shows its names; TLS 1.3 encrypts it.
+  // After a completed handshake (TLS 1.3's refusal comes then) the transcript has let them go.
+  std::optional<std::vector<std::string>> names;
+  const HandshakeFacts& facts = transcript_.facts();
+  if (facts.certificate_request && !complete_) {
+    names.emplace();
+    for (const std::string& der : facts.acceptable_ca_names_der)
+      names->push_back(backend::distinguished_name_text(der));
+  }
+  const std::string message(messages::client_auth_required);
+  const backend::TlsError& error = tls_.error();
+  if (error.failure == backend::Failure::alert)
+    return client_auth_error(TLSAlertError(message, static_cast<Alert>(error.alert), AlertLevel::fatal),
+                             std::move(names));
+  if (error.failure == backend::Failure::bad_record) {
+    fatal_alert_once(static_cast<Alert>(tls_.bad_data_alert()));
+    return client_auth_error(BadTLSDataError(message), std::move(names));
+  }
+  return client_auth_error(TLSError(message), std::move(names));
+}
+
 std::exception_ptr Engine::bad_data(const std::string& message, Alert alert) {
   // The peer learns why we hang up: mbedTLS sends an alert for some bad data (a bad MAC) and
   // none for other (an unknown record type or version), so ours goes out unless one did.
@@ -348,7 +384,7 @@ void Engine::handshake_failed(backend::Status status) {
     bool has_certificate = session_->options().client_certificate.has_value();
     if ((facts.certificate_request && !has_certificate && refused) ||
         (alert && error.alert == static_cast<std::uint8_t>(Alert::certificate_required)))
-      fail(make_error(std::string(messages::client_auth_required)));
+      fail(client_auth_required());
   } else {
     refuse_forbidden_input();
     if (failed && error.failure == backend::Failure::bad_record) {
@@ -485,7 +521,7 @@ std::size_t Engine::read(char* data, std::size_t size) {
   // TLS 1.3 servers refuse a missing client certificate only after our handshake finished.
   const backend::TlsError& error = tls_.error();
   if (error.failure == backend::Failure::alert && error.alert == static_cast<std::uint8_t>(Alert::certificate_required))
-    fail(make_error(std::string(messages::client_auth_required)));
+    fail(client_auth_required());
   if (error.failure == backend::Failure::key_update) {
     // RFC 8446 4: a handshake message an implementation cannot take in its state is an
     // unexpected_message. internal_error would tell the peer nothing about what it did to end
@@ -543,3 +579,13 @@ bool Engine::awaiting_ticket() const noexcept {
 }
 
 }  // namespace tlsock::engine
+
+namespace tlsock {
+
+ClientAuthRequest::~ClientAuthRequest() = default;
+
+const ClientAuthRequest* client_auth_request(const std::exception& error) noexcept {
+  return dynamic_cast<const ClientAuthRequest*>(&error);
+}
+
+}  // namespace tlsock

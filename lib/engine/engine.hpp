@@ -111,6 +111,8 @@ class Engine {
   void rethrow_if_failed() const;
   [[noreturn]] void handshake_failed(backend::Status status);
   [[nodiscard]] std::exception_ptr make_error(const std::string& message);
+  // A client's "client authentication required", also a ClientAuthRequest (make_error's classes).
+  [[nodiscard]] std::exception_ptr client_auth_required();
   // A BadTLSDataError, after sending the fatal alert (unless one went out already).
   [[nodiscard]] std::exception_ptr bad_data(const std::string& message, Alert alert);
   void fatal_alert_once(Alert alert);

@@ -2,6 +2,8 @@
 // come from the network.
 #include "engine/transcript.hpp"
 
+#include <algorithm>
+
 namespace tlsock::engine {
 namespace {
 
@@ -24,6 +26,8 @@ class Cursor {
     pos_ += n;
     return last_;
   }
+  // At most n bytes: what is there of a vector cut short.
+  std::string_view take_up_to(std::size_t n) { return take(std::min(n, data_.size() - pos_)); }
   [[nodiscard]] bool ok() const { return ok_; }
   [[nodiscard]] bool done() const { return pos_ >= data_.size(); }
 
@@ -66,6 +70,21 @@ void check_client_hello(std::string_view body, RecordReader& reader) {
     reader.forbid(Alert::decode_error, "a malformed ClientHello: its lengths do not add up (RFC 5246 7.4.1.2)");
   else if (compression.find('\0') == std::string_view::npos)
     reader.forbid(Alert::illegal_parameter, "a ClientHello without the null compression method (RFC 5246 7.4.1.2)");
+}
+
+// A TLS 1.0 to 1.2 CertificateRequest (RFC 5246 7.4.4, RFC 4346 7.4.4): the DER of each name
+// in certificate_authorities. TLS 1.2 alone has supported_signature_algorithms.
+std::vector<std::string> acceptable_ca_names(std::string_view body, std::uint16_t version) {
+  Cursor c(body);
+  c.take(c.u8());                                // certificate_types
+  if (version == wire::tls1_2) c.take(c.u16());  // supported_signature_algorithms
+  Cursor all(c.take_up_to(c.u16()));             // of a list cut short, the names before the cut
+  std::vector<std::string> names;
+  while (all.ok() && !all.done() && names.size() < HandshakeFacts::max_ca_names) {
+    std::string_view name = all.take(all.u16());
+    if (all.ok()) names.emplace_back(name);
+  }
+  return names;
 }
 
 }  // namespace
@@ -141,6 +160,7 @@ void Transcript::server_bytes(std::string_view bytes, bool (*is_dhe)(std::uint16
         break;
       case wire::certificate_request:
         facts_.certificate_request = true;
+        facts_.acceptable_ca_names_der = acceptable_ca_names(body, facts_.server_version);
         break;
       default:
         break;

@@ -21,6 +21,7 @@ namespace tlsock::engine {
 namespace wire {
 // Protocol versions (ProtocolVersion).
 inline constexpr std::uint16_t tls1_0 = 0x0301;
+inline constexpr std::uint16_t tls1_2 = 0x0303;
 inline constexpr std::uint16_t tls1_3 = 0x0304;
 // Record content types (ContentType).
 inline constexpr unsigned change_cipher_spec = 20;
@@ -117,6 +118,10 @@ struct HandshakeFacts {
   bool psk_accepted = false;  // TLS 1.3 pre_shared_key in ServerHello
   // Later server messages (TLS 1.2; TLS 1.3 encrypts them)
   bool certificate_request = false;
+  // The CertificateRequest's certificate_authorities: each DistinguishedName's DER, in the
+  // server's order (at most max_ca_names; of a malformed list, what parsed).
+  std::vector<std::string> acceptable_ca_names_der;
+  static constexpr std::size_t max_ca_names = 64;
   bool new_session_ticket = false;
   bool server_certificate = false;
   std::optional<unsigned> dh_prime_bits;  // from a DHE ServerKeyExchange
@@ -142,10 +147,12 @@ class Transcript {
   [[nodiscard]] const std::optional<Forbidden>& client_forbidden() const noexcept { return client_.forbidden(); }
   // A TLS 1.2 abbreviated handshake: the server echoed the session ID we offered.
   [[nodiscard]] bool resumed() const noexcept;
-  // The handshake is over: frees both directions' buffers, keeping the facts.
+  // The handshake is over: frees both directions' buffers, keeping the facts (but for the CA
+  // names, only a failed handshake's error needs).
   void release() noexcept {
     client_.release();
     server_.release();
+    std::vector<std::string>().swap(facts_.acceptable_ca_names_der);
   }
 
  private:

@@ -71,6 +71,10 @@ inline const mbedtls_x509_buf& raw(const mbedtls_x509_crt& crt) { return crt.raw
 inline mbedtls_md_type_t sig_md(const mbedtls_x509_crt& crt) { return crt.TLSOCK_PRIVATE(sig_md); }
 inline const mbedtls_x509_time& valid_from(const mbedtls_x509_crt& crt) { return crt.valid_from; }
 inline const mbedtls_x509_time& valid_to(const mbedtls_x509_crt& crt) { return crt.valid_to; }
+// A Name's attribute is followed by another of the same RDN (mbedtls_x509_dn_gets joins them with " + ").
+inline void set_next_merged(mbedtls_x509_name& attribute, bool merged) {
+  attribute.TLSOCK_PRIVATE(next_merged) = merged ? 1 : 0;
+}
 
 // The alert description of the fatal alert that ended the connection.
 inline unsigned char received_alert(const mbedtls_ssl_context& ssl) { return ssl.TLSOCK_PRIVATE(in_msg)[1]; }

@@ -1,4 +1,5 @@
 // Certificate: parsing and accessors, on mbedTLS's X.509 parser.
+#include <mbedtls/asn1.h>
 #include <mbedtls/base64.h>
 #include <mbedtls/md.h>
 #include <mbedtls/oid.h>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <stdexcept>
 #include <system_error>
@@ -334,6 +336,61 @@ PemBlocks certificate_pem_blocks(std::string_view pem) {
     at = stop + end.size();
   }
   return out;
+}
+
+namespace {
+
+// The attributes of a DER Name (RFC 5280 4.1.2.4: SEQUENCE OF SET OF SEQUENCE {OID, value})
+// as mbedTLS's linked list, pointing into der; empty when der is not one valid Name. Walked
+// with the public ASN.1 reader: mbedTLS 3 no longer exports its own Name parser.
+std::optional<std::vector<mbedtls_x509_name>> parse_name(std::string_view der) {
+  std::vector<mbedtls_x509_name> attributes;
+  auto* p = reinterpret_cast<unsigned char*>(const_cast<char*>(der.data()));
+  const unsigned char* end = p + der.size();
+  std::size_t len = 0;
+  constexpr int constructed_sequence = MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE;
+  if (mbedtls_asn1_get_tag(&p, end, &len, constructed_sequence) != 0 || p + len != end) return std::nullopt;
+  while (p < end) {
+    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SET) != 0 || len == 0)
+      return std::nullopt;
+    const unsigned char* set_end = p + len;
+    while (p < set_end) {
+      mbedtls_x509_name attribute{};
+      if (mbedtls_asn1_get_tag(&p, set_end, &len, constructed_sequence) != 0) return std::nullopt;
+      const unsigned char* attribute_end = p + len;
+      if (mbedtls_asn1_get_tag(&p, attribute_end, &len, MBEDTLS_ASN1_OID) != 0) return std::nullopt;
+      attribute.oid = {MBEDTLS_ASN1_OID, len, p};
+      p += len;
+      if (attribute_end - p < 1) return std::nullopt;
+      int tag = *p++;
+      if (mbedtls_asn1_get_len(&p, attribute_end, &len) != 0 || p + len != attribute_end) return std::nullopt;
+      attribute.val = {tag, len, p};
+      p += len;
+      compat::set_next_merged(attribute, p < set_end);  // a multi-valued RDN: "CN=a + O=b"
+      attributes.push_back(attribute);
+    }
+  }
+  for (std::size_t i = 0; i + 1 < attributes.size(); ++i) attributes[i].next = &attributes[i + 1];
+  return attributes;
+}
+
+}  // namespace
+
+std::string distinguished_name_text(std::string_view der) {
+  std::optional<std::vector<mbedtls_x509_name>> name = parse_name(der);
+  if (!name) return "(a name that is not valid DER, " + std::to_string(der.size()) + " bytes)";
+  if (name->empty()) return "(an empty name)";
+  constexpr std::size_t most = 64 * 1024;
+  for (std::size_t size = 1024; size <= most; size *= 4) {
+    std::string text(size, '\0');
+    int n = mbedtls_x509_dn_gets(text.data(), text.size(), name->data());
+    if (n >= 0) {
+      text.resize(static_cast<std::size_t>(n));
+      return text;
+    }
+    if (n != MBEDTLS_ERR_X509_BUFFER_TOO_SMALL) break;
+  }
+  return "(a name too long to show, " + std::to_string(der.size()) + " bytes)";
 }
 
 Certificate certificate_from(const mbedtls_x509_crt& crt) {

@@ -730,6 +730,10 @@ TEST_CASE("probe of a server that requires a client certificate: never verified,
     CHECK(j["resumption"]["error"] == "not tried: the first handshake did not complete");
     CHECK(j["protocols"]["TLSv1.2"] == "accepted");
     CHECK(j["protocol_errors"]["TLSv1.2"] == "client certificate required");
+    // s_server names the subjects of its -CAfile; TLS 1.3 encrypts them, TLS 1.2 shows them.
+    const std::string root_subject = Certificate::load(root_ca()).at(0).subject();
+    CHECK(j["acceptable_ca_names"] == json::array({root_subject}));
+    CHECK(j["acceptable_ca_names_from"] == "TLSv1.2");
     if (newest_protocol() == "TLSv1.3") {
       // TLS 1.3 refuses after the client's side of the handshake: the chain was seen.
       CHECK(j["connection"]["protocol"] == "TLSv1.3");
@@ -740,8 +744,10 @@ TEST_CASE("probe of a server that requires a client certificate: never verified,
     }
     ProgramResult text = probe({target, "--cacert", root_ca()});
     CHECK(text.exit_code == 4);
-    CHECK(text.output.find("Client cert:    required by the server, none sent (pass --cert and --key)") !=
-          std::string::npos);
+    CHECK(text.output.find("Client cert:    required by the server, none sent (pass --cert and --key)\n"
+                           "Acceptable CAs (from the TLSv1.2 CertificateRequest):\n"
+                           "  " +
+                           root_subject + "\n") != std::string::npos);
     CHECK(text.output.find("verified: true") == std::string::npos);
   }
   SECTION("with --cert and --key") {
@@ -752,8 +758,27 @@ TEST_CASE("probe of a server that requires a client certificate: never verified,
     json j = json_of(result);
     CHECK(j["handshake_completed"] == true);
     CHECK(j["client_certificate_required"] == false);
+    CHECK(j["acceptable_ca_names"].is_null());
     CHECK(j["verified"] == true);
   }
+}
+
+TEST_CASE("probe of a server that requires a client certificate with TLS 1.3 alone: the CA names are not known",
+          "[openssl]") {
+  if (!have_openssl()) TLSOCK_SKIP("openssl is not installed");
+  if (newest_protocol() != "TLSv1.3") TLSOCK_SKIP("the linked mbedTLS has no TLS 1.3");
+  ServerProcess server = openssl_server({"-www", "-tls1_3", "-Verify", "1", "-CAfile", root_ca()});
+  std::string target = "localhost:" + std::to_string(server.port());
+  ProgramResult result = probe({target, "--cacert", root_ca(), "--json"});
+  INFO(result.output);
+  CHECK(result.exit_code == 4);
+  json j = json_of(result);
+  CHECK(j["client_certificate_required"] == true);
+  CHECK(j["acceptable_ca_names"].is_null());  // TLS 1.3 encrypts the CertificateRequest
+  CHECK(j["acceptable_ca_names_from"].is_null());
+  ProgramResult text = probe({target, "--cacert", root_ca()});
+  CHECK(text.output.find("Acceptable CAs: not known (TLS 1.3 encrypts the server's CertificateRequest, and the "
+                         "server did not ask with an older version)\n") != std::string::npos);
 }
 
 // --- expectations -----------------------------------------------------------------------------

@@ -359,10 +359,23 @@ TEST_CASE("client certificates: required, optional, none", "[server][client-auth
       INFO("protocol " << to_string(protocol));
       ServerThread server(make_server(client_auth(ClientAuth::required)), answer_ok(log, client_identity));
       std::string client_error;
+      // The error is also a ClientAuthRequest: the CA names of the server's CertificateRequest.
+      const ClientAuthRequest* request = nullptr;
+      std::optional<std::vector<std::string>> ca_names;
+      auto names_of = [&](const TLSError& error) {
+        request = client_auth_request(error);
+        if (request != nullptr) ca_names = request->acceptable_ca_names();
+      };
       if (protocol == Protocol::TLSv1_2) {
         // RFC 5246 7.4.6: the server refuses the client's flight with handshake_failure.
-        client_error =
-            error_of([&] { (void)connect_tls(server.port(), "localhost", client_with(std::nullopt, {protocol})); });
+        client_error = error_of([&] {
+          try {
+            (void)connect_tls(server.port(), "localhost", client_with(std::nullopt, {protocol}));
+          } catch (const TLSError& error) {
+            names_of(error);
+            throw;
+          }
+        });
       } else {
         // TLS 1.3: the client's handshake is done before the server has seen its (empty)
         // Certificate; RFC 8446 4.4.2.4: the server refuses it with certificate_required, which
@@ -370,12 +383,22 @@ TEST_CASE("client certificates: required, optional, none", "[server][client-auth
         client_error = error_of([&] {
           TLSSocket client = connect_tls(server.port(), "localhost", client_with(std::nullopt, {protocol}));
           CHECK(client.protocol() == "TLSv1.3");
-          (void)client.read_line();
+          try {
+            (void)client.read_line();
+          } catch (const TLSError& error) {
+            names_of(error);
+            throw;
+          }
         });
       }
       CHECK(client_error ==
             "TLSAlertError: TLS handshake failed - client authentication required [" +
                 std::string(protocol == Protocol::TLSv1_2 ? "handshake_failure" : "certificate_required") + ", fatal]");
+      CHECK(request != nullptr);
+      if (protocol == Protocol::TLSv1_2)  // the client trust root's subject, as the server named it
+        CHECK(ca_names == std::vector<std::string>{Certificate::load(cert_path("root-ca.pem")).at(0).subject()});
+      else  // TLS 1.3 encrypts the CertificateRequest
+        CHECK(ca_names == std::nullopt);
       REQUIRE(server.handshake_errors().wait_for(1));
       server.stop();
       CHECK(server.handshake_errors().lines() ==

@@ -95,10 +95,20 @@ TEST_CASE("TLS 1.1 works when both ends allow it", "[handshake]") {
 
 TEST_CASE("a server that requires a client certificate", "[handshake]") {
   auto server = ts::openssl_server({"-Verify", "1", "-CAfile", cert_file("root-ca.pem"), "-www"});
-  SECTION("TLS 1.2: the handshake fails") {
+  SECTION("TLS 1.2: the handshake fails; the error names the CAs of the CertificateRequest") {
     auto session = trusting_root({.protocols = {tlsock::Protocol::TLSv1_2}});
     REQUIRE_THROWS_MATCHES(connect_to(server.port(), session), tlsock::TLSError,
                            Message("TLS handshake failed - client authentication required"));
+    try {
+      (void)connect_to(server.port(), session);
+      FAIL("the handshake succeeded");
+    } catch (const tlsock::TLSError& error) {
+      const tlsock::ClientAuthRequest* request = tlsock::client_auth_request(error);
+      REQUIRE(request != nullptr);
+      // s_server names the subjects of its -CAfile.
+      CHECK(request->acceptable_ca_names() ==
+            std::vector<std::string>{tlsock::Certificate::load(cert_file("root-ca.pem")).at(0).subject()});
+    }
   }
   SECTION("TLS 1.3: the client's handshake is done first; the refusal arrives at the next write or read") {
     if (!tlsock::supported_protocols().contains(tlsock::Protocol::TLSv1_3))
@@ -110,8 +120,15 @@ TEST_CASE("a server that requires a client certificate", "[handshake]") {
       socket.write("GET / HTTP/1.0\r\n\r\n");
       (void)socket.read_line();
     };
-    REQUIRE_THROWS_MATCHES(request(), tlsock::TLSError,
-                           Message("TLS handshake failed - client authentication required"));
+    try {
+      request();
+      FAIL("the server did not refuse");
+    } catch (const tlsock::TLSError& error) {
+      CHECK(std::string(error.what()) == "TLS handshake failed - client authentication required");
+      const tlsock::ClientAuthRequest* auth = tlsock::client_auth_request(error);
+      REQUIRE(auth != nullptr);
+      CHECK(auth->acceptable_ca_names() == std::nullopt);  // TLS 1.3 encrypts the CertificateRequest
+    }
   }
 }
 

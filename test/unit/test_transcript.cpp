@@ -1,7 +1,9 @@
 // The handshake transcript reader: session reuse, client-auth requests, DH sizes and
 // non-TLS servers, from hand-made records fed in every chunking.
 #include <string>
+#include <vector>
 
+#include "backend/backend.hpp"
 #include "engine/messages.hpp"
 #include "engine/transcript.hpp"
 #include "support/catch.hpp"
@@ -159,4 +161,112 @@ TEST_CASE("a HelloRetryRequest and its ChangeCipherSpec do not hide the ServerHe
   tlsock::engine::Transcript t;
   feed_server(t, record(22, server_hello("", 0xC02F, false)) + record(20, "\x01") + record(22, message(13, "x")), 1);
   CHECK_FALSE(t.facts().certificate_request);
+}
+
+namespace {
+
+// DER: a tag, a definite length (short or long form), the content.
+std::string der(unsigned tag, const std::string& content) {
+  std::string out(1, static_cast<char>(tag));
+  if (content.size() < 0x80)
+    out += static_cast<char>(content.size());
+  else
+    out += "\x82" + u16(static_cast<unsigned>(content.size()));
+  return out + content;
+}
+// An attribute of a Name: SEQUENCE { OID 2.5.4.x, PrintableString value }.
+std::string attribute(unsigned x, const std::string& value) {
+  return der(0x30, der(0x06, std::string("\x55\x04", 2) + static_cast<char>(x)) + der(0x13, value));
+}
+constexpr unsigned country = 6, organization = 10, common_name = 3;
+// A Name of one attribute per RDN.
+std::string name(const std::vector<std::string>& attributes) {
+  std::string rdns;
+  for (const std::string& a : attributes) rdns += der(0x31, a);
+  return der(0x30, rdns);
+}
+// A CertificateRequest's body (RFC 5246 7.4.4); TLS 1.0 and 1.1 have no signature algorithms.
+std::string certificate_request(const std::vector<std::string>& names, bool tls12) {
+  std::string list;
+  for (const std::string& n : names) list += u16(static_cast<unsigned>(n.size())) + n;
+  return std::string("\x01\x01", 2) + (tls12 ? u16(2) + "\x04\x01" : "") + u16(static_cast<unsigned>(list.size())) +
+         list;
+}
+std::string server_hello_version(unsigned version) {
+  std::string body =
+      u16(version) + std::string(32, 's') + std::string(1, '\0') + u16(0xC02F) + std::string(1, '\0') + u16(0);
+  return message(2, body);
+}
+
+}  // namespace
+
+TEST_CASE("the CA names of a TLS 1.0 to 1.2 CertificateRequest", "[transcript][client-auth]") {
+  const std::string root =
+      name({attribute(country, "NL"), attribute(organization, "Example"), attribute(common_name, "Example Root CA")});
+  const std::string other = name({attribute(common_name, "Other CA")});
+  for (unsigned version : {0x0303U, 0x0302U, 0x0301U}) {
+    INFO("version " << version);
+    std::string wire = record(22, server_hello_version(version) + message(11, "cert") +
+                                      message(13, certificate_request({root, other}, version == 0x0303)));
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{7}, wire.size()}) {
+      tlsock::engine::Transcript t;
+      feed_server(t, wire, chunk);
+      CHECK(t.facts().certificate_request);
+      CHECK(t.facts().acceptable_ca_names_der == std::vector<std::string>{root, other});
+    }
+  }
+  SECTION("none named") {
+    tlsock::engine::Transcript t;
+    feed_server(t, record(22, server_hello_version(0x0303) + message(13, certificate_request({}, true))), 3);
+    CHECK(t.facts().certificate_request);
+    CHECK(t.facts().acceptable_ca_names_der.empty());
+  }
+  SECTION("a list cut short keeps the names before the cut") {
+    std::string body = certificate_request({root, other}, true);
+    body.resize(body.size() - 3);
+    tlsock::engine::Transcript t;
+    feed_server(t, record(22, server_hello_version(0x0303) + message(13, body)), 5);
+    CHECK(t.facts().certificate_request);
+    CHECK(t.facts().acceptable_ca_names_der == std::vector<std::string>{root});
+  }
+  SECTION("at most 64 names are kept") {
+    tlsock::engine::Transcript t;
+    feed_server(
+        t, record(22, server_hello_version(0x0303) + message(13, certificate_request(std::vector(100, other), true))),
+        4096);
+    CHECK(t.facts().acceptable_ca_names_der == std::vector(64, other));
+  }
+}
+
+TEST_CASE("a DER Name as text, and bytes that are not one", "[transcript][client-auth]") {
+  using tlsock::backend::distinguished_name_text;
+  CHECK(distinguished_name_text(name({attribute(country, "NL"), attribute(organization, "Example"),
+                                      attribute(common_name, "Example Root CA")})) ==
+        "C=NL, O=Example, CN=Example Root CA");
+  // A multi-valued RDN: one SET of two attributes.
+  CHECK(distinguished_name_text(der(0x30, der(0x31, attribute(common_name, "a") + attribute(organization, "b")))) ==
+        "CN=a + O=b");
+  CHECK(distinguished_name_text(der(0x30, "")) == "(an empty name)");
+  const std::string good = name({attribute(common_name, "Example Root CA")});
+  CHECK(distinguished_name_text("") == "(a name that is not valid DER, 0 bytes)");
+  CHECK(distinguished_name_text("garbage") == "(a name that is not valid DER, 7 bytes)");
+  CHECK(distinguished_name_text(good + "x") == "(a name that is not valid DER, 29 bytes)");
+  CHECK(distinguished_name_text(good.substr(0, good.size() - 1)) == "(a name that is not valid DER, 27 bytes)");
+  CHECK(distinguished_name_text(der(0x30, der(0x31, ""))) == "(a name that is not valid DER, 4 bytes)");
+  // An attribute without its value; a SET where a SEQUENCE belongs.
+  CHECK(distinguished_name_text(der(0x30, der(0x31, der(0x30, der(0x06, "\x55\x04\x03"))))) ==
+        "(a name that is not valid DER, 11 bytes)");
+  CHECK(distinguished_name_text(der(0x31, der(0x31, attribute(common_name, "a")))) ==
+        "(a name that is not valid DER, 14 bytes)");
+  // Every prefix of a valid name, and every single-byte change of it, never crashes.
+  for (std::size_t n = 0; n < good.size(); ++n) CHECK(distinguished_name_text(good.substr(0, n)).starts_with("("));
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    std::string changed = good;
+    changed[i] = static_cast<char>(changed[i] ^ 0xFF);
+    CHECK_FALSE(distinguished_name_text(changed).empty());
+  }
+  // A long name: the text grows past the first buffer.
+  std::vector<std::string> many(200, attribute(organization, std::string(100, 'o')));
+  std::string long_text = distinguished_name_text(name(many));
+  CHECK(long_text.size() == 200 * 102 + 199 * 2);
 }

@@ -56,9 +56,12 @@ SANs as verification does (wildcards only as a whole left-most label; IPs agains
     valid_domains, valid_ips, key_algorithm, key_bits, signature_hash, sha256_fingerprint
     (64 hex digits), is_ca, self_signed},
   handshake_completed (bool: false when the server ended it after asking for a client
-  certificate), client_certificate_required (bool), verified (bool, never true when the
-  handshake did not complete), verdict ("OK", oscrypto's verification error, "not verified
-  (--insecure)", "handshake not completed: ..." or null),
+  certificate), client_certificate_required (bool), acceptable_ca_names (when it was
+  required: the CA names of the server's CertificateRequest, [] when it named none; else, or
+  when not known, null: TLS 1.3 encrypts the request), acceptable_ca_names_from (null, or the
+  version of the probe whose request named them, "TLSv1.2", when the handshake was TLS 1.3),
+  verified (bool, never true when the handshake did not complete), verdict ("OK", oscrypto's
+  verification error, "not verified (--insecure)", "handshake not completed: ..." or null),
   resumption: {session_id, session_ticket, resumed (bool), error (null or why the second
   connection failed)} or null,
   protocols: {"TLSv1": ..., "TLSv1.1": ..., "TLSv1.2": ..., "TLSv1.3": ...} each "accepted",
@@ -154,7 +157,16 @@ struct VersionProbe {
   Protocol protocol;
   VersionResult result;
   std::string detail;  // why it was refused or failed
+  // When the server required a client certificate: the CA names its CertificateRequest
+  // named (unknown for TLS 1.3, which encrypts it).
+  std::optional<std::vector<std::string>> ca_names = std::nullopt;
 };
+
+// The CA names a "client authentication required" error carries, if known.
+std::optional<std::vector<std::string>> ca_names_of(const TLSError& error) {
+  const ClientAuthRequest* request = client_auth_request(error);
+  return request != nullptr ? request->acceptable_ca_names() : std::nullopt;
+}
 
 struct Findings {
   std::string host;
@@ -164,7 +176,11 @@ struct Findings {
   ConnectionFacts connection;
   bool handshake_completed = true;           // false: the server ended it (see below)
   bool client_certificate_required = false;  // the server ended the handshake for want of one
-  bool verified = false;                     // never true when the handshake did not complete
+  // The CA names of the server's CertificateRequest (not known: TLS 1.3 encrypts it), and the
+  // version of the probe they came from ("" when from the handshake above).
+  std::optional<std::vector<std::string>> acceptable_ca_names;
+  std::string acceptable_ca_names_from;
+  bool verified = false;  // never true when the handshake did not complete
   std::string verdict;
   std::optional<ConnectionFacts> resumption;
   std::string resumption_error;
@@ -215,10 +231,12 @@ class Prober {
       } catch (const TLSError& again) {
         if (!requires_client_certificate(again)) throw;
         refusal = again.what();
+        findings.acceptable_ca_names = ca_names_of(again);
       }
     } catch (const TLSError& error) {
       if (!requires_client_certificate(error)) throw;
       refusal = error.what();  // TLS 1.2: during the handshake, before the chain can be shown
+      findings.acceptable_ca_names = ca_names_of(error);
     }
     if (socket) {
       findings.connected = true;
@@ -264,12 +282,20 @@ class Prober {
       } catch (const TLSError& error) {
         // Asking for a client certificate, the server has accepted the version.
         if (requires_client_certificate(error))
-          findings.versions.push_back({protocol, VersionResult::accepted, "client certificate required"});
+          findings.versions.push_back(
+              {protocol, VersionResult::accepted, "client certificate required", ca_names_of(error)});
         else
           findings.versions.push_back({protocol, VersionResult::refused, error.what()});
       } catch (const std::exception& error) {
         findings.versions.push_back({protocol, VersionResult::error, error.what()});
       }
+    }
+    // TLS 1.3 encrypts the CertificateRequest: then the names come from an older version's.
+    for (auto v = findings.versions.rbegin(); refusal && v != findings.versions.rend(); ++v) {
+      if (!v->ca_names) continue;
+      findings.acceptable_ca_names = v->ca_names;
+      findings.acceptable_ca_names_from = std::string(to_string(v->protocol));
+      break;
     }
     return findings;
   }
@@ -426,6 +452,9 @@ Json findings_json(const Findings& f) {
   out["connection"] = f.connected ? connection_json(f.connection) : Json(nullptr);
   out["handshake_completed"] = f.connected && f.handshake_completed;
   out["client_certificate_required"] = f.client_certificate_required;
+  out["acceptable_ca_names"] = f.acceptable_ca_names ? Json(*f.acceptable_ca_names) : Json(nullptr);
+  out["acceptable_ca_names_from"] =
+      f.acceptable_ca_names_from.empty() ? Json(nullptr) : Json(f.acceptable_ca_names_from);
   out["verified"] = f.verified;
   out["verdict"] = f.verdict.empty() ? Json(nullptr) : Json(f.verdict);
   Json resumption = nullptr;
@@ -459,6 +488,22 @@ Json findings_json(const Findings& f) {
   return out;
 }
 
+// The CA names the server's CertificateRequest named, a line each.
+void print_ca_names(const Findings& f, std::ostream& out) {
+  if (!f.acceptable_ca_names) {
+    out << "Acceptable CAs: not known (TLS 1.3 encrypts the server's CertificateRequest, and the server "
+           "did not ask with an older version)\n";
+    return;
+  }
+  std::string from = f.acceptable_ca_names_from.empty() ? "" : f.acceptable_ca_names_from + " ";
+  if (f.acceptable_ca_names->empty()) {
+    out << "Acceptable CAs: none named by the " << from << "CertificateRequest (any certificate might do)\n";
+    return;
+  }
+  out << "Acceptable CAs (from the " << from << "CertificateRequest):\n";
+  for (const std::string& name : *f.acceptable_ca_names) out << "  " << name << "\n";
+}
+
 void print_text(const Findings& f, std::ostream& out) {
   auto line = [&out](const std::string& label, const std::string& value) {
     out << std::left << std::setw(16) << (label + ":") << value << "\n";
@@ -474,10 +519,10 @@ void print_text(const Findings& f, std::ostream& out) {
   line("Compression", f.connection.compression ? "yes" : "no");
   line("Session", reuse_words(f.connection.session_id, f.connection.session_ticket));
   line("Verification", f.verdict);
-  if (f.client_certificate_required)
-    line("Client cert",
-         "required by the server, none sent (pass --cert and --key); the CA names it accepts are not "
-         "available (mbedTLS does not pass them to clients)");
+  if (f.client_certificate_required) {
+    line("Client cert", "required by the server, none sent (pass --cert and --key)");
+    print_ca_names(f, out);
+  }
   if (f.resumption) {
     bool resumed =
         f.resumption->session_id == SessionReuse::reused || f.resumption->session_ticket == SessionReuse::reused;
