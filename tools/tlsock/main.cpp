@@ -1,4 +1,6 @@
 // tlsock: fetch, probe and serve over TLS from the command line.
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <csignal>
 #include <iostream>

@@ -1,6 +1,8 @@
 // Shared pieces of the command line (see cli.hpp).
 #include "cli/cli.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>

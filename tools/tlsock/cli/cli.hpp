@@ -2,8 +2,6 @@
 // stderr, and the trust/connect options that fetch and probe have in common.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
 #include <exception>
 #include <memory>
 #include <optional>
@@ -11,6 +9,13 @@
 #include <vector>
 
 #include "tlsock/tlsock.hpp"
+
+// CLI11 is declared only: its header compiles much of CLI11 into every file that includes
+// it, so only the files that build commands include <CLI/CLI.hpp>.
+namespace CLI {
+class App;
+class Validator;
+}  // namespace CLI
 
 namespace tlsock::cli {
 

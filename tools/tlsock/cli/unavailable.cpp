@@ -1,6 +1,8 @@
 // The commands the Windows build leaves out (tools/meson.build): `serve` (its signal handling
 // and file serving are POSIX) and `demo` (it runs serve's server). They stay in --help and say so
 // when run, exit code 1.
+#include <CLI/CLI.hpp>
+
 #include <iostream>
 
 #include "cli/cli.hpp"

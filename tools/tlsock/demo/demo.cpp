@@ -2,6 +2,8 @@
 // on a free 127.0.0.1 port with the test PKI's localhost identity, fetches "/" with a
 // TLSSocket that verifies the server against certs/root-ca.pem, prints what the connection
 // negotiated, reconnects with the same TLSSession to show resumption, and stops the server.
+#include <CLI/CLI.hpp>
+
 #include <stdlib.h>
 
 #include <filesystem>

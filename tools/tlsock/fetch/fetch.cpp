@@ -13,6 +13,8 @@
 // written to stdout; -o gets none of it; later URLs are still fetched), 7 file I/O, 1 too many
 // redirects or a redirect to a URL tlsock cannot fetch (https:// to http:// included), or a -C
 // answer that does not continue the file.
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>

@@ -7,6 +7,8 @@
 // first failed it, to show the chain anyway; one to test resumption with the same
 // TLSSession; one per protocol version the linked mbedTLS supports, pinned to it and without
 // verification. With --starttls every one of them runs the plain-text dialogue first.
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <iomanip>
 #include <iostream>

@@ -1,5 +1,7 @@
 // tlsock serve, the command: its options, the ServerTLS they describe (certificates, SNI,
 // client authentication), and the process around HttpsServer (signals, the first lines).
+#include <CLI/CLI.hpp>
+
 #include <pthread.h>
 #include <signal.h>
 
