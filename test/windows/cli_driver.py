@@ -151,8 +151,9 @@ def main():
             facts = {}
         check("probe --cacert --json: exit 0, verified, the chain",
               code == 0 and facts.get("verified") is True and facts.get("verdict") == "OK" and
-              facts.get("address") == "127.0.0.1:%d" % port and
-              [c.get("subject") for c in facts.get("chain", [])] == ["CN=localhost", "CN=tlsock Test Intermediate CA"],
+              facts.get("connection", {}).get("address") == "127.0.0.1:%d" % port and
+              [c.get("subject") for c in facts.get("connection", {}).get("chain", [])] ==
+              ["CN=localhost", "CN=tlsock Test Intermediate CA"],
               "exit %s, stdout %r, stderr %r" % (code, out, err))
 
         code, out, err = tlsock(work, "probe", "localhost:%d" % port, "--json")
@@ -162,7 +163,7 @@ def main():
             facts = {}
         check("probe with the OS trust store: exit 5, oscrypto's verdict, the chain still shown",
               code == 5 and facts.get("verified") is False and facts.get("verdict") == verdict and
-              len(facts.get("chain", [])) == 2 and "tlsock: " + verdict + "\n" in err,
+              len(facts.get("connection", {}).get("chain", [])) == 2 and "tlsock: " + verdict + "\n" in err,
               "exit %s, stdout %r, stderr %r" % (code, out, err))
 
         code, out, err = tlsock(work, "probe", "localhost:%d" % port, "--cacert", root_ca)
