@@ -69,11 +69,21 @@ std::chrono::system_clock::time_point to_time_point(const mbedtls_x509_time& t) 
   return time_point_cast<system_clock::duration>(date + hours{t.hour} + minutes{t.min} + seconds{t.sec});
 }
 
-std::string dn_text(const mbedtls_x509_name& name) {
-  char buffer[1024];
-  int n = mbedtls_x509_dn_gets(buffer, sizeof buffer, &name);
-  return n < 0 ? std::string() : std::string(buffer, static_cast<std::size_t>(n));
+// A Name as mbedtls_x509_dn_gets writes it, in a buffer of 1 KiB grown up to most bytes;
+// nothing when it does not fit or cannot be written.
+std::optional<std::string> dn_gets(const mbedtls_x509_name& name, std::size_t most) {
+  for (std::size_t size = 1024;; size *= 4) {
+    std::string text(std::min(size, most), '\0');
+    int n = mbedtls_x509_dn_gets(text.data(), text.size(), &name);
+    if (n >= 0) {
+      text.resize(static_cast<std::size_t>(n));
+      return text;
+    }
+    if (n != MBEDTLS_ERR_X509_BUFFER_TOO_SMALL || text.size() == most) return std::nullopt;
+  }
 }
+
+std::string dn_text(const mbedtls_x509_name& name) { return dn_gets(name, 1024).value_or(std::string()); }
 
 std::string ip_text(const unsigned char* p, std::size_t len) {
   char buffer[64];
@@ -380,16 +390,7 @@ std::string distinguished_name_text(std::string_view der) {
   std::optional<std::vector<mbedtls_x509_name>> name = parse_name(der);
   if (!name) return "(a name that is not valid DER, " + std::to_string(der.size()) + " bytes)";
   if (name->empty()) return "(an empty name)";
-  constexpr std::size_t most = 64 * 1024;
-  for (std::size_t size = 1024; size <= most; size *= 4) {
-    std::string text(size, '\0');
-    int n = mbedtls_x509_dn_gets(text.data(), text.size(), name->data());
-    if (n >= 0) {
-      text.resize(static_cast<std::size_t>(n));
-      return text;
-    }
-    if (n != MBEDTLS_ERR_X509_BUFFER_TOO_SMALL) break;
-  }
+  if (std::optional<std::string> text = dn_gets(name->front(), 64 * 1024)) return std::move(*text);
   return "(a name too long to show, " + std::to_string(der.size()) + " bytes)";
 }
 
