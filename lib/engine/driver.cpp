@@ -12,6 +12,7 @@ bool Driver::flush(Wait wait, Operation operation) {
     std::size_t n = transport_.send(out);
     if (n > 0) {
       engine_.sent(n);
+      reply_expected_ = true;
       continue;
     }
     if (!wait.allowed) return false;
@@ -31,6 +32,9 @@ void Driver::flush_quietly() noexcept {
 Driver::Intake Driver::take_in(Wait wait, Operation operation) {
   std::span<char> space = engine_.receive_space();
   if (space.empty()) return Intake::enough;
+  // Bytes just went out: the peer's answer is a round trip away, so a receive now would come
+  // back empty. Waiting first saves that system call on every flight of a blocking transport.
+  if (std::exchange(reply_expected_, false) && wait.allowed) transport_.wait(Direction::read, wait.deadline, operation);
   for (;;) {
     std::optional<std::size_t> n = transport_.receive(space);
     if (n) {

@@ -133,6 +133,7 @@ class Driver {
   Transport& transport_;
   Errors errors_;
   bool error_reported_ = false;
+  bool reply_expected_ = false;  // flush() sent bytes since the last take_in()
 };
 
 }  // namespace tlsock::engine

@@ -142,7 +142,8 @@ struct IpAddress {
 struct Watch {
   NativeSocket fd;
   Direction direction;
-  bool ready = false;  // set by wait_many
+  bool ready = false;   // set by wait_many
+  bool failed = false;  // set by wait_many: the OS reported an error or a hang-up (POLLERR, POLLHUP)
 };
 // Waits until at least one watched socket is ready or the deadline passes (returns false).
 [[nodiscard]] bool wait_many(std::span<Watch> watches, Deadline deadline);
