@@ -136,6 +136,7 @@ struct TlsError {
   Failure failure = Failure::none;
   int code = 0;                            // mbedTLS's error code, for the text
   std::uint8_t alert = 0;                  // when failure == alert
+  int handshake_message = -1;              // the handshake message mbedTLS was reading (its type), or -1
   [[nodiscard]] std::string text() const;  // "SSL - ... (-0x7780)"
 };
 

@@ -88,11 +88,11 @@ void Engine::received(std::size_t size) {
     else
       transcript_.client_bytes(bytes);
   }
-  input_total_ += size;
-  if (role_ == Role::server && !hello_given_) {
-    hold_client_hello(std::string_view(receive_at_, size));
+  if (role_ == Role::server && holding_ && !complete_) {
+    hold_handshake(std::string_view(receive_at_, size));
     return;
   }
+  given_total_ += size;
   tls_.commit_input(size);
 }
 
@@ -170,7 +170,7 @@ bool Engine::handshake() {
       server_->options.client_auth == ClientAuth::required && transcript_.facts().server_version == wire::tls1_3)
     client_refused_after_handshake_ = tls_.verify_client_optionally();
   if (status == backend::Status::want_read || status == backend::Status::new_ticket) return false;
-  if (status != backend::Status::ok) handshake_failed(status);
+  if (status != backend::Status::ok) handshake_failed(status, queued);
   finish_handshake();
   return true;
 }
@@ -204,56 +204,93 @@ void Engine::refuse_forbidden_input() {
 
 // How many of the client's wire bytes mbedTLS has read, counted as the client sent them.
 std::size_t Engine::client_bytes_read() const noexcept {
-  std::size_t given = input_total_ - held_.size() - joined_headers_;
-  std::size_t read = given - std::min(given, tls_.input_buffered());
-  return read > 0 ? read + joined_headers_ : 0;
+  std::size_t read = given_total_ - std::min(given_total_, tls_.input_buffered());
+  if (read == 0) return 0;
+  return reframed_ >= 0 ? read + static_cast<std::size_t>(reframed_)
+                        : read - std::min(read, static_cast<std::size_t>(-reframed_));
 }
 
-// RFC 5246 6.2.1 and RFC 8446 5.1 let a client fragment its ClientHello over several records,
-// which mbedTLS cannot take: its server reads the ClientHello from one record. So the server
-// holds the client's first handshake records until the ClientHello is whole and gives them to
-// mbedTLS as one record (with whatever followed). Anything else (another record type, a
-// ClientHello too large for one record) goes through as it came, for mbedTLS to refuse.
-void Engine::hold_client_hello(std::string_view bytes) {
+// RFC 5246 6.2.1 and RFC 8446 5.1 let a client split its handshake messages over records in
+// any way, down to a byte a record. mbedTLS takes less: its server reads a ClientHello from one
+// record, 3.6 wants a message's 4-byte header in the message's first record, and 2.28 joins no
+// fragments at all. So while the client's handshake is in plaintext, the server parses its
+// records and gives mbedTLS each run of whole handshake messages as one record. The first other
+// record (ChangeCipherSpec, an alert, TLS 1.3's encrypted records), a malformed record or a
+// message too large for one record ends this: from there everything goes through as it came,
+// for mbedTLS to take or refuse. What is held is bounded by one message and one record.
+void Engine::hold_handshake(std::string_view bytes) {
   held_.append(bytes);
-  constexpr std::size_t max_held = 128 * 1024;  // a 16 KiB ClientHello in records of a byte or so
-  auto byte = [&](std::size_t i) { return std::size_t{static_cast<unsigned char>(held_[i])}; };
-  std::string message;
+  auto byte = [this](std::size_t i) { return std::size_t{static_cast<unsigned char>(held_[i])}; };
+  auto message_size = [this](std::size_t at) {
+    auto b = [this, at](std::size_t i) { return std::size_t{static_cast<unsigned char>(pending_[at + i])}; };
+    return wire::handshake_header + ((b(1) << 16) | (b(2) << 8) | b(3));
+  };
+  std::string ready;
   std::size_t at = 0;
-  while (held_.size() <= max_held) {
-    if (held_.size() - at < wire::record_header) return;  // the rest is on its way
+  while (held_.size() - at >= wire::record_header) {
     std::size_t length = (byte(at + 3) << 8) | byte(at + 4);
     // RFC 5246 6.2.1 and RFC 8446 5.1 forbid empty handshake records; mbedTLS refuses them.
-    if (byte(at) != wire::handshake || byte(at + 1) != 3 || length == 0 || length > max_fragment) break;
-    if (held_.size() - at < wire::record_header + length) return;
-    const bool first = at == 0;
-    message.append(held_, at + wire::record_header, length);
+    if (byte(at) != wire::handshake || byte(at + 1) != 3 || length == 0 || length > max_fragment) {
+      holding_ = false;
+      break;
+    }
+    if (held_.size() - at < wire::record_header + length) break;  // the rest is on its way
+    if (pending_.empty()) pending_head_.assign(held_, at, 3);
+    pending_.append(held_, at + wire::record_header, length);
+    reframed_ += static_cast<std::ptrdiff_t>(wire::record_header);
     at += wire::record_header + length;
-    if (message.size() < wire::handshake_header) continue;
-    std::size_t whole = wire::handshake_header + ((std::size_t{static_cast<unsigned char>(message[1])} << 16) |
-                                                  (std::size_t{static_cast<unsigned char>(message[2])} << 8) |
-                                                  static_cast<unsigned char>(message[3]));
-    if (whole > max_fragment) break;  // too large for the one record mbedTLS reads it from
-    if (message.size() < whole) continue;
-    // RFC 5246 E.1: a server accepts any {03,XX} as a ClientHello's record version (RFC 8446
-    // 5.1: it is ignored); mbedTLS refuses a minor version above TLS 1.2's.
-    for (std::size_t r = 0; r < at; r += wire::record_header + ((byte(r + 3) << 8) | byte(r + 4)))
-      held_[r + 2] = static_cast<char>(std::min<std::size_t>(byte(r + 2), 3));
-    if (first || message.size() > whole) break;  // not fragmented; or fragments of more messages
-    std::string joined = held_.substr(0, 3);
-    joined += static_cast<char>(whole >> 8);
-    joined += static_cast<char>(whole & 0xff);
-    joined += message;
-    joined_headers_ = at - joined.size();
-    joined += std::string_view(held_).substr(at);
-    held_ = std::move(joined);
-    break;
+    // The whole messages at the front go out, as few records as fit.
+    std::size_t whole = 0;
+    while (pending_.size() - whole >= wire::handshake_header) {
+      std::size_t size = message_size(whole);
+      if (size > max_fragment) break;
+      if (pending_.size() - whole < size) break;
+      if (whole + size > max_fragment) {
+        give_pending(ready, whole);
+        whole = 0;
+        continue;
+      }
+      whole += size;
+    }
+    if (whole > 0) give_pending(ready, whole);
+    if (pending_.size() >= wire::handshake_header && message_size(0) > max_fragment) {
+      holding_ = false;  // larger than a record: mbedTLS 3.6 joins its fragments itself, 2.28 cannot
+      break;
+    }
   }
-  hello_given_ = true;
-  give_to_backend(std::exchange(held_, {}));
+  if (holding_) {
+    held_.erase(0, at);
+  } else {
+    // A message cut short goes as it came in one record, and the rest as it came.
+    if (!pending_.empty()) give_pending(ready, pending_.size());
+    ready.append(held_, at);
+    std::string().swap(held_);
+    std::string().swap(pending_);
+  }
+  if (!ready.empty()) give_to_backend(ready);
+}
+
+// The first `size` bytes of pending_ go to `ready` as one handshake record (as few as hold
+// them: a message cut short may be larger than one).
+void Engine::give_pending(std::string& ready, std::size_t size) {
+  std::string head = pending_head_;
+  // RFC 5246 E.1: a server accepts any {03,XX} as a ClientHello's record version (RFC 8446 5.1:
+  // it is ignored); mbedTLS refuses a minor version above TLS 1.2's.
+  if (static_cast<unsigned char>(pending_[0]) == wire::client_hello)
+    head[2] = static_cast<char>(std::min<unsigned char>(static_cast<unsigned char>(head[2]), 3));
+  for (std::size_t at = 0; at < size; at += max_fragment) {
+    const std::size_t part = std::min(max_fragment, size - at);
+    ready += head;
+    ready += static_cast<char>(part >> 8);
+    ready += static_cast<char>(part & 0xff);
+    ready.append(pending_, at, part);
+    reframed_ -= static_cast<std::ptrdiff_t>(wire::record_header);
+  }
+  pending_.erase(0, size);
 }
 
 void Engine::give_to_backend(std::string_view bytes) {
+  given_total_ += bytes.size();
   std::span<char> space = tls_.input_space(bytes.size());
   std::memcpy(space.data(), bytes.data(), bytes.size());
   tls_.commit_input(bytes.size());
@@ -364,7 +401,8 @@ void Engine::fatal_alert_once(Alert alert) {
   sniff_outgoing();
 }
 
-void Engine::handshake_failed(backend::Status status) {
+// queued: how much output was waiting before this step (what mbedTLS wrote in it comes after).
+void Engine::handshake_failed(backend::Status status, std::size_t queued) {
   const HandshakeFacts& facts = transcript_.facts();
   const backend::TlsError& error = tls_.error();
   bool failed = status == backend::Status::failed;
@@ -389,6 +427,10 @@ void Engine::handshake_failed(backend::Status status) {
     refuse_forbidden_input();
     if (failed && error.failure == backend::Failure::bad_record) {
       if (std::optional<std::uint8_t> sent = transcript_.client_plaintext_alert()) {
+        // mbedTLS took the alert for an encrypted record and answered bad_record_mac, under
+        // keys the client may not have yet. A fatal alert ends the connection without an
+        // answer (RFC 8446 6, RFC 5246 7.2), so its answer is dropped unsent.
+        tls_.truncate_output(queued);
         auto alert_sent = static_cast<Alert>(*sent);
         fail(std::make_exception_ptr(TLSAlertError(std::string(messages::handshake_failed) +
                                                        " - received fatal alert " + std::string(to_string(alert_sent)) +
@@ -399,6 +441,15 @@ void Engine::handshake_failed(backend::Status status) {
     if (!transcript_.client_looks_like_tls())
       fail(bad_data(messages::client_protocol_error(transcript_.client_first_bytes()),
                     alert_for_first_bytes(transcript_.client_first_bytes())));
+    // mbedTLS refuses an ECDHE key share that is no point on the curve with decode_error (3.6)
+    // or no alert (2.28), and a malformed one without an alert on 2.28. RFC 8422 5.11 wants the
+    // point checked; the alerts are those of RFC 5246 7.2.2.
+    if (failed && error.handshake_message == static_cast<int>(wire::client_key_exchange) &&
+        facts.client_key_share_well_formed) {
+      if (*facts.client_key_share_well_formed)
+        fail(bad_data(messages::client_sent_forbidden(messages::invalid_key_share), Alert::illegal_parameter));
+      fail(bad_data(messages::client_sent_forbidden(messages::malformed_key_exchange), Alert::decode_error));
+    }
     if (failed && error.failure == backend::Failure::no_client_certificate) {
       // mbedTLS refuses silently; the client deserves to know why (RFC 5246 7.4.6, RFC 8446 4.4.2.4).
       bool tls13 = transcript_.facts().server_version == wire::tls1_3;

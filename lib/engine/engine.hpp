@@ -109,7 +109,7 @@ class Engine {
  private:
   [[noreturn]] void fail(std::exception_ptr error);
   void rethrow_if_failed() const;
-  [[noreturn]] void handshake_failed(backend::Status status);
+  [[noreturn]] void handshake_failed(backend::Status status, std::size_t queued);
   [[nodiscard]] std::exception_ptr make_error(const std::string& message);
   // A client's "client authentication required", also a ClientAuthRequest (make_error's classes).
   [[nodiscard]] std::exception_ptr client_auth_required();
@@ -120,7 +120,8 @@ class Engine {
   void refuse_unsupported_versions();
   void refuse_forbidden_input();
   [[nodiscard]] std::size_t client_bytes_read() const noexcept;
-  void hold_client_hello(std::string_view bytes);
+  void hold_handshake(std::string_view bytes);
+  void give_pending(std::string& ready, std::size_t size);
   void give_to_backend(std::string_view bytes);
   [[noreturn]] void refuse_resumption_without_ems(std::size_t queued);
   void capture_info();
@@ -141,12 +142,17 @@ class Engine {
   Transcript transcript_;
   VerifyCallback verify_callback_;
   std::size_t outgoing_sniffed_ = 0;
-  std::size_t input_total_ = 0;  // wire bytes received so far
-  // Server: the client's first records, held until its ClientHello is whole (see
-  // hold_client_hello), and the record-header bytes that joining its fragments saved.
+  // Server, while the client's handshake is in plaintext (see hold_handshake): the wire bytes
+  // of its records not yet parsed, and the handshake bytes of those parsed but not yet given to
+  // mbedTLS (a message not yet whole) with the type and version of the record they began in.
+  bool holding_ = true;
   std::string held_;
-  bool hello_given_ = false;
-  std::size_t joined_headers_ = 0;
+  std::string pending_;
+  std::string pending_head_;
+  std::size_t given_total_ = 0;  // bytes given to mbedTLS so far
+  // The client's wire bytes minus what mbedTLS was given for them: the record headers that
+  // joining fragments dropped, less those that splitting records added.
+  std::ptrdiff_t reframed_ = 0;
   char* receive_at_ = nullptr;
   ConnectionInfo info_;
   std::exception_ptr error_;

@@ -42,6 +42,10 @@ inline constexpr std::string_view resumption_without_ems =
     "TLS handshake failed - the client resumed a session without its extended master secret (RFC 7627)";
 // Our server refused what the client sent: "TLS handshake failed - the client sent <what>".
 [[nodiscard]] std::string client_sent_forbidden(std::string_view what);
+inline constexpr std::string_view invalid_key_share =
+    "an ECDHE public key that is not a point on the curve (RFC 8422 5.11)";
+inline constexpr std::string_view malformed_key_exchange =
+    "a malformed ClientKeyExchange: its lengths do not add up (RFC 8422 5.7)";
 // other_protocol: "HTTP", "FTP", ... or empty for "a different protocol".
 [[nodiscard]] std::string protocol_error(std::string_view other_protocol);
 // A client that does not speak TLS to our server.

@@ -87,10 +87,44 @@ std::vector<std::string> acceptable_ca_names(std::string_view body, std::uint16_
   return names;
 }
 
+// The size of a key share of an ECDHE group on the wire (RFC 8422 5.4.1, RFC 8446 4.2.8.2); 0
+// for a group this does not know.
+std::size_t key_share_size(std::uint16_t group) {
+  switch (group) {
+    case 23:  // secp256r1
+    case 26:  // brainpoolP256r1
+      return 65;
+    case 24:  // secp384r1
+    case 27:  // brainpoolP384r1
+      return 97;
+    case 28:  // brainpoolP512r1
+      return 129;
+    case 25:  // secp521r1
+      return 133;
+    case 29:  // x25519
+      return 32;
+    case 30:  // x448
+      return 56;
+    default:
+      return 0;
+  }
+}
+
+bool well_formed_key_share(std::string_view body, std::uint16_t group) {
+  Cursor c(body);
+  std::string_view share = c.take(c.u8());
+  const std::size_t size = key_share_size(group);
+  if (!c.ok() || !c.done() || size == 0 || share.size() != size) return false;
+  const bool montgomery = group == 29 || group == 30;
+  return montgomery || share[0] == 4;  // the uncompressed form, the one mbedTLS negotiates
+}
+
 }  // namespace
 
 void Transcript::client_bytes(std::string_view bytes) {
   client_.feed(bytes, [this](unsigned type, std::string_view body) {
+    if (type == wire::client_key_exchange && facts_.ecdhe_group != 0)
+      facts_.client_key_share_well_formed = well_formed_key_share(body, facts_.ecdhe_group);
     if (type != wire::client_hello) return;
     check_client_hello(body, client_);
     Cursor c(body);
@@ -156,6 +190,8 @@ void Transcript::server_bytes(std::string_view bytes, bool (*is_dhe)(std::uint16
               for (unsigned char top = static_cast<unsigned char>(p[skip]); top < 0x80; top <<= 1) --bits;
             facts_.dh_prime_bits = bits;
           }
+        } else if (c.u8() == 3) {  // ECParameters: a named_curve (RFC 8422 5.4)
+          facts_.ecdhe_group = static_cast<std::uint16_t>(c.u16());
         }
         break;
       case wire::certificate_request:

@@ -36,6 +36,7 @@ inline constexpr unsigned new_session_ticket = 4;
 inline constexpr unsigned certificate = 11;
 inline constexpr unsigned server_key_exchange = 12;
 inline constexpr unsigned certificate_request = 13;
+inline constexpr unsigned client_key_exchange = 16;
 // Extension types (ExtensionType).
 inline constexpr unsigned ext_extended_master_secret = 23;
 inline constexpr unsigned ext_session_ticket = 35;
@@ -125,6 +126,11 @@ struct HandshakeFacts {
   bool new_session_ticket = false;
   bool server_certificate = false;
   std::optional<unsigned> dh_prime_bits;  // from a DHE ServerKeyExchange
+  std::uint16_t ecdhe_group = 0;          // from an ECDHE ServerKeyExchange (a named group)
+  // The client's ClientKeyExchange under an ECDHE suite: whether its lengths add up to one
+  // key share of the group's size and encoding (RFC 8422 5.7; an uncompressed point, or an
+  // X25519/X448 u-coordinate). Whether it is a point on the curve is mbedTLS's to say.
+  std::optional<bool> client_key_share_well_formed;
 };
 
 class Transcript {

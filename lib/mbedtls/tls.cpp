@@ -175,6 +175,7 @@ struct Tls::Impl {
     }
     error.code = rc;
     error.failure = classify(rc);
+    error.handshake_message = compat::handshake_message_type(ssl);
     // A call that failed and wrote an alert wrote the fatal one that ends the connection.
     if (alert_in_call) fatal_alert = true;
     // mbedTLS 3.6 refuses every post-handshake message but NewSessionTicket as unexpected; a

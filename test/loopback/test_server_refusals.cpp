@@ -54,20 +54,40 @@ void fix_lengths(std::string& hello) {
   put_u16(hello, 3, hello.size() - record_header);
 }
 
-// A ClientHello record without the extension of the given type.
-std::string without_extension(std::string hello, unsigned type) {
+// Where the extensions' length is in a ClientHello record, and where the extension of the
+// given type starts.
+struct ExtensionAt {
+  std::size_t list = 0;
+  std::size_t at = 0;
+};
+ExtensionAt extension_at(std::string_view hello, unsigned type) {
   std::size_t at = compression_at(hello);
   at += 1 + static_cast<unsigned char>(hello.at(at));  // compression methods
-  const std::size_t extensions_length_at = at;
-  for (at += 2; at + 4 <= hello.size(); at += 4 + u16_at(hello, at + 2)) {
-    if (u16_at(hello, at) != type) continue;
-    const std::size_t removed = 4 + u16_at(hello, at + 2);
-    hello.erase(at, removed);
-    put_u16(hello, extensions_length_at, u16_at(hello, extensions_length_at) - removed);
-    fix_lengths(hello);
-    return hello;
-  }
+  const std::size_t list = at;
+  for (at += 2; at + 4 <= hello.size(); at += 4 + u16_at(hello, at + 2))
+    if (u16_at(hello, at) == type) return {list, at};
   FAIL("the ClientHello has no extension " << type);
+  return {};
+}
+
+// A ClientHello record whose extension of the given type has this body instead.
+std::string with_extension_body(std::string hello, unsigned type, std::string_view body) {
+  const ExtensionAt found = extension_at(hello, type);
+  const std::size_t old_size = u16_at(hello, found.at + 2);
+  hello.replace(found.at + 4, old_size, body);
+  put_u16(hello, found.at + 2, body.size());
+  put_u16(hello, found.list, u16_at(hello, found.list) + body.size() - old_size);
+  fix_lengths(hello);
+  return hello;
+}
+
+// A ClientHello record without the extension of the given type.
+std::string without_extension(std::string hello, unsigned type) {
+  const ExtensionAt found = extension_at(hello, type);
+  const std::size_t removed = 4 + u16_at(hello, found.at + 2);
+  hello.erase(found.at, removed);
+  put_u16(hello, found.list, u16_at(hello, found.list) - removed);
+  fix_lengths(hello);
   return hello;
 }
 
@@ -104,15 +124,21 @@ Answer answer(const ServerTLS& server, std::string_view hello) {
   return out;
 }
 
+using Edit = std::function<std::string(std::string)>;
+
 // A whole handshake in memory; returns the client's connection (its info() tells how the
 // session was established).
-// first_flight, if given, rewrites the client's first flight (its ClientHello) on the wire.
-ConnectionInfo handshake(const ClientTLS& client, const ServerTLS& server,
-                         const std::function<std::string(std::string)>& first_flight = {}) {
+// first_flight, if given, rewrites the client's first flight (its ClientHello) on the wire;
+// second_flight the next (TLS 1.2: ClientKeyExchange, ChangeCipherSpec and Finished).
+ConnectionInfo handshake(const ClientTLS& client, const ServerTLS& server, const Edit& first_flight = {},
+                         const Edit& second_flight = {}) {
   std::string to_server, to_client;
   Connection c = client.start([&](std::string_view bytes) { to_server += bytes; });
   Connection s = server.start([&](std::string_view bytes) { to_client += bytes; });
   if (first_flight) to_server = first_flight(std::move(to_server));
+  (void)s.data_from_wire(std::exchange(to_server, {}));
+  (void)c.data_from_wire(std::exchange(to_client, {}));
+  if (second_flight) to_server = second_flight(std::move(to_server));
   while (!to_server.empty() || !to_client.empty()) {
     (void)s.data_from_wire(std::exchange(to_server, {}));
     (void)c.data_from_wire(std::exchange(to_client, {}));
@@ -181,6 +207,34 @@ std::string record(unsigned type, std::string_view body) {
   std::string out{static_cast<char>(type), 3, 3, 0, 0};
   put_u16(out, 3, body.size());
   return out + std::string(body);
+}
+
+// The server's answer to our client's second flight (TLS 1.2: ClientKeyExchange,
+// ChangeCipherSpec, Finished), each flight rewritten on the wire as given.
+Answer second_flight_answer(const ClientTLS& client, const ServerTLS& server, const Edit& first_flight,
+                            const Edit& second_flight) {
+  std::string to_server, to_client;
+  Connection c = client.start([&](std::string_view bytes) { to_server += bytes; });
+  Connection s = server.start([&](std::string_view bytes) { to_client += bytes; });
+  (void)s.data_from_wire(first_flight(std::exchange(to_server, {})));
+  (void)c.data_from_wire(std::exchange(to_client, {}));
+  REQUIRE(to_server.size() > record_header);
+  Answer out;
+  try {
+    (void)s.data_from_wire(second_flight(std::exchange(to_server, {})));
+  } catch (const std::exception& e) {
+    out.error = describe(e);
+  }
+  out.bytes = to_client;
+  return out;
+}
+
+// A flight's first record split into records of at most `size` bytes of its body each; the
+// rest as it was.
+std::string first_record_fragmented(const std::string& flight, std::size_t size) {
+  const std::size_t first = record_header + u16_at(flight, 3);
+  REQUIRE(first <= flight.size());
+  return fragmented(flight.substr(0, first), size) + flight.substr(first);
 }
 
 std::string refused(std::string_view what) {
@@ -373,4 +427,94 @@ TEST_CASE("a ClientHello record with a higher minor version gets a handshake", "
   });
   REQUIRE(info.protocol.has_value());
   CHECK(to_string(*info.protocol) == (tls13 ? "TLSv1.3" : "TLSv1.2"));
+}
+
+TEST_CASE("a ClientKeyExchange fragmented into records of a few bytes gets a handshake",
+          "[server][refusals][fragmented]") {
+  // RFC 5246 6.2.1: mbedTLS 3.6 wants each handshake message's 4-byte header in one record and
+  // 2.28 joins no fragments; the engine joins the client's plaintext handshake messages.
+  ServerOptions options;
+  options.protocols = {Protocol::TLSv1_2};
+  auto server = make_server(options);
+  const std::size_t size = GENERATE(1, 3, 7);
+  INFO("fragments of " << size << " bytes");
+  ClientTLS client("localhost", tls12_session());
+  ConnectionInfo info = handshake(client, *server, {}, [&](const std::string& flight) {
+    REQUIRE(flight.at(record_header) == 16);  // ClientKeyExchange first
+    return first_record_fragmented(flight, size);
+  });
+  REQUIRE(info.protocol.has_value());
+  CHECK(to_string(*info.protocol) == "TLSv1.2");
+}
+
+TEST_CASE(
+    "a ClientKeyExchange with an ECDHE public key that is not a point on the curve is refused with "
+    "illegal_parameter",
+    "[server][refusals][key_exchange]") {
+  // RFC 8422 5.11 and tlsfuzzer (test-ecdhe-rsa-key-exchange-with-bad-messages): mbedTLS 3.6
+  // answers decode_error and 2.28 closes without an alert. The client offers secp256r1 alone, so
+  // its key share is an uncompressed point: 0x04, x, y (65 bytes after its length byte).
+  ServerOptions options;
+  options.protocols = {Protocol::TLSv1_2};
+  auto server = make_server(options);
+  ClientTLS client("localhost", tls12_session());
+  constexpr unsigned supported_groups = 10, secp256r1 = 23;
+  const Edit p256_only = [](std::string hello) {
+    return with_extension_body(std::move(hello), supported_groups, std::string("\0\x02\0\x17", 4));
+  };
+  constexpr std::size_t share = record_header + handshake_header;  // the key share's length byte
+  const auto edited = [&](const std::function<void(std::string&)>& edit, bool fragment) {
+    return [edit, fragment](std::string flight) {
+      REQUIRE(flight.at(record_header) == 16);
+      REQUIRE(static_cast<unsigned char>(flight.at(share)) == 65);
+      REQUIRE(flight.at(share + 1) == 4);
+      edit(flight);
+      return fragment ? first_record_fragmented(flight, 1) : flight;
+    };
+  };
+  static_assert(secp256r1 == 0x17);
+  const bool fragment = GENERATE(false, true);
+  INFO((fragment ? "in records of one byte" : "in one record"));
+  SECTION("x and y zero, or y alone, or y's last byte changed: not on the curve") {
+    const int which = GENERATE(0, 1, 2);
+    const auto off_the_curve = [which](std::string& flight) {
+      const std::size_t x = share + 2, y = x + 32;
+      if (which == 0) std::fill_n(flight.begin() + x, 64, '\0');
+      if (which == 1) std::fill_n(flight.begin() + y, 32, '\0');
+      if (which == 2) flight.at(y + 31) ^= '\xff';
+    };
+    Answer answer_ = second_flight_answer(client, *server, p256_only, edited(off_the_curve, fragment));
+    CHECK(answer_.error == refused("an ECDHE public key that is not a point on the curve (RFC 8422 5.11)"));
+    CHECK(shape_of(answer_.bytes) == "alert illegal_parameter");
+  }
+  SECTION("a key share one byte short, its lengths fixed: malformed") {
+    const auto short_by_one = [](std::string& flight) {
+      flight.erase(share + 65, 1);
+      flight.at(share) = 64;                      // the key share
+      flight.at(record_header + 3) = 65;          // the handshake message (under 256 bytes)
+      put_u16(flight, 3, handshake_header + 65);  // the record
+    };
+    Answer answer_ = second_flight_answer(client, *server, p256_only, edited(short_by_one, fragment));
+    CHECK(answer_.error == refused("a malformed ClientKeyExchange: its lengths do not add up (RFC 8422 5.7)"));
+    CHECK(shape_of(answer_.bytes) == "alert decode_error");
+  }
+}
+
+TEST_CASE("a client's plaintext fatal alert after the server's flight ends the handshake without an answer",
+          "[server][refusals][alert]") {
+  // RFC 8446 6 and RFC 5246 7.2: a fatal alert closes the connection, and the other side sends
+  // nothing more. Under TLS 1.3 the server then reads with the client's handshake keys, and
+  // mbedTLS answers the plaintext alert with bad_record_mac under its own, which a client that
+  // failed before it had them cannot read (tlsfuzzer: test-tls13-unencrypted-alert).
+  auto server = make_server();
+  const bool tls13 = GENERATE(false, true) && default_protocol() == "TLSv1.3";
+  INFO((tls13 ? "TLSv1.3" : "TLSv1.2"));
+  ClientTLS client("localhost", tls13 ? trusted_session() : tls12_session());
+  const Edit as_it_is = [](std::string flight) { return flight; };
+  Answer answer_ = second_flight_answer(client, *server, as_it_is, [](const std::string&) {
+    return record(21, std::string("\x02\x30", 2));  // fatal, unknown_ca (48)
+  });
+  CHECK(answer_.error ==
+        "TLSAlertError: TLS handshake failed - received fatal alert unknown_ca (48) [unknown_ca, fatal]");
+  CHECK(records_of(answer_.bytes).empty());
 }

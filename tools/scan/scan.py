@@ -183,9 +183,10 @@ def run_script(args, script, script_args, port, log):
 
 
 def has_tls13(args):
-    """Whether this build of tlsock has TLS 1.3 (its mbedTLS line): `tlsock --version` says."""
+    """Whether this build of tlsock has TLS 1.3 (its mbedTLS line): `tlsock --version`'s
+    "Protocols:" line says (a 2.28 build's next line says "No TLS 1.3")."""
     out = subprocess.run([str(args.tlsock), "--version"], stdout=subprocess.PIPE, text=True, timeout=30).stdout
-    return "TLS 1.3" in out or "TLSv1.3" in out or re.search(r"mbed ?TLS 3\.", out, re.I) is not None
+    return re.search(r"^Protocols:.*\bTLSv1\.3\b", out, re.M) is not None
 
 
 def tlsfuzzer_runs(args, logs, www, tls13):
