@@ -18,6 +18,11 @@ constexpr std::size_t receive_chunk = 17 * 1024;
 // The largest plaintext fragment of one record.
 constexpr std::size_t max_fragment = 16 * 1024;
 
+// A protocol's version on the wire (ProtocolVersion).
+std::uint16_t wire_version(Protocol protocol) {
+  return static_cast<std::uint16_t>(wire::tls1_0 + static_cast<int>(protocol) - static_cast<int>(Protocol::TLSv1));
+}
+
 std::string describe(const backend::TlsError& error) {
   if (error.failure == backend::Failure::alert) {
     auto alert = static_cast<Alert>(error.alert);
@@ -153,6 +158,7 @@ bool Engine::handshake() {
   std::size_t queued = tls_.output().size();
   if (role_ == Role::server) {
     refuse_forbidden_input();
+    refuse_inappropriate_fallback();
     refuse_unsupported_versions();
     if (transcript_.facts().client_hello && !transcript_.facts().ems_offered)
       tls_.client_lacks_extended_master_secret();
@@ -175,6 +181,21 @@ bool Engine::handshake() {
   return true;
 }
 
+// RFC 7507 3: a ClientHello with TLS_FALLBACK_SCSV whose highest version is below ours is a
+// client's retry at a lower version, which an attacker may have forced: inappropriate_fallback,
+// whether or not we speak the lower version (mbedTLS answers protocol_version to one it does not).
+void Engine::refuse_inappropriate_fallback() {
+  const HandshakeFacts& facts = transcript_.facts();
+  if (!facts.client_hello || !facts.fallback_scsv) return;
+  std::uint16_t theirs = facts.client_legacy_version;
+  if (!facts.client_versions.empty())
+    theirs = *std::max_element(facts.client_versions.begin(), facts.client_versions.end());
+  std::uint16_t ours = 0;
+  for (Protocol p : server_->options.protocols) ours = std::max(ours, wire_version(p));
+  if (theirs >= ours) return;
+  fail(bad_data(messages::client_sent_forbidden(messages::inappropriate_fallback), Alert::inappropriate_fallback));
+}
+
 // A client that lists its versions (supported_versions) and none of ours is refused with
 // protocol_version before mbedTLS sees its ClientHello: mbedTLS's TLS 1.2 server ignores the
 // extension and fails on the cipher suites instead (handshake_failure), so a TLS 1.3-only
@@ -183,9 +204,8 @@ void Engine::refuse_unsupported_versions() {
   const HandshakeFacts& facts = transcript_.facts();
   if (!facts.client_hello || facts.client_versions.empty()) return;
   for (Protocol p : server_->options.protocols) {
-    auto version = static_cast<std::uint16_t>(wire::tls1_0 + static_cast<int>(p) - static_cast<int>(Protocol::TLSv1));
     for (std::uint16_t offered : facts.client_versions)
-      if (offered == version) return;
+      if (offered == wire_version(p)) return;
   }
   tls_.send_alert(AlertLevel::fatal, Alert::protocol_version);
   sniff_outgoing();

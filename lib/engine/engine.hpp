@@ -117,6 +117,7 @@ class Engine {
   [[nodiscard]] std::exception_ptr bad_data(const std::string& message, Alert alert);
   void fatal_alert_once(Alert alert);
   [[nodiscard]] std::exception_ptr verification_error() const;
+  void refuse_inappropriate_fallback();
   void refuse_unsupported_versions();
   void refuse_forbidden_input();
   [[nodiscard]] std::size_t client_bytes_read() const noexcept;

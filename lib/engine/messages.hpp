@@ -44,6 +44,8 @@ inline constexpr std::string_view resumption_without_ems =
 [[nodiscard]] std::string client_sent_forbidden(std::string_view what);
 inline constexpr std::string_view invalid_key_share =
     "an ECDHE public key that is not a point on the curve (RFC 8422 5.11)";
+inline constexpr std::string_view inappropriate_fallback =
+    "TLS_FALLBACK_SCSV with a version below this server's highest: a downgrade (RFC 7507)";
 inline constexpr std::string_view malformed_key_exchange =
     "a malformed ClientKeyExchange: its lengths do not add up (RFC 8422 5.7)";
 // other_protocol: "HTTP", "FTP", ... or empty for "a different protocol".

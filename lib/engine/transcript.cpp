@@ -128,10 +128,14 @@ void Transcript::client_bytes(std::string_view bytes) {
     if (type != wire::client_hello) return;
     check_client_hello(body, client_);
     Cursor c(body);
-    c.take(2 + 32);
+    facts_.client_legacy_version = static_cast<std::uint16_t>(c.u16());
+    c.take(32);  // random
     facts_.client_session_id = std::string(c.take(c.u8()));
-    c.take(c.u16());  // cipher suites
-    c.take(c.u8());   // compression methods
+    Cursor suites(c.take(c.u16()));
+    facts_.fallback_scsv = false;
+    while (suites.ok() && !suites.done())
+      if (suites.u16() == wire::fallback_scsv) facts_.fallback_scsv = true;
+    c.take(c.u8());  // compression methods
     facts_.client_hello = true;
     facts_.ticket_offered = false;
     facts_.ems_offered = false;

@@ -23,6 +23,8 @@ namespace wire {
 inline constexpr std::uint16_t tls1_0 = 0x0301;
 inline constexpr std::uint16_t tls1_2 = 0x0303;
 inline constexpr std::uint16_t tls1_3 = 0x0304;
+// Cipher suite values (RFC 7507 6).
+inline constexpr std::uint16_t fallback_scsv = 0x5600;
 // Record content types (ContentType).
 inline constexpr unsigned change_cipher_spec = 20;
 inline constexpr unsigned alert = 21;
@@ -106,6 +108,8 @@ struct HandshakeFacts {
   // ClientHello
   bool client_hello = false;
   std::vector<std::uint16_t> client_versions;  // supported_versions, when the client sent it
+  std::uint16_t client_legacy_version = 0;     // legacy_version (client_version in TLS 1.2)
+  bool fallback_scsv = false;                  // TLS_FALLBACK_SCSV among the cipher suites (RFC 7507)
   std::string client_session_id;
   bool ticket_offered = false;  // a non-empty session_ticket extension
   bool ems_offered = false;     // extended_master_secret (RFC 7627)

@@ -518,3 +518,49 @@ TEST_CASE("a client's plaintext fatal alert after the server's flight ends the h
         "TLSAlertError: TLS handshake failed - received fatal alert unknown_ca (48) [unknown_ca, fatal]");
   CHECK(records_of(answer_.bytes).empty());
 }
+
+namespace {
+
+// A ClientHello record with TLS_FALLBACK_SCSV (0x5600, RFC 7507) appended to its cipher
+// suites and the given legacy_version.
+std::string as_fallback(std::string hello, unsigned version) {
+  put_u16(hello, record_header + handshake_header, version);
+  std::size_t at = record_header + handshake_header + 2 + 32;
+  at += 1 + static_cast<unsigned char>(hello.at(at));  // session ID: now the suites' length
+  const std::size_t suites = u16_at(hello, at);
+  hello.insert(at + 2 + suites, std::string("\x56\x00", 2));
+  put_u16(hello, at, suites + 2);
+  fix_lengths(hello);
+  return hello;
+}
+
+}  // namespace
+
+TEST_CASE("a fallback below the server's highest version is refused with inappropriate_fallback",
+          "[server][refusals][fallback]") {
+  // RFC 7507 3: TLS_FALLBACK_SCSV and a version below the server's highest, whether or not the
+  // server speaks that version (mbedTLS answers protocol_version to one it does not).
+  // With TLS 1.3 (mbedTLS 3.6), a TLS 1.2 ClientHello with the SCSV is a fallback too.
+  const bool tls13 = GENERATE(false, true) && default_protocol() == "TLSv1.3";
+  INFO((tls13 ? "a TLS 1.3 server, a TLS 1.2 hello" : "a TLS 1.2 server, a TLS 1.1 hello"));
+  ServerOptions options;
+  if (!tls13) options.protocols = {Protocol::TLSv1_2};
+  auto server = make_server(options);
+  ClientTLS client("localhost", tls12_session());
+  const unsigned tls1_1 = 0x0302, tls1_2 = 0x0303;
+  Answer answer_ = answer(*server, as_fallback(client_hello(client), tls13 ? tls1_2 : tls1_1));
+  CHECK(answer_.error ==
+        refused("TLS_FALLBACK_SCSV with a version below this server's highest: a downgrade (RFC 7507)"));
+  CHECK(shape_of(answer_.bytes) == "alert inappropriate_fallback");
+}
+
+TEST_CASE("a fallback to the server's highest version gets a handshake", "[server][refusals][fallback]") {
+  ServerOptions options;
+  options.protocols = {Protocol::TLSv1_2};
+  auto server = make_server(options);
+  ClientTLS client("localhost", tls12_session());
+  const unsigned tls1_2 = 0x0303;
+  Answer full = answer(*server, as_fallback(client_hello(client), tls1_2));
+  CHECK(full.error.empty());
+  CHECK(shape_of(full.bytes) == "22");
+}

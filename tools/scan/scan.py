@@ -71,6 +71,9 @@ SCRIPTS = [
     ("test-tls13-nociphers", [], "1.3"),
     ("test-tls13-non-support", [], "no-1.3"),
 ]
+# Scripts that take --tls-1.3 for a server that has TLS 1.3 (test-fallback-scsv then expects
+# inappropriate_fallback for a TLS 1.2 hello with TLS_FALLBACK_SCSV, RFC 7507).
+TLS13_FLAG = {"test-fallback-scsv"}
 # The suites the tlsfuzzer runs give the server (with an RSA identity): TLS 1.3's (on 3.6),
 # the ECDHE-RSA AEAD suites, and what -d offers (see the module text).
 SCAN_SUITES_13 = ["TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"]
@@ -195,6 +198,8 @@ def tlsfuzzer_runs(args, logs, www, tls13):
     selection = [(s, a) for s, a, g in SCRIPTS if g in groups and (not args.scripts or s in args.scripts)]
     results = {name: [] for name in servers}
     for script, script_args in selection:
+        if tls13 and script in TLS13_FLAG:
+            script_args = script_args + ["--tls-1.3"]
         for name in servers:
             port = free_port()
             log = logs / f"{name}-{script}.log"
