@@ -192,6 +192,20 @@ struct RawKeyParse {
 };
 [[nodiscard]] RawKeyParse raw_parse_key(std::string_view pem, std::string_view password);
 
+// Wire bytes that a read may take straight into the backend's own record buffer, saving the
+// copy through input_space() (the driver's transport, see Tls::read).
+class Source {
+ public:
+  // Receives into space: the count, 0 at EOF, nullopt when nothing is there now. May throw.
+  virtual std::optional<std::size_t> receive(std::span<char> space) = 0;
+
+ protected:
+  Source() = default;
+  Source(const Source&) = default;
+  Source& operator=(const Source&) = default;
+  ~Source() = default;
+};
+
 class Tls {
  public:
   // Client: hostname is sent as SNI (empty: no SNI); check_hostname is our matcher for the
@@ -221,7 +235,11 @@ class Tls {
   void consume_output(std::size_t size) noexcept;
 
   [[nodiscard]] Status handshake();
-  [[nodiscard]] Status read(char* data, std::size_t size, std::size_t& got);
+  // source (optional): asked for wire bytes once those committed through input_space() are
+  // used up, for this call only. Its 0 is EOF, as input_eof() then; what it throws is
+  // rethrown here, after mbedTLS returned (mbedTLS saw a failed receive, which leaves it
+  // able to go on).
+  [[nodiscard]] Status read(char* data, std::size_t size, std::size_t& got, Source* source = nullptr);
   [[nodiscard]] Status write(const char* data, std::size_t size, std::size_t& written);
   [[nodiscard]] Status close_notify();
 

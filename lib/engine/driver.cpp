@@ -59,11 +59,43 @@ bool Driver::handshake(Wait wait) {
   }
 }
 
+// The transport as the source of a read after the handshake: records go from the socket
+// straight into the backend's buffer, without the copy through receive_space(). Like
+// take_in(), it receives nothing right after a flush when the call may wait (the answer is a
+// round trip away): the read then waits for it.
+class Driver::Pull final : public backend::Source {
+ public:
+  Pull(Transport& transport, bool& reply_expected, bool may_wait) noexcept
+      : transport_(transport), reply_expected_(reply_expected), may_wait_(may_wait) {}
+  std::optional<std::size_t> receive(std::span<char> space) override {
+    std::optional<std::size_t> n;
+    if (!(std::exchange(reply_expected_, false) && may_wait_)) n = transport_.receive(space);
+    starved_ = !n;
+    return n;
+  }
+  // The last receive had nothing now.
+  [[nodiscard]] bool starved() const noexcept { return starved_; }
+
+ private:
+  Transport& transport_;
+  bool& reply_expected_;
+  bool may_wait_;
+  bool starved_ = false;
+};
+
 std::size_t Driver::read(char* data, std::size_t size, Wait wait) {
   for (;;) {
-    if (std::size_t n = engine_.read(data, size); n > 0) return n;
+    // Before the handshake completes the engine ignores the source: its bytes go through
+    // take_in() below, where the handshake's transcript sees them.
+    Pull pull(transport_, reply_expected_, wait.allowed);
+    if (std::size_t n = engine_.read(data, size, &pull); n > 0) return n;
     if (!flush(wait, Operation::read)) return 0;  // e.g. a post-handshake message that needs an answer
-    if (take_in(wait, Operation::read) == Intake::nothing) return 0;
+    if (pull.starved()) {
+      if (!wait.allowed) return 0;
+      transport_.wait(Direction::read, wait.deadline, Operation::read);
+    } else if (take_in(wait, Operation::read) == Intake::nothing) {
+      return 0;
+    }
   }
 }
 

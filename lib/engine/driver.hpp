@@ -99,7 +99,8 @@ class Driver {
   // Advances the handshake as far as the transport allows; true once it is complete.
   [[nodiscard]] bool handshake(Wait wait);
   // Decrypts into data: at least one byte, or 0 when the transport has nothing now and the
-  // call may not wait.
+  // call may not wait. After the handshake the transport receives straight into the
+  // backend's record buffer (see Pull in driver.cpp).
   [[nodiscard]] std::size_t read(char* data, std::size_t size, Wait wait);
   // Encrypts and sends all of data (a deferred handshake first); false when the call may not
   // wait and the transport needs to.
@@ -126,6 +127,7 @@ class Driver {
   void set_error_reported() noexcept { error_reported_ = true; }
 
  private:
+  class Pull;
   void check_valid(bool closing) const;
   void after_failure(bool orderly);
 

@@ -559,11 +559,11 @@ void Engine::on_new_ticket() {
   store_session(true);
 }
 
-std::size_t Engine::read(char* data, std::size_t size) {
+std::size_t Engine::read(char* data, std::size_t size, backend::Source* source) {
   rethrow_if_failed();
   if (!complete_ && !handshake()) return 0;
   std::size_t got = 0;
-  backend::Status status = tls_.read(data, size, got);
+  backend::Status status = tls_.read(data, size, got, source);
   // Records that carry no application data (a TLS 1.3 NewSessionTicket) end a call early;
   // go on while whole records are already here, so the caller only waits on the wire
   // when there is nothing left to decrypt. Bounded: each turn consumes a record.
@@ -572,7 +572,7 @@ std::size_t Engine::read(char* data, std::size_t size) {
       on_new_ticket();
     else if (status != backend::Status::want_read || !tls_.readable_without_wire())
       break;
-    status = tls_.read(data, size, got);
+    status = tls_.read(data, size, got, source);
   }
   switch (status) {
     case backend::Status::ok:
@@ -585,6 +585,7 @@ std::size_t Engine::read(char* data, std::size_t size) {
       peer_closed_ = true;
       fail(std::make_exception_ptr(TLSGracefulDisconnectError(std::string(messages::remote_closed))));
     case backend::Status::eof:
+      receive_eof();  // the source's EOF, if it was the one to see it
       fail(std::make_exception_ptr(TLSDisconnectError(std::string(messages::remote_closed))));
     case backend::Status::failed:
       break;

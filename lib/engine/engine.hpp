@@ -84,7 +84,10 @@ class Engine {
 
   // Decrypts up to size bytes into data. 0 means it needs wire input. Throws
   // TLSGracefulDisconnectError after close_notify, TLSDisconnectError at EOF without it.
-  [[nodiscard]] std::size_t read(char* data, std::size_t size);
+  // source (optional): once the handshake is complete, wire input beyond what was received
+  // goes from it straight to the backend (see backend::Tls::read); its EOF counts as
+  // receive_eof(), and what it throws passes through, leaving the engine as it was.
+  [[nodiscard]] std::size_t read(char* data, std::size_t size, backend::Source* source = nullptr);
   // Encrypts a prefix of data (at most one record's worth) into outgoing(); returns its size.
   [[nodiscard]] std::size_t write(std::string_view data);
   // Queues close_notify (once).

@@ -2,9 +2,15 @@
 // buffers and the wire; nothing here does I/O.
 #include <algorithm>
 #include <cstring>
+#include <exception>
+#include <limits>
+#include <optional>
 #include <stdexcept>
+#include <utility>
 
 #include "mbedtls/config_impl.hpp"
+
+#include <mbedtls/net_sockets.h>
 
 namespace tlsock::backend {
 namespace {
@@ -12,6 +18,9 @@ namespace {
 constexpr std::size_t record_header = 5;
 // The longest record body a peer may send (RFC 8446 5.2: 2^14 + 256).
 constexpr std::size_t max_record_length = 16384 + 256;
+// What a read given a source receives into our buffer when mbedTLS asks for a record header:
+// as much as the engine's receive_space() offers.
+constexpr std::size_t source_chunk = 17 * 1024;
 
 unsigned problems_from(uint32_t flags) {
   unsigned out = 0;
@@ -76,6 +85,8 @@ struct Tls::Impl {
   std::unique_ptr<char[]> in;
   std::size_t in_capacity = 0, in_begin = 0, in_end = 0;
   bool in_eof = false;
+  Source* source = nullptr;         // during a read() given one: where input goes on
+  std::exception_ptr source_error;  // what it threw, for read() to rethrow
   std::string out;
   std::size_t out_begin = 0;
   TlsError error;
@@ -104,6 +115,10 @@ struct Tls::Impl {
 
   static int receive(void* context, unsigned char* data, std::size_t size) {
     auto* self = static_cast<Impl*>(context);
+    if (self->in_begin == self->in_end && !self->in_eof && self->source != nullptr) {
+      int n = pull(self, data, size);
+      if (size > record_header || n <= 0) return n;  // else the bytes wait in our buffer
+    }
     std::size_t available = self->in_end - self->in_begin;
     if (available == 0) return self->in_eof ? 0 : MBEDTLS_ERR_SSL_WANT_READ;
     std::size_t n = std::min(size, available);
@@ -111,6 +126,47 @@ struct Tls::Impl {
     self->in_begin += n;
     if (self->in_begin == self->in_end) self->release_input();
     return static_cast<int>(n);
+  }
+
+  // Receives from the source, as the receive callback answers. A record's body goes straight
+  // into mbedTLS's buffer (data). Its header (mbedTLS asks for the 5 bytes alone) goes into
+  // ours with all the source has: one receive for a run of short records, as without a source.
+  // A C callback: what the source throws waits in source_error, and mbedTLS sees a failed
+  // receive.
+  static int pull(Impl* self, unsigned char* data, std::size_t size) {
+    try {
+      const bool direct = size > record_header;
+      std::span<char> space =
+          direct ? std::span<char>(reinterpret_cast<char*>(data), size) : self->input_space(source_chunk);
+      std::optional<std::size_t> n =
+          self->source->receive(space.first(std::min<std::size_t>(space.size(), std::numeric_limits<int>::max())));
+      if (!n) return MBEDTLS_ERR_SSL_WANT_READ;
+      if (*n == 0) self->in_eof = true;
+      if (!direct) self->in_end += *n;
+      return static_cast<int>(*n);
+    } catch (...) {
+      self->source_error = std::current_exception();
+      return MBEDTLS_ERR_NET_RECV_FAILED;
+    }
+  }
+
+  // Room for at least at_least more wire bytes after those buffered (see Tls::input_space).
+  std::span<char> input_space(std::size_t at_least) {
+    if (in_capacity - in_end < at_least) {
+      std::size_t used = in_end - in_begin;
+      if (in_capacity - used >= at_least) {
+        std::memmove(in.get(), in.get() + in_begin, used);
+      } else {
+        std::size_t capacity = std::max(used + at_least, in_capacity * 2);
+        auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
+        if (used > 0) std::memcpy(bigger.get(), in.get() + in_begin, used);
+        in = std::move(bigger);
+        in_capacity = capacity;
+      }
+      in_begin = 0;
+      in_end = used;
+    }
+    return {in.get() + in_end, in_capacity - in_end};
   }
 
   // Drained input gives its memory back: an idle connection holds no wire buffer of ours
@@ -282,24 +338,7 @@ std::shared_ptr<const SavedSession> Tls::save_session() const {
   return std::make_shared<const SavedSession>(std::move(saved));
 }
 
-std::span<char> Tls::input_space(std::size_t at_least) {
-  Impl& s = *impl_;
-  if (s.in_capacity - s.in_end < at_least) {
-    std::size_t used = s.in_end - s.in_begin;
-    if (s.in_capacity - used >= at_least) {
-      std::memmove(s.in.get(), s.in.get() + s.in_begin, used);
-    } else {
-      std::size_t capacity = std::max(used + at_least, s.in_capacity * 2);
-      auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
-      if (used > 0) std::memcpy(bigger.get(), s.in.get() + s.in_begin, used);
-      s.in = std::move(bigger);
-      s.in_capacity = capacity;
-    }
-    s.in_begin = 0;
-    s.in_end = used;
-  }
-  return {s.in.get() + s.in_end, s.in_capacity - s.in_end};
-}
+std::span<char> Tls::input_space(std::size_t at_least) { return impl_->input_space(at_least); }
 
 void Tls::commit_input(std::size_t size) { impl_->in_end += size; }
 void Tls::input_eof() noexcept { impl_->in_eof = true; }
@@ -343,10 +382,13 @@ void Tls::truncate_output(std::size_t keep) noexcept {
   if (impl_->out.size() - impl_->out_begin > keep) impl_->out.resize(impl_->out_begin + keep);
 }
 
-Status Tls::read(char* data, std::size_t size, std::size_t& got) {
+Status Tls::read(char* data, std::size_t size, std::size_t& got, Source* source) {
   got = 0;
   impl_->alert_in_call = false;
+  impl_->source = source;
   int rc = mbedtls_ssl_read(&impl_->ssl, reinterpret_cast<unsigned char*>(data), size);
+  impl_->source = nullptr;
+  if (impl_->source_error) std::rethrow_exception(std::exchange(impl_->source_error, nullptr));
   if (rc == 0) return Status::eof;  // the transport ended without close_notify
   Status status = impl_->status_of_wire(rc);
   if (status == Status::ok) got = static_cast<std::size_t>(rc);

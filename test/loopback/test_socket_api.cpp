@@ -3,6 +3,7 @@
 // std::chrono durations and std::nullopt; connect_tcp's socket in blocking mode, as one the
 // caller made; wrap taking a blocking or a non-blocking socket.
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <array>
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <system_error>
 
 #include "loopback/loopback_fixture.hpp"
 #include "support/catch.hpp"
@@ -106,6 +108,39 @@ TEST_CASE("read_into fills the caller's buffer: buffered bytes first, then the w
   CHECK(socket.read_into(std::span<char>(small.data(), 1)) == 1);
   CHECK(small[0] == 'b');
   CHECK(socket.read_line() == "c\n");
+  socket.close();
+}
+
+// After the handshake a read receives from the socket straight into mbedTLS's record buffer,
+// from inside mbedTLS's receive callback (engine::Driver::read): an error of the socket must
+// come out of read_line as it is, and leave mbedTLS able to go on once the socket works again.
+TEST_CASE("a socket error during a read is raised as it is and the connection goes on", "[socket-api]") {
+  ServerThread server = echo_server();
+  TLSSocket socket("127.0.0.1", server.port(), 5, trusted_session());
+  socket.write("one\n");
+  CHECK(socket.read_line() == "one\n");
+  socket.write("two\n");
+  // The socket's descriptor stands for a pipe for a while: recv() fails with ENOTSOCK. The
+  // pipe holds a byte, so that waiting for it to be readable returns.
+  const NativeSocket fd = socket.socket();
+  const int saved = ::dup(fd);
+  std::array<int, 2> pipe_fds{};
+  REQUIRE(saved >= 0);
+  REQUIRE(::pipe(pipe_fds.data()) == 0);
+  REQUIRE(::write(pipe_fds[1], "x", 1) == 1);
+  REQUIRE(::dup2(pipe_fds[0], fd) == fd);
+  try {
+    (void)socket.read_line();
+    FAIL("read_line returned");
+  } catch (const std::system_error& e) {
+    CHECK(e.code() == std::errc::not_a_socket);
+    CHECK(std::string(e.what()) == "recv failed: " + e.code().message());
+  }
+  REQUIRE(::dup2(saved, fd) == fd);
+  for (int other : {saved, pipe_fds[0], pipe_fds[1]}) ::close(other);
+  CHECK(socket.read_line() == "two\n");
+  socket.write("three\n");
+  CHECK(socket.read_line() == "three\n");
   socket.close();
 }
 
