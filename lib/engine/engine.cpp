@@ -240,17 +240,13 @@ std::size_t Engine::client_bytes_read() const noexcept {
 // for mbedTLS to take or refuse. What is held is bounded by one message and one record.
 void Engine::hold_handshake(std::string_view bytes) {
   held_.append(bytes);
-  auto byte = [this](std::size_t i) { return std::size_t{static_cast<unsigned char>(held_[i])}; };
-  auto message_size = [this](std::size_t at) {
-    auto b = [this, at](std::size_t i) { return std::size_t{static_cast<unsigned char>(pending_[at + i])}; };
-    return wire::handshake_header + ((b(1) << 16) | (b(2) << 8) | b(3));
-  };
   std::string ready;
   std::size_t at = 0;
   while (held_.size() - at >= wire::record_header) {
-    std::size_t length = (byte(at + 3) << 8) | byte(at + 4);
+    std::size_t length = wire::record_length(held_, at);
     // RFC 5246 6.2.1 and RFC 8446 5.1 forbid empty handshake records; mbedTLS refuses them.
-    if (byte(at) != wire::handshake || byte(at + 1) != 3 || length == 0 || length > max_fragment) {
+    if (static_cast<unsigned char>(held_[at]) != wire::handshake || held_[at + 1] != 3 || length == 0 ||
+        length > max_fragment) {
       holding_ = false;
       break;
     }
@@ -262,7 +258,7 @@ void Engine::hold_handshake(std::string_view bytes) {
     // The whole messages at the front go out, as few records as fit.
     std::size_t whole = 0;
     while (pending_.size() - whole >= wire::handshake_header) {
-      std::size_t size = message_size(whole);
+      std::size_t size = wire::message_size(pending_, whole);
       if (size > max_fragment) break;
       if (pending_.size() - whole < size) break;
       if (whole + size > max_fragment) {
@@ -273,7 +269,7 @@ void Engine::hold_handshake(std::string_view bytes) {
       whole += size;
     }
     if (whole > 0) give_pending(ready, whole);
-    if (pending_.size() >= wire::handshake_header && message_size(0) > max_fragment) {
+    if (pending_.size() >= wire::handshake_header && wire::message_size(pending_, 0) > max_fragment) {
       holding_ = false;  // larger than a record: mbedTLS 3.6 joins its fragments itself, 2.28 cannot
       break;
     }

@@ -47,6 +47,16 @@ inline constexpr unsigned ext_supported_versions = 43;
 // Header sizes: a record's type, version and length; a handshake message's type and length.
 inline constexpr std::size_t record_header = 5;
 inline constexpr std::size_t handshake_header = 4;
+// The body length in the record header at bytes[at], and the whole size (header included) of
+// the handshake message whose header is at bytes[at]. The caller checks the header is there.
+inline std::size_t record_length(std::string_view bytes, std::size_t at) {
+  return (std::size_t{static_cast<unsigned char>(bytes[at + 3])} << 8) | static_cast<unsigned char>(bytes[at + 4]);
+}
+inline std::size_t message_size(std::string_view bytes, std::size_t at) {
+  return handshake_header + ((std::size_t{static_cast<unsigned char>(bytes[at + 1])} << 16) |
+                             (std::size_t{static_cast<unsigned char>(bytes[at + 2])} << 8) |
+                             static_cast<unsigned char>(bytes[at + 3]));
+}
 }  // namespace wire
 
 // A record or handshake message that the RFCs forbid where it came: the alert they prescribe,
@@ -190,8 +200,7 @@ void RecordReader::feed(std::string_view bytes, F&& on_message) {
       stopped_ = true;
       break;
     }
-    std::size_t length =
-        (static_cast<unsigned char>(records_[pos + 3]) << 8) | static_cast<unsigned char>(records_[pos + 4]);
+    std::size_t length = wire::record_length(records_, pos);
     if (records_.size() - pos < wire::record_header + length) break;
     forbid_at_ = erased_ + pos;
     if (type == wire::heartbeat)
@@ -209,9 +218,7 @@ void RecordReader::feed(std::string_view bytes, F&& on_message) {
       handshake_.append(records_, pos + wire::record_header, length);
       std::size_t h = 0;
       while (handshake_.size() - h >= wire::handshake_header) {
-        std::size_t body = (static_cast<unsigned char>(handshake_[h + 1]) << 16) |
-                           (static_cast<unsigned char>(handshake_[h + 2]) << 8) |
-                           static_cast<unsigned char>(handshake_[h + 3]);
+        std::size_t body = wire::message_size(handshake_, h) - wire::handshake_header;
         if (handshake_.size() - h < wire::handshake_header + body) break;
         forbid_at_ = h == 0 ? message_at_ : erased_ + pos;  // a message's offset: its first record's
         on_message(static_cast<unsigned char>(handshake_[h]),
